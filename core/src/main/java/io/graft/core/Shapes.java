@@ -1,0 +1,95 @@
+package io.graft.core;
+
+import java.util.Arrays;
+
+/** Shape arithmetic and the checks every op runs in Java before it calls native code. */
+public final class Shapes {
+  private Shapes() {}
+
+  public static long numel(long[] shape) {
+    long n = 1;
+    for (long d : shape) {
+      n = Math.multiplyExact(n, d);
+    }
+    return n;
+  }
+
+  /** Validates a shape for a new tensor: no negative sizes, element count fits in an int-indexed buffer. */
+  public static long[] checkNew(String op, long[] shape) {
+    for (long d : shape) {
+      if (d < 0) {
+        throw ShapeException.of(op, "negative dimension", shape);
+      }
+    }
+    long n;
+    try {
+      n = numel(shape);
+    } catch (ArithmeticException e) {
+      throw ShapeException.of(op, "element count overflows", shape);
+    }
+    if (n > Integer.MAX_VALUE - 8) {
+      throw ShapeException.of(op, "more than 2^31 elements", shape);
+    }
+    return shape;
+  }
+
+  public static void checkData(String op, int length, long[] shape) {
+    checkNew(op, shape);
+    if (numel(shape) != length) {
+      throw ShapeException.of(op, length + " values do not fill the shape (" + numel(shape) + " elements)", shape);
+    }
+  }
+
+  /** Normalises a possibly negative dimension index for a tensor of {@code rank}. */
+  public static int dim(String op, int dim, int rank) {
+    int r = Math.max(rank, 1);
+    if (dim < -r || dim >= r) {
+      throw new ShapeException(op + ": dimension " + dim + " out of range for a tensor of rank " + rank);
+    }
+    return dim < 0 ? dim + r : dim;
+  }
+
+  /** Normalised, sorted, duplicate-free dimensions. */
+  public static int[] dims(String op, int[] dims, int rank) {
+    int[] out = new int[dims.length];
+    for (int i = 0; i < dims.length; i++) {
+      out[i] = dim(op, dims[i], rank);
+    }
+    Arrays.sort(out);
+    for (int i = 1; i < out.length; i++) {
+      if (out[i] == out[i - 1]) {
+        throw new ShapeException(op + ": dimension " + out[i] + " repeated in " + Arrays.toString(dims));
+      }
+    }
+    return out;
+  }
+
+  public static String str(long[] shape) {
+    return Arrays.toString(shape);
+  }
+
+  /** Throws unless {@code t} has one of the given ranks. */
+  public static void requireRank(String op, String arg, Tensor t, int... ranks) {
+    for (int r : ranks) {
+      if (t.rank() == r) {
+        return;
+      }
+    }
+    throw ShapeException.of(op, arg + " must have rank " + Arrays.toString(ranks).replaceAll("[\\[\\]]", "")
+        .replace(", ", " or ") + ", got rank " + t.rank(), t.shape());
+  }
+
+  /** Throws unless both tensors have the same dtype. */
+  public static void requireSameDtype(String op, Tensor a, Tensor b) {
+    if (a.dtype() != b.dtype()) {
+      throw ShapeException.of(op, "dtype mismatch " + a.dtype() + " vs " + b.dtype(), a.shape(), b.shape());
+    }
+  }
+
+  /** Throws unless the tensor is floating point. */
+  public static void requireFloat(String op, String arg, Tensor t) {
+    if (!t.dtype().isFPType()) {
+      throw ShapeException.of(op, arg + " must be floating point, got " + t.dtype(), t.shape());
+    }
+  }
+}

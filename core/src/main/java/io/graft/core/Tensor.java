@@ -1,0 +1,451 @@
+package io.graft.core;
+
+import io.graft.core.autograd.Autograd;
+import io.graft.core.autograd.Node;
+import io.graft.core.ops.ActivationOps;
+import io.graft.core.ops.ElementwiseOps;
+import io.graft.core.ops.LinalgOps;
+import io.graft.core.ops.ReductionOps;
+import io.graft.core.ops.ShapeOps;
+import io.graft.core.random.Rng;
+import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * An n-dimensional array ({@link INDArray}) with eager reverse-mode autograd, following PyTorch's semantics:
+ * float32 by default, float64 for gradient checks, NCHW image layout, NumPy broadcasting.
+ *
+ * <p>A tensor is either a <em>leaf</em> (created by a factory; {@link #requiresGrad(boolean)} may be set and
+ * {@link #grad()} accumulates) or the result of an op. An op records a graph node only when grad mode is on
+ * and some input requires grad, so a frozen backbone records and keeps nothing.
+ *
+ * <p>Thread-safety: a tensor may be read from several threads (e.g. eval-mode inference); recording,
+ * backward and in-place updates must be confined to one thread.
+ */
+public class Tensor {
+  static {
+    Backend.init();
+  }
+
+  private final INDArray data;
+  private boolean requiresGrad;
+  private Tensor grad;
+  private Node gradFn;
+
+  protected Tensor(INDArray data) {
+    if (data == null) {
+      throw new IllegalArgumentException("Tensor: data is null");
+    }
+    this.data = data;
+  }
+
+  // ---------------------------------------------------------------- factories
+
+  /** Wraps an array (no copy); the result does not require grad. */
+  public static Tensor of(INDArray data) {
+    return new Tensor(data);
+  }
+
+  public static Tensor zeros(long... shape) {
+    return zeros(DataType.FLOAT, shape);
+  }
+
+  public static Tensor zeros(DataType dtype, long... shape) {
+    return new Tensor(Nd4j.create(dtype, Shapes.checkNew("zeros", shape)));
+  }
+
+  public static Tensor ones(long... shape) {
+    return ones(DataType.FLOAT, shape);
+  }
+
+  public static Tensor ones(DataType dtype, long... shape) {
+    return full(dtype, 1.0, shape);
+  }
+
+  public static Tensor full(double value, long... shape) {
+    return full(DataType.FLOAT, value, shape);
+  }
+
+  public static Tensor full(DataType dtype, double value, long... shape) {
+    INDArray a = Nd4j.create(dtype, Shapes.checkNew("full", shape));
+    if (value != 0) {
+      a.assign(value);
+    }
+    return new Tensor(a);
+  }
+
+  /** A 0-dimensional tensor (shape {@code []}). */
+  public static Tensor scalar(double value) {
+    return scalar(DataType.FLOAT, value);
+  }
+
+  public static Tensor scalar(DataType dtype, double value) {
+    return new Tensor(Nd4j.scalar(dtype, value));
+  }
+
+  /** Standard normal samples from {@code rng}. */
+  public static Tensor randn(Rng rng, long... shape) {
+    return randn(DataType.FLOAT, rng, shape);
+  }
+
+  public static Tensor randn(DataType dtype, Rng rng, long... shape) {
+    long n = Shapes.numel(Shapes.checkNew("randn", shape));
+    double[] v = new double[Math.toIntExact(n)];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = rng.nextGaussian();
+    }
+    return fromArray(v, shape).to(dtype);
+  }
+
+  /** Uniform samples in [0, 1) from {@code rng}. */
+  public static Tensor rand(Rng rng, long... shape) {
+    return rand(DataType.FLOAT, rng, shape);
+  }
+
+  public static Tensor rand(DataType dtype, Rng rng, long... shape) {
+    long n = Shapes.numel(Shapes.checkNew("rand", shape));
+    double[] v = new double[Math.toIntExact(n)];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = rng.nextDouble();
+    }
+    return fromArray(v, shape).to(dtype);
+  }
+
+  /** float32 tensor from values in C (row-major) order. */
+  public static Tensor fromArray(float[] values, long... shape) {
+    Shapes.checkData("fromArray", values.length, shape);
+    return new Tensor(Nd4j.create(values.clone(), shape, 'c'));
+  }
+
+  /** float64 tensor from values in C order. */
+  public static Tensor fromArray(double[] values, long... shape) {
+    Shapes.checkData("fromArray", values.length, shape);
+    return new Tensor(Nd4j.create(values.clone(), shape, 'c'));
+  }
+
+  /** int64 tensor (e.g. class-index targets) from values in C order. */
+  public static Tensor fromArray(long[] values, long... shape) {
+    Shapes.checkData("fromArray", values.length, shape);
+    return new Tensor(Nd4j.createFromArray(values.clone()).reshape('c', shape));
+  }
+
+  /** int64 tensor {@code [0, 1, ..., n-1]}. */
+  public static Tensor arange(long n) {
+    long[] v = new long[Math.toIntExact(n)];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = i;
+    }
+    return fromArray(v, n);
+  }
+
+  // ---------------------------------------------------------------- data
+
+  /** The underlying array (no copy). Mutate it only under {@code GradMode.disabled()}, never on a graph tensor. */
+  public INDArray data() {
+    return data;
+  }
+
+  public long[] shape() {
+    return data.shape();
+  }
+
+  /** Size of dimension {@code dim}; negative counts from the end. */
+  public long size(int dim) {
+    return data.size(Shapes.dim("size", dim, rank()));
+  }
+
+  public int rank() {
+    return data.rank();
+  }
+
+  public long numel() {
+    return data.length();
+  }
+
+  public DataType dtype() {
+    return data.dataType();
+  }
+
+  /** The value of a one-element tensor. */
+  public double item() {
+    if (data.length() != 1) {
+      throw ShapeException.of("item", "only a one-element tensor can be converted to a number", shape());
+    }
+    return data.getDouble(0);
+  }
+
+  /** Copy of the values in C order as float32. */
+  public float[] toFloatArray() {
+    return data.dup('c').castTo(DataType.FLOAT).data().asFloat();
+  }
+
+  /** Copy of the values in C order as float64. */
+  public double[] toDoubleArray() {
+    return data.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+  }
+
+  /** Copy of the values in C order as int64. */
+  public long[] toLongArray() {
+    return data.dup('c').castTo(DataType.LONG).data().asLong();
+  }
+
+  /** This tensor converted to {@code dtype} (a differentiable copy for float types; itself if already so). */
+  public Tensor to(DataType dtype) {
+    return ElementwiseOps.cast(this, dtype);
+  }
+
+  // ---------------------------------------------------------------- autograd
+
+  public boolean requiresGrad() {
+    return requiresGrad;
+  }
+
+  /** Sets whether this leaf records operations for gradients. Returns {@code this}. */
+  public Tensor requiresGrad(boolean flag) {
+    if (gradFn != null) {
+      throw new GraftException("requiresGrad(" + flag + ") on a non-leaf tensor (result of '" + gradFn.op()
+          + "'); only leaves can change it. Use detach() to get a leaf.");
+    }
+    if (flag && !data.dataType().isFPType()) {
+      throw new GraftException("requiresGrad(true) on a " + data.dataType() + " tensor; only floating-point "
+          + "tensors can require gradients");
+    }
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  public boolean isLeaf() {
+    return gradFn == null;
+  }
+
+  /** The accumulated gradient of a leaf, or null if none has been computed (or it was cleared). */
+  public Tensor grad() {
+    return grad;
+  }
+
+  /** Replaces (or with null clears) the gradient. */
+  public void setGrad(Tensor g) {
+    if (g != null && !Arrays.equals(g.shape(), shape())) {
+      throw ShapeException.of("setGrad", "gradient shape must equal the tensor's shape", g.shape(), shape());
+    }
+    this.grad = g;
+  }
+
+  /** The node that produced this tensor, or null for a leaf. */
+  public Node gradFn() {
+    return gradFn;
+  }
+
+  /** Engine use: attaches the recording node. */
+  public void setGradFn(Node node) {
+    this.gradFn = node;
+    this.requiresGrad = true;
+  }
+
+  /** Engine use: adds {@code g} into this leaf's gradient. */
+  public void accumulateGrad(INDArray g) {
+    if (!requiresGrad) {
+      return;
+    }
+    if (grad == null) {
+      grad = new Tensor(g.dup('c'));
+    } else {
+      grad.data.addi(g);
+    }
+  }
+
+  /** Backward from a one-element tensor (seed 1); frees the graph. */
+  public void backward() {
+    if (data.length() != 1) {
+      throw ShapeException.of("backward", "backward() without a gradient needs a one-element output; "
+          + "pass the output gradient with backward(gradient)", shape());
+    }
+    Autograd.backward(this, Nd4j.ones(data.dataType(), shape()), false);
+  }
+
+  /** Backward with the given output gradient; frees the graph. */
+  public void backward(Tensor gradient) {
+    backward(gradient, false);
+  }
+
+  /** Backward with the given output gradient; keeps the graph for another backward if {@code retainGraph}. */
+  public void backward(Tensor gradient, boolean retainGraph) {
+    if (gradient.dtype() != dtype()) {
+      throw ShapeException.of("backward", "gradient dtype " + gradient.dtype() + " differs from " + dtype(),
+          gradient.shape(), shape());
+    }
+    Autograd.backward(this, gradient.data, retainGraph);
+  }
+
+  /** A leaf sharing this tensor's data, cut from the graph. */
+  public Tensor detach() {
+    return new Tensor(data);
+  }
+
+  // ---------------------------------------------------------------- ops (thin delegation to ops/*)
+
+  public Tensor add(Tensor o) {
+    return ElementwiseOps.add(this, o);
+  }
+
+  public Tensor add(double s) {
+    return ElementwiseOps.add(this, s);
+  }
+
+  public Tensor sub(Tensor o) {
+    return ElementwiseOps.sub(this, o);
+  }
+
+  public Tensor sub(double s) {
+    return ElementwiseOps.add(this, -s);
+  }
+
+  public Tensor mul(Tensor o) {
+    return ElementwiseOps.mul(this, o);
+  }
+
+  public Tensor mul(double s) {
+    return ElementwiseOps.mul(this, s);
+  }
+
+  public Tensor div(Tensor o) {
+    return ElementwiseOps.div(this, o);
+  }
+
+  public Tensor div(double s) {
+    return ElementwiseOps.mul(this, 1.0 / s);
+  }
+
+  public Tensor neg() {
+    return ElementwiseOps.neg(this);
+  }
+
+  public Tensor pow(double exponent) {
+    return ElementwiseOps.pow(this, exponent);
+  }
+
+  public Tensor exp() {
+    return ElementwiseOps.exp(this);
+  }
+
+  public Tensor log() {
+    return ElementwiseOps.log(this);
+  }
+
+  public Tensor sqrt() {
+    return ElementwiseOps.sqrt(this);
+  }
+
+  public Tensor abs() {
+    return ElementwiseOps.abs(this);
+  }
+
+  public Tensor clamp(double min, double max) {
+    return ElementwiseOps.clamp(this, min, max);
+  }
+
+  public Tensor matmul(Tensor o) {
+    return LinalgOps.matmul(this, o);
+  }
+
+  /** Swaps two dimensions. */
+  public Tensor transpose(int dim0, int dim1) {
+    return ShapeOps.transpose(this, dim0, dim1);
+  }
+
+  public Tensor permute(int... dims) {
+    return ShapeOps.permute(this, dims);
+  }
+
+  /** Reshape; one dimension may be -1. */
+  public Tensor reshape(long... shape) {
+    return ShapeOps.reshape(this, shape);
+  }
+
+  /** Same as {@link #reshape} (Graft tensors are never mutated in place, so view and copy agree). */
+  public Tensor view(long... shape) {
+    return ShapeOps.reshape(this, shape);
+  }
+
+  public Tensor flatten(int startDim, int endDim) {
+    return ShapeOps.flatten(this, startDim, endDim);
+  }
+
+  public Tensor flatten() {
+    return ShapeOps.flatten(this, 0, -1);
+  }
+
+  public Tensor squeeze(int dim) {
+    return ShapeOps.squeeze(this, dim);
+  }
+
+  public Tensor unsqueeze(int dim) {
+    return ShapeOps.unsqueeze(this, dim);
+  }
+
+  /** {@code x[start:end:step]} along {@code dim}. */
+  public Tensor slice(int dim, long start, long end, long step) {
+    return ShapeOps.slice(this, dim, start, end, step);
+  }
+
+  public Tensor sum() {
+    return ReductionOps.sum(this);
+  }
+
+  public Tensor sum(boolean keepDim, int... dims) {
+    return ReductionOps.sum(this, keepDim, dims);
+  }
+
+  public Tensor mean() {
+    return ReductionOps.mean(this);
+  }
+
+  public Tensor mean(boolean keepDim, int... dims) {
+    return ReductionOps.mean(this, keepDim, dims);
+  }
+
+  public Tensor max(boolean keepDim, int... dims) {
+    return ReductionOps.max(this, keepDim, dims);
+  }
+
+  public Tensor min(boolean keepDim, int... dims) {
+    return ReductionOps.min(this, keepDim, dims);
+  }
+
+  public Tensor relu() {
+    return ActivationOps.relu(this);
+  }
+
+  public Tensor sigmoid() {
+    return ActivationOps.sigmoid(this);
+  }
+
+  public Tensor tanh() {
+    return ActivationOps.tanh(this);
+  }
+
+  public Tensor softmax(int dim) {
+    return ActivationOps.softmax(this, dim);
+  }
+
+  public Tensor logSoftmax(int dim) {
+    return ActivationOps.logSoftmax(this, dim);
+  }
+
+  @Override
+  public String toString() {
+    StringBuilder sb = new StringBuilder("Tensor(shape=").append(Arrays.toString(shape()))
+        .append(", dtype=").append(dtype());
+    if (gradFn != null) {
+      sb.append(", grad_fn=").append(gradFn.op());
+    } else if (requiresGrad) {
+      sb.append(", requires_grad=true");
+    }
+    if (numel() <= 16) {
+      sb.append(", ").append(data.toString().replaceAll("\\s+", " "));
+    }
+    return sb.append(')').toString();
+  }
+}

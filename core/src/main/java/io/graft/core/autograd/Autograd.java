@@ -1,0 +1,131 @@
+package io.graft.core.autograd;
+
+import io.graft.core.GraftException;
+import io.graft.core.ShapeException;
+import io.graft.core.Tensor;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Reverse-mode differentiation: an iterative topological sort from the root (so a 10,000-op chain cannot
+ * overflow the stack), then one walk in reverse order that calls each node's backward and sums the
+ * gradients that reach a tensor from several uses. Only leaves that require grad keep {@code .grad};
+ * intermediate gradients are dropped as soon as they have been propagated.
+ */
+public final class Autograd {
+  private Autograd() {}
+
+  /** Records {@code out} as the result of op {@code name} if grad mode is on and some input requires grad. */
+  public static Tensor record(String name, INDArray out, Input... inputs) {
+    Tensor t = Tensor.of(out);
+    if (GradMode.isEnabled()) {
+      for (Input i : inputs) {
+        if (i.tensor().requiresGrad()) {
+          t.setGradFn(Node.of(name, inputs));
+          break;
+        }
+      }
+    }
+    return t;
+  }
+
+  /** Joint form of {@link #record}: one backward function yields every input's gradient. */
+  public static Tensor recordJoint(String name, INDArray out, Tensor[] inputs, JointVjp fn) {
+    Tensor t = Tensor.of(out);
+    if (GradMode.isEnabled()) {
+      for (Tensor i : inputs) {
+        if (i != null && i.requiresGrad()) {
+          t.setGradFn(Node.joint(name, inputs, fn));
+          break;
+        }
+      }
+    }
+    return t;
+  }
+
+  /**
+   * Backpropagates {@code seed} (the gradient of some scalar with respect to {@code root}) into every leaf
+   * that requires grad. Unless {@code retainGraph}, the graph is freed afterwards.
+   */
+  public static void backward(Tensor root, INDArray seed, boolean retainGraph) {
+    if (!root.requiresGrad()) {
+      throw new GraftException("backward(): the tensor does not require grad and has no graph "
+          + "(was it computed under GradMode.disabled(), or from inputs that all have requiresGrad=false?)");
+    }
+    if (!Arrays.equals(seed.shape(), root.shape())) {
+      throw ShapeException.of("backward", "gradient shape must equal the tensor's shape", seed.shape(), root.shape());
+    }
+    List<Tensor> order = topologicalOrder(root);
+    Map<Tensor, INDArray> grads = new IdentityHashMap<>();
+    grads.put(root, seed);
+    for (int k = order.size() - 1; k >= 0; k--) {
+      Tensor t = order.get(k);
+      INDArray g = grads.remove(t);
+      if (g == null) {
+        continue;
+      }
+      Node node = t.gradFn();
+      if (node == null) {
+        t.accumulateGrad(g);
+        continue;
+      }
+      Tensor[] inputs = node.inputs();
+      INDArray[] gs = node.backward(g);
+      for (int i = 0; i < inputs.length; i++) {
+        Tensor in = inputs[i];
+        INDArray gi = gs[i];
+        if (in == null || gi == null || !in.requiresGrad()) {
+          continue;
+        }
+        if (!Arrays.equals(gi.shape(), in.shape())) {
+          throw new IllegalStateException("backward of op '" + node.op() + "' produced a gradient of shape "
+              + Arrays.toString(gi.shape()) + " for an input of shape " + Arrays.toString(in.shape()));
+        }
+        INDArray prev = grads.get(in);
+        grads.put(in, prev == null ? gi : prev.add(gi));
+      }
+      if (!retainGraph) {
+        node.free();
+      }
+    }
+  }
+
+  /** Post-order (inputs before the tensors computed from them) over tensors that require grad. */
+  static List<Tensor> topologicalOrder(Tensor root) {
+    List<Tensor> order = new ArrayList<>();
+    Map<Tensor, Boolean> seen = new IdentityHashMap<>();
+    ArrayDeque<Tensor> stack = new ArrayDeque<>();
+    ArrayDeque<Integer> next = new ArrayDeque<>();
+    stack.push(root);
+    next.push(0);
+    seen.put(root, Boolean.TRUE);
+    while (!stack.isEmpty()) {
+      Tensor t = stack.peek();
+      int i = next.pop();
+      Node node = t.gradFn();
+      if (node != null && node.isFreed()) {
+        node.backward(null); // throws the "already freed" error before any gradient is touched
+      }
+      Tensor[] inputs = node == null ? new Tensor[0] : node.inputs();
+      while (i < inputs.length && (inputs[i] == null || !inputs[i].requiresGrad() || seen.containsKey(inputs[i]))) {
+        i++;
+      }
+      if (i < inputs.length) {
+        next.push(i + 1);
+        Tensor child = inputs[i];
+        seen.put(child, Boolean.TRUE);
+        stack.push(child);
+        next.push(0);
+      } else {
+        stack.pop();
+        order.add(t);
+      }
+    }
+    return order;
+  }
+}

@@ -1,0 +1,13 @@
+package io.graft.core.autograd;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A vector–Jacobian product for one input of an op: the gradient of the loss with respect to that input,
+ * given the gradient with respect to the op's output. Works on raw arrays, so gradients are never part of
+ * a graph (first order only).
+ */
+@FunctionalInterface
+public interface Vjp {
+  INDArray apply(INDArray gradOutput);
+}

@@ -1,0 +1,105 @@
+package io.graft.core.ops;
+
+import static io.graft.core.autograd.Autograd.record;
+
+import io.graft.core.Shapes;
+import io.graft.core.Tensor;
+import io.graft.core.autograd.Input;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Pointwise activations (forward and backward together) and the softmax family (composed from primitives).
+ */
+public final class ActivationOps {
+  private static final double SQRT_HALF = Math.sqrt(0.5);
+  private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2 * Math.PI);
+
+  private ActivationOps() {}
+
+  /** max(x, 0); gradient 0 at x = 0 (PyTorch's threshold_backward). */
+  public static Tensor relu(Tensor x) {
+    check("relu", x);
+    INDArray xv = x.data();
+    return record("relu", Transforms.relu(xv, true),
+        Input.of(x, g -> g.mul(xv.gt(0).castTo(xv.dataType()))));  // g * [x > 0]
+  }
+
+  /** min(max(x, 0), 6); gradient where 0 &lt; x &lt; 6 (PyTorch's hardtanh_backward). */
+  public static Tensor relu6(Tensor x) {
+    check("relu6", x);
+    INDArray xv = x.data();
+    INDArray out = Transforms.min(Transforms.relu(xv, true), 6.0, false);
+    return record("relu6", out, Input.of(x, g ->    // g * [0 < x < 6]
+        g.mul(xv.gt(0).castTo(xv.dataType()).muli(xv.lt(6).castTo(xv.dataType())))));
+  }
+
+  /** x if x &gt; 0 else slope * x. */
+  public static Tensor leakyRelu(Tensor x, double slope) {
+    check("leaky_relu", x);
+    INDArray xv = x.data();
+    INDArray pos = xv.gt(0).castTo(xv.dataType());
+    // factor = [x > 0] + slope * [x <= 0] = pos * (1 - slope) + slope
+    INDArray factor = pos.mul(1 - slope).addi(slope);
+    return record("leaky_relu", xv.mul(factor), Input.of(x, g -> g.mul(factor)));  // g * factor
+  }
+
+  /** Exact GELU: x * Φ(x) = 0.5 x (1 + erf(x / √2)) (PyTorch's default, approximate='none'). */
+  public static Tensor gelu(Tensor x) {
+    check("gelu", x);
+    INDArray xv = x.data();
+    INDArray cdf = Nd4j.exec(new Erf(xv.mul(SQRT_HALF))).addi(1).muli(0.5);  // Φ(x)
+    return record("gelu", xv.mul(cdf), Input.of(x, g -> {
+      // d/dx = Φ(x) + x φ(x),  φ(x) = exp(-x²/2) / √(2π)
+      INDArray pdf = Transforms.exp(xv.mul(xv).muli(-0.5), false).muli(INV_SQRT_2PI);
+      return g.mul(pdf.muli(xv).addi(cdf));
+    }));
+  }
+
+  /** x * sigmoid(x). */
+  public static Tensor silu(Tensor x) {
+    check("silu", x);
+    INDArray xv = x.data();
+    INDArray s = Transforms.sigmoid(xv, true);
+    return record("silu", xv.mul(s), Input.of(x, g -> {
+      // d/dx = s (1 + x (1 - s))
+      INDArray d = s.rsub(1).muli(xv).addi(1).muli(s);
+      return g.mul(d);
+    }));
+  }
+
+  /** 1 / (1 + e^-x). */
+  public static Tensor sigmoid(Tensor x) {
+    check("sigmoid", x);
+    INDArray out = Transforms.sigmoid(x.data(), true);
+    return record("sigmoid", out, Input.of(x, g -> g.mul(out.rsub(1).muli(out))));  // g * s (1 - s)
+  }
+
+  /** tanh x. */
+  public static Tensor tanh(Tensor x) {
+    check("tanh", x);
+    INDArray out = Transforms.tanh(x.data(), true);
+    return record("tanh", out, Input.of(x, g -> g.mul(out.mul(out).rsubi(1))));  // g * (1 - t²)
+  }
+
+  /** exp(x) / sum(exp(x)) along {@code dim}; composed, with the max subtracted for stability. */
+  public static Tensor softmax(Tensor x, int dim) {
+    check("softmax", x);
+    Tensor e = ElementwiseOps.exp(ElementwiseOps.sub(x, ReductionOps.max(x.detach(), true, dim)));
+    return ElementwiseOps.div(e, ReductionOps.sum(e, true, dim));
+  }
+
+  /** x - logsumexp(x) along {@code dim}; composed, with the max subtracted for stability. */
+  public static Tensor logSoftmax(Tensor x, int dim) {
+    check("log_softmax", x);
+    Tensor z = ElementwiseOps.sub(x, ReductionOps.max(x.detach(), true, dim));
+    Tensor lse = ElementwiseOps.log(ReductionOps.sum(ElementwiseOps.exp(z), true, dim));
+    return ElementwiseOps.sub(z, lse);
+  }
+
+  private static void check(String op, Tensor x) {
+    Shapes.requireFloat(op, "input", x);
+  }
+}

@@ -1,0 +1,135 @@
+package io.graft.core.ops;
+
+import static io.graft.core.autograd.Autograd.record;
+
+import io.graft.core.ShapeException;
+import io.graft.core.Shapes;
+import io.graft.core.Tensor;
+import io.graft.core.autograd.Input;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * 2-D pooling on NCHW input: max and average pooling on libnd4j's kernels (forward and backward), adaptive
+ * average pooling composed from them.
+ */
+public final class PoolOps {
+  private PoolOps() {}
+
+  /**
+   * Max pooling; padded positions count as -∞. Output size {@code (H + 2p - d (k - 1) - 1) / s + 1}
+   * (floor, PyTorch's ceil_mode=False).
+   *
+   * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html">torch.nn.MaxPool2d</a>
+   */
+  public static Tensor maxPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
+    Window win = Window.check("max_pool2d", x, kernel, stride, padding, dilation);
+    if (win.dH() != 1 || win.dW() != 1) {
+      // libnd4j's dilated max-pool kernel gives different windows than PyTorch's (checked against a fixture)
+      throw new UnsupportedOperationException("max_pool2d with dilation " + java.util.Arrays.toString(dilation)
+          + ": not supported (libnd4j's dilated max-pool disagrees with PyTorch); use dilation 1");
+    }
+    INDArray xv = x.data();
+    INDArray out = run("maxpool2d", win, 0, xv);
+    return record("max_pool2d", out, Input.of(x, g -> runBackward("maxpool2d_bp", win, 0, xv, g)));
+  }
+
+  /**
+   * Average pooling. With {@code countIncludePad} (PyTorch's default) padded zeros count in the divisor.
+   *
+   * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html">torch.nn.AvgPool2d</a>
+   */
+  public static Tensor avgPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, boolean countIncludePad) {
+    Window win = Window.check("avg_pool2d", x, kernel, stride, padding, new int[] {1, 1});
+    INDArray xv = x.data();
+    int mode = countIncludePad ? 1 : 0;
+    INDArray out = run("avgpool2d", win, mode, xv);
+    return record("avg_pool2d", out, Input.of(x, g -> runBackward("avgpool2d_bp", win, mode, xv, g)));
+  }
+
+  /**
+   * Adaptive average pooling to {@code (outH, outW)}: output cell i averages input rows
+   * {@code [floor(i H / outH), ceil((i + 1) H / outH))}, likewise for columns (PyTorch's rule). Composed:
+   * a mean for 1×1, one average pool when the sizes divide, slices and means otherwise.
+   */
+  public static Tensor adaptiveAvgPool2d(Tensor x, int outH, int outW) {
+    Shapes.requireRank("adaptive_avg_pool2d", "input", x, 4);
+    if (outH < 1 || outW < 1) {
+      throw new ShapeException("adaptive_avg_pool2d: output size must be positive, got " + outH + "x" + outW);
+    }
+    long h = x.shape()[2];
+    long w = x.shape()[3];
+    if (h < 1 || w < 1) {
+      throw ShapeException.of("adaptive_avg_pool2d", "empty spatial input", x.shape());
+    }
+    if (outH == 1 && outW == 1) {
+      return ReductionOps.mean(x, true, 2, 3);
+    }
+    if (h % outH == 0 && w % outW == 0) {
+      int kh = (int) (h / outH);
+      int kw = (int) (w / outW);
+      return avgPool2d(x, new int[] {kh, kw}, new int[] {kh, kw}, new int[] {0, 0}, true);
+    }
+    Tensor[] rows = new Tensor[outH];
+    for (int i = 0; i < outH; i++) {
+      Tensor band = ShapeOps.slice(x, 2, Math.floorDiv(i * h, outH), ceilDiv((i + 1) * h, outH), 1);
+      Tensor[] cells = new Tensor[outW];
+      for (int j = 0; j < outW; j++) {
+        Tensor cell = ShapeOps.slice(band, 3, Math.floorDiv(j * w, outW), ceilDiv((j + 1) * w, outW), 1);
+        cells[j] = ReductionOps.mean(cell, true, 2, 3);
+      }
+      rows[i] = ShapeOps.cat(3, cells);
+    }
+    return ShapeOps.cat(2, rows);
+  }
+
+  private static long ceilDiv(long a, long b) {
+    return -Math.floorDiv(-a, b);
+  }
+
+  private static INDArray run(String kernel, Window w, int mode, INDArray x) {
+    INDArray out = Nd4j.create(x.dataType(), x.size(0), x.size(1), w.hOut, w.wOut);
+    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(x).addOutputs(out).addIntegerArguments(w.iargs(mode)).build());
+    return out;
+  }
+
+  private static INDArray runBackward(String kernel, Window w, int mode, INDArray x, INDArray g) {
+    INDArray gx = Nd4j.create(x.dataType(), x.shape());
+    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(x, g).addOutputs(gx).addIntegerArguments(w.iargs(mode)).build());
+    return gx;
+  }
+
+  /** Validated pooling window; every check runs before native code. */
+  record Window(int kH, int kW, int sH, int sW, int pH, int pW, int dH, int dW, long hOut, long wOut) {
+    int[] iargs(int extra) {
+      // kH, kW, sH, sW, pH, pW, dH, dW, sameMode (0), extraParam0 (avg: 1 = count padding), dataFormat (0 = NCHW)
+      return new int[] {kH, kW, sH, sW, pH, pW, dH, dW, 0, extra, 0};
+    }
+
+    static Window check(String op, Tensor x, int[] k, int[] s, int[] p, int[] d) {
+      Shapes.requireRank(op, "input", x, 4);
+      Shapes.requireFloat(op, "input", x);
+      ConvOps.pair(op, "kernel_size", k, 1);
+      ConvOps.pair(op, "stride", s, 1);
+      ConvOps.pair(op, "padding", p, 0);
+      ConvOps.pair(op, "dilation", d, 1);
+      if (2 * p[0] > k[0] || 2 * p[1] > k[1]) {
+        throw new ShapeException(op + ": padding " + java.util.Arrays.toString(p)
+            + " should be at most half of kernel size " + java.util.Arrays.toString(k));
+      }
+      long[] xs = x.shape();
+      long effH = (long) d[0] * (k[0] - 1) + 1;
+      long effW = (long) d[1] * (k[1] - 1) + 1;
+      long ph = xs[2] + 2L * p[0];
+      long pw = xs[3] + 2L * p[1];
+      if (xs[0] < 1 || xs[1] < 1 || effH > ph || effW > pw) {
+        throw ShapeException.of(op, "window " + effH + "x" + effW + " does not fit the padded input " + ph + "x" + pw,
+            xs);
+      }
+      long ho = (ph - effH) / s[0] + 1;
+      long wo = (pw - effW) / s[1] + 1;
+      return new Window(k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], ho, wo);
+    }
+  }
+}
