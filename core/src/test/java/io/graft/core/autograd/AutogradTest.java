@@ -1,0 +1,145 @@
+package io.graft.core.autograd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.GraftException;
+import io.graft.core.ShapeException;
+import io.graft.core.Tensor;
+import org.junit.jupiter.api.Test;
+
+class AutogradTest {
+  static Tensor leaf(double... v) {
+    return Tensor.fromArray(v, v.length).requiresGrad(true);
+  }
+
+  @Test
+  void reusedTensorAccumulatesTheSumOfItsGradients() {
+    Tensor x = leaf(1, 2, 3);
+    x.mul(x).add(x).sum().backward();           // d/dx (x² + x) = 2x + 1
+    assertArrayEquals(new double[] {3, 5, 7}, x.grad().toDoubleArray());
+  }
+
+  @Test
+  void gradientsAccumulateAcrossBackwardCalls() {
+    Tensor x = leaf(1, 2);
+    x.mul(3.0).sum().backward();
+    x.mul(3.0).sum().backward();                // 3 + 3
+    assertArrayEquals(new double[] {6, 6}, x.grad().toDoubleArray());
+    x.setGrad(null);
+    assertNull(x.grad());
+  }
+
+  @Test
+  void secondBackwardThroughAFreedGraphIsAClearError() {
+    Tensor x = leaf(1, 2);
+    Tensor y = x.exp().sum();
+    y.backward();
+    GraftException e = assertThrows(GraftException.class, y::backward);
+    assertTrue(e.getMessage().contains("already freed"), e.getMessage());
+    assertTrue(e.getMessage().contains("sum"), e.getMessage());
+  }
+
+  @Test
+  void retainedGraphCanBeBackpropagatedTwice() {
+    Tensor x = leaf(1, 2);
+    Tensor y = x.mul(x).sum();
+    Tensor one = Tensor.scalar(org.nd4j.linalg.api.buffer.DataType.DOUBLE, 1);
+    y.backward(one, true);
+    y.backward(one, false);                     // 2 * 2x
+    assertArrayEquals(new double[] {4, 8}, x.grad().toDoubleArray());
+    assertThrows(GraftException.class, () -> y.backward(one));
+  }
+
+  @Test
+  void noGradScopeRecordsNothingAndRestoresTheMode() {
+    Tensor x = leaf(1, 2);
+    try (var g = GradMode.disabled()) {
+      Tensor y = x.mul(2.0);
+      assertFalse(y.requiresGrad());
+      assertNull(y.gradFn());
+      try (var inner = GradMode.enabled()) {
+        assertTrue(x.mul(2.0).requiresGrad());
+      }
+      assertFalse(GradMode.isEnabled());
+    }
+    assertTrue(GradMode.isEnabled());
+  }
+
+  @Test
+  void noGraphIsRecordedWhenNoInputRequiresGrad() {
+    Tensor a = Tensor.fromArray(new double[] {1, 2}, 2);
+    Tensor b = Tensor.fromArray(new double[] {3, 4}, 2);
+    Tensor y = a.mul(b).exp().sum();
+    assertNull(y.gradFn());
+    assertFalse(y.requiresGrad());
+    assertThrows(GraftException.class, y::backward);
+  }
+
+  @Test
+  void frozenInputGetsNoGradientAndIsNotKeptInTheNode() {
+    Tensor w = leaf(1, 2);
+    Tensor frozen = Tensor.fromArray(new double[] {5, 6}, 2);
+    Tensor y = w.mul(frozen);
+    assertEquals(1, y.gradFn().inputs().length);
+    y.sum().backward();
+    assertNull(frozen.grad());
+    assertArrayEquals(new double[] {5, 6}, w.grad().toDoubleArray());
+  }
+
+  @Test
+  void detachCutsTheGraph() {
+    Tensor x = leaf(1, 2);
+    Tensor d = x.mul(2.0).detach();
+    assertTrue(d.isLeaf());
+    assertFalse(d.requiresGrad());
+    x.mul(d).sum().backward();                  // d is a constant 2x
+    assertArrayEquals(new double[] {2, 4}, x.grad().toDoubleArray());
+  }
+
+  @Test
+  void intermediateTensorsKeepNoGradient() {
+    Tensor x = leaf(1, 2);
+    Tensor mid = x.mul(2.0);
+    mid.sum().backward();
+    assertNull(mid.grad());
+    assertArrayEquals(new double[] {2, 2}, x.grad().toDoubleArray());
+  }
+
+  @Test
+  void tenThousandOpChainDoesNotOverflowTheStack() {
+    Tensor x = leaf(1);
+    Tensor y = x;
+    for (int i = 0; i < 10_000; i++) {
+      y = y.mul(1.0001);
+    }
+    y.sum().backward();
+    assertEquals(Math.pow(1.0001, 10_000), x.grad().item(), 1e-9);
+  }
+
+  @Test
+  void backwardOfANonScalarNeedsAGradientOfTheSameShape() {
+    Tensor x = leaf(1, 2);
+    Tensor y = x.mul(2.0);
+    assertThrows(ShapeException.class, y::backward);
+    ShapeException e = assertThrows(ShapeException.class, () -> y.backward(Tensor.fromArray(new double[] {1}, 1)));
+    assertTrue(e.getMessage().contains("[1]") && e.getMessage().contains("[2]"), e.getMessage());
+    y.backward(Tensor.fromArray(new double[] {1, 10}, 2));
+    assertArrayEquals(new double[] {2, 20}, x.grad().toDoubleArray());
+  }
+
+  @Test
+  void onlyLeavesCanChangeRequiresGrad() {
+    Tensor x = leaf(1, 2);
+    Tensor y = x.mul(2.0);
+    assertThrows(GraftException.class, () -> y.requiresGrad(false));
+    assertThrows(GraftException.class, () -> Tensor.fromArray(new long[] {1}, 1).requiresGrad(true));
+  }
+
+  static void assertArrayEquals(double[] expected, double[] actual) {
+    org.junit.jupiter.api.Assertions.assertArrayEquals(expected, actual, 1e-12);
+  }
+}

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Regenerates every committed PyTorch fixture. Needs Debian's python3-torch (and torchvision, onnx).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+/usr/bin/python3 tools/fixtures/core_ops.py
