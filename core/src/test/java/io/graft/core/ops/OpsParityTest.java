@@ -28,7 +28,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class OpsParityTest {
   static final String[] FAMILIES = {"elementwise", "activation", "reduction", "shape", "linalg", "conv", "pool",
-      "norm", "loss"};
+      "norm", "loss", "realistic_conv", "realistic_head"};
   static final double RTOL = 1e-5;
   static final double ATOL = 1e-5;
 
@@ -142,6 +142,17 @@ class OpsParityTest {
     c("loss/bce_logits", in -> LossOps.binaryCrossEntropyWithLogits(in[0], in[1], null, null, Reduction.MEAN));
     c("loss/bce_logits_weighted",
         in -> LossOps.binaryCrossEntropyWithLogits(in[0], in[1], in[2], in[3], Reduction.SUM));
+  }
+
+  static {
+    c("realistic_conv/resnet_layer1_conv3x3", in -> ConvOps.conv2d(in[0], in[1], null, p(1, 1), p(1, 1), p(1, 1), 1));
+    c("realistic_head/resnet_bn_relu_train", in -> NormOps.batchNorm(in[0], in[3], in[4], in[1], in[2], true, 0.1,
+        1e-5).relu());
+    c("realistic_head/resnet_maxpool", in -> PoolOps.maxPool2d(in[0], p(3, 3), p(2, 2), p(1, 1), p(1, 1)));
+    c("realistic_head/resnet_avgpool_fc", in -> LinalgOps.linear(PoolOps.adaptiveAvgPool2d(in[0], 1, 1)
+        .flatten(1, -1), in[1], in[2]));
+    c("realistic_head/imagenet_cross_entropy", in -> LossOps.crossEntropy(in[0], in[1],
+        CrossEntropyOptions.defaults().withLabelSmoothing(0.1)));
   }
 
   /** A fixture case: inputs (those with a stored gradient require grad), output, upstream and input grads. */
