@@ -1,0 +1,28 @@
+package io.graft.layers;
+
+import io.graft.core.Tensor;
+
+/** Flattens dimensions {@code startDim..endDim} (default 1..-1), as torch.nn.Flatten. */
+public final class Flatten extends Module {
+  private final int startDim;
+  private final int endDim;
+
+  public Flatten() {
+    this(1, -1);
+  }
+
+  public Flatten(int startDim, int endDim) {
+    this.startDim = startDim;
+    this.endDim = endDim;
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    return x.flatten(startDim, endDim);
+  }
+
+  @Override
+  protected String extraRepr() {
+    return "start_dim=" + startDim + ", end_dim=" + endDim;
+  }
+}

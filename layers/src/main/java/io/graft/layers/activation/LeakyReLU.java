@@ -1,0 +1,32 @@
+package io.graft.layers.activation;
+
+import io.graft.core.Tensor;
+import io.graft.core.ops.ActivationOps;
+import io.graft.layers.Module;
+
+/**
+ * x for x ≥ 0, {@code negativeSlope}·x otherwise (default slope 0.01).
+ *
+ * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.LeakyReLU.html">torch.nn.LeakyReLU</a>
+ */
+public final class LeakyReLU extends Module {
+  private final double negativeSlope;
+
+  public LeakyReLU() {
+    this(0.01);
+  }
+
+  public LeakyReLU(double negativeSlope) {
+    this.negativeSlope = negativeSlope;
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    return ActivationOps.leakyRelu(x, negativeSlope);
+  }
+
+  @Override
+  protected String extraRepr() {
+    return "negative_slope=" + negativeSlope;
+  }
+}

@@ -1,0 +1,2 @@
+/** Criteria: CrossEntropyLoss (weights, ignore_index, label smoothing), MSELoss, BCEWithLogitsLoss. */
+package io.graft.layers.loss;

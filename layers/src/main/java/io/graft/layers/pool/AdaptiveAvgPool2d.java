@@ -1,0 +1,35 @@
+package io.graft.layers.pool;
+
+import io.graft.core.Tensor;
+import io.graft.core.ops.PoolOps;
+import io.graft.layers.Module;
+
+/**
+ * Adaptive average pooling to a fixed output size ({@code (1, 1)} in every torchvision classifier).
+ *
+ * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.AdaptiveAvgPool2d.html">AdaptiveAvgPool2d</a>
+ */
+public final class AdaptiveAvgPool2d extends Module {
+  private final int outH;
+  private final int outW;
+
+  public AdaptiveAvgPool2d(int size) {
+    this(size, size);
+  }
+
+  public AdaptiveAvgPool2d(int outH, int outW) {
+    this.outH = outH;
+    this.outW = outW;
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    requireRank(x, 4);
+    return PoolOps.adaptiveAvgPool2d(x, outH, outW);
+  }
+
+  @Override
+  protected String extraRepr() {
+    return "output_size=(" + outH + ", " + outW + ")";
+  }
+}

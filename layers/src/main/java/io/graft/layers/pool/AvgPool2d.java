@@ -1,0 +1,46 @@
+package io.graft.layers.pool;
+
+import io.graft.core.Tensor;
+import io.graft.core.ops.PoolOps;
+import io.graft.layers.Module;
+
+/**
+ * 2-D average pooling (floor output size); {@code stride} defaults to the kernel size and padded zeros count in
+ * the divisor unless {@code countIncludePad} is false, as in PyTorch.
+ *
+ * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html">torch.nn.AvgPool2d</a>
+ */
+public final class AvgPool2d extends Module {
+  private final int kernel;
+  private final int stride;
+  private final int padding;
+  private final boolean countIncludePad;
+
+  public AvgPool2d(int kernel) {
+    this(kernel, kernel, 0, true);
+  }
+
+  public AvgPool2d(int kernel, int stride, int padding) {
+    this(kernel, stride, padding, true);
+  }
+
+  public AvgPool2d(int kernel, int stride, int padding, boolean countIncludePad) {
+    this.kernel = kernel;
+    this.stride = stride;
+    this.padding = padding;
+    this.countIncludePad = countIncludePad;
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    requireRank(x, 4);
+    return PoolOps.avgPool2d(x, new int[] {kernel, kernel}, new int[] {stride, stride}, new int[] {padding, padding},
+        countIncludePad);
+  }
+
+  @Override
+  protected String extraRepr() {
+    return "kernel_size=" + kernel + ", stride=" + stride + ", padding=" + padding + ", count_include_pad="
+        + countIncludePad;
+  }
+}

@@ -1,0 +1,45 @@
+package io.graft.layers.pool;
+
+import io.graft.core.Tensor;
+import io.graft.core.ops.PoolOps;
+import io.graft.layers.Module;
+
+/**
+ * 2-D max pooling (floor output size, PyTorch's {@code ceil_mode=False}); {@code stride} defaults to the kernel
+ * size as in PyTorch. Dilation other than 1 is refused by {@link PoolOps#maxPool2d}.
+ *
+ * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html">torch.nn.MaxPool2d</a>
+ */
+public final class MaxPool2d extends Module {
+  private final int kernel;
+  private final int stride;
+  private final int padding;
+  private final int dilation;
+
+  public MaxPool2d(int kernel) {
+    this(kernel, kernel, 0, 1);
+  }
+
+  public MaxPool2d(int kernel, int stride, int padding) {
+    this(kernel, stride, padding, 1);
+  }
+
+  public MaxPool2d(int kernel, int stride, int padding, int dilation) {
+    this.kernel = kernel;
+    this.stride = stride;
+    this.padding = padding;
+    this.dilation = dilation;
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    requireRank(x, 4);
+    return PoolOps.maxPool2d(x, new int[] {kernel, kernel}, new int[] {stride, stride}, new int[] {padding, padding},
+        new int[] {dilation, dilation});
+  }
+
+  @Override
+  protected String extraRepr() {
+    return "kernel_size=" + kernel + ", stride=" + stride + ", padding=" + padding + ", dilation=" + dilation;
+  }
+}
