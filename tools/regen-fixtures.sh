@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 tools/fixtures/core_ops.py
 /usr/bin/python3 tools/fixtures/layers.py
+/usr/bin/python3 tools/fixtures/optim.py

@@ -1,0 +1,101 @@
+package io.graft.optim;
+
+import io.graft.core.GraftException;
+import io.graft.core.Parameter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Stochastic gradient descent with momentum, dampening, Nesterov momentum and (L2) weight decay, exactly as
+ * torch.optim.SGD:
+ *
+ * <pre>
+ * d = g + weight_decay · p
+ * buf = d (first step) | momentum · buf + (1 − dampening) · d
+ * d = nesterov ? d + momentum · buf : buf
+ * p = p − lr · d
+ * </pre>
+ *
+ * @see <a href="https://pytorch.org/docs/stable/generated/torch.optim.SGD.html">torch.optim.SGD</a>
+ */
+public final class SGD extends Optimizer {
+  /** Default options of every group; {@code Options.lr(0.01).withMomentum(0.9)}. */
+  public record Options(double lr, double momentum, double dampening, boolean nesterov, double weightDecay) {
+    public static Options lr(double lr) {
+      return new Options(lr, 0, 0, false, 0);
+    }
+
+    public Options withMomentum(double m) {
+      return new Options(lr, m, dampening, nesterov, weightDecay);
+    }
+
+    public Options withDampening(double d) {
+      return new Options(lr, momentum, d, nesterov, weightDecay);
+    }
+
+    public Options withNesterov(boolean n) {
+      return new Options(lr, momentum, dampening, n, weightDecay);
+    }
+
+    public Options withWeightDecay(double wd) {
+      return new Options(lr, momentum, dampening, nesterov, wd);
+    }
+
+    Map<String, Object> toMap() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("lr", lr);
+      m.put("momentum", momentum);
+      m.put("dampening", dampening);
+      m.put("nesterov", nesterov);
+      m.put("weight_decay", weightDecay);
+      return m;
+    }
+  }
+
+  public SGD(Options defaults, ParamGroup... groups) {
+    super(defaults.toMap(), groups);
+  }
+
+  /** One group of named parameters, e.g. {@code new SGD(Options.lr(0.1), model.namedParameters())}. */
+  public SGD(Options defaults, Map<String, ? extends Parameter> params) {
+    this(defaults, ParamGroup.of(params));
+  }
+
+  @Override
+  protected void validate(ParamGroup g) {
+    double lr = g.lr();
+    double momentum = g.getDouble("momentum");
+    if (!(lr >= 0)) {
+      throw new GraftException("SGD: invalid learning rate " + lr);
+    }
+    if (!(momentum >= 0)) {
+      throw new GraftException("SGD: invalid momentum " + momentum);
+    }
+    if (!(g.getDouble("weight_decay") >= 0)) {
+      throw new GraftException("SGD: invalid weight_decay " + g.getDouble("weight_decay"));
+    }
+    if (g.getBoolean("nesterov") && (momentum <= 0 || g.getDouble("dampening") != 0)) {
+      throw new GraftException("SGD: Nesterov momentum requires a momentum and zero dampening");
+    }
+  }
+
+  @Override
+  protected void update(ParamGroup g, Parameter p, INDArray grad, Map<String, INDArray> s) {
+    double wd = g.getDouble("weight_decay");
+    double momentum = g.getDouble("momentum");
+    INDArray w = p.data();
+    INDArray d = wd != 0 ? grad.add(w.mul(wd)) : grad;
+    if (momentum != 0) {
+      INDArray buf = s.get("momentum_buffer");
+      if (buf == null) {
+        buf = d.dup();
+        s.put("momentum_buffer", buf);
+      } else {
+        buf.muli(momentum).addi(d.mul(1 - g.getDouble("dampening")));
+      }
+      d = g.getBoolean("nesterov") ? d.add(buf.mul(momentum)) : buf;
+    }
+    w.subi(d.mul(g.lr()));
+  }
+}

@@ -1,0 +1,54 @@
+package io.graft.optim.scheduler;
+
+import io.graft.core.GraftException;
+import io.graft.optim.Optimizer;
+import java.util.Arrays;
+
+/**
+ * Multiplies each group's LR by {@code gamma} at every milestone (a milestone listed twice applies twice).
+ *
+ * @see <a href="https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html">MultiStepLR</a>
+ */
+public final class MultiStepLR extends LRScheduler {
+  private final int[] milestones;
+  private final double gamma;
+
+  public MultiStepLR(Optimizer optimizer, int[] milestones, double gamma) {
+    super(optimizer);
+    this.milestones = milestones.clone();
+    Arrays.sort(this.milestones);
+    if (milestones.length == 0) {
+      throw new GraftException("MultiStepLR: no milestones");
+    }
+    this.gamma = gamma;
+    initialStep();
+  }
+
+  @Override
+  protected double[] computeLr() {
+    double[] lr = currentLrs();
+    int count = 0;
+    for (int m : milestones) {
+      count += m == lastEpoch ? 1 : 0;
+    }
+    if (count > 0) {
+      for (int i = 0; i < lr.length; i++) {
+        lr[i] *= Math.pow(gamma, count);
+      }
+    }
+    return lr;
+  }
+
+  @Override
+  protected double[] closedFormLr() {
+    int passed = 0;
+    for (int m : milestones) {
+      passed += m <= lastEpoch ? 1 : 0;
+    }
+    double[] lr = baseLrs.clone();
+    for (int i = 0; i < lr.length; i++) {
+      lr[i] *= Math.pow(gamma, passed);
+    }
+    return lr;
+  }
+}

@@ -1,0 +1,45 @@
+package io.graft.optim.scheduler;
+
+import io.graft.core.GraftException;
+import io.graft.optim.Optimizer;
+
+/**
+ * Multiplies each group's LR by {@code gamma} every {@code stepSize} steps.
+ *
+ * @see <a href="https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html">StepLR</a>
+ */
+public final class StepLR extends LRScheduler {
+  private final int stepSize;
+  private final double gamma;
+
+  public StepLR(Optimizer optimizer, int stepSize, double gamma) {
+    super(optimizer);
+    if (stepSize < 1) {
+      throw new GraftException("StepLR: step_size must be positive, got " + stepSize);
+    }
+    this.stepSize = stepSize;
+    this.gamma = gamma;
+    initialStep();
+  }
+
+  @Override
+  protected double[] computeLr() {
+    double[] lr = currentLrs();
+    if (lastEpoch == 0 || lastEpoch % stepSize != 0) {
+      return lr;
+    }
+    for (int i = 0; i < lr.length; i++) {
+      lr[i] *= gamma;
+    }
+    return lr;
+  }
+
+  @Override
+  protected double[] closedFormLr() {
+    double[] lr = baseLrs.clone();
+    for (int i = 0; i < lr.length; i++) {
+      lr[i] *= Math.pow(gamma, Math.floorDiv(lastEpoch, stepSize));
+    }
+    return lr;
+  }
+}
