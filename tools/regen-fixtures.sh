@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 tools/fixtures/core_ops.py
 /usr/bin/python3 tools/fixtures/layers.py
 /usr/bin/python3 tools/fixtures/optim.py
+/usr/bin/python3 tools/fixtures/zoo.py

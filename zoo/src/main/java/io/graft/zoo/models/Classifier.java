@@ -1,0 +1,39 @@
+package io.graft.zoo.models;
+
+import io.graft.core.GraftException;
+import io.graft.layers.Linear;
+import io.graft.layers.Module;
+
+/**
+ * A classification network with one final {@link Linear} head at a known path: {@code fc} (ResNet),
+ * {@code classifier.6} (VGG), {@code classifier.1} (MobileNetV2). Replacing the head is the first step of every
+ * transfer-learning recipe.
+ */
+public interface Classifier {
+  /** The dotted path of the final Linear layer. */
+  String headPath();
+
+  /** The module itself (every Classifier is a Module). */
+  default Module module() {
+    return (Module) this;
+  }
+
+  default Linear head() {
+    return module().get(headPath(), Linear.class);
+  }
+
+  /** Features entering the head (512 for ResNet-18, 2048 for ResNet-50, 4096 for VGG, 1280 for MobileNetV2). */
+  default long numFeatures() {
+    return head().inFeatures();
+  }
+
+  /** Replaces the head by a freshly initialised {@code Linear(numFeatures, numClasses)}; returns the new head. */
+  default Linear replaceHead(int numClasses) {
+    if (numClasses < 1) {
+      throw new GraftException("replaceHead: numClasses must be positive, got " + numClasses);
+    }
+    Linear fresh = new Linear(numFeatures(), numClasses);
+    module().set(headPath(), fresh);
+    return fresh;
+  }
+}

@@ -1,0 +1,170 @@
+package io.graft.zoo.models;
+
+import io.graft.core.GraftException;
+import io.graft.core.Tensor;
+import io.graft.core.init.Init;
+import io.graft.core.random.Rng;
+import io.graft.layers.Linear;
+import io.graft.layers.Module;
+import io.graft.layers.Sequential;
+import io.graft.layers.activation.ReLU;
+import io.graft.layers.conv.Conv2d;
+import io.graft.layers.norm.BatchNorm2d;
+import io.graft.layers.pool.AdaptiveAvgPool2d;
+import io.graft.layers.pool.MaxPool2d;
+
+/**
+ * torchvision's ResNet (v1.5: in a Bottleneck the stride sits on the 3×3 conv), with torchvision's module names
+ * ({@code conv1}, {@code bn1}, {@code layer1.0.downsample.1}, {@code fc}) and initialisation (convs
+ * kaiming_normal fan_out/relu, BatchNorm 1/0, {@code fc} as Linear's default).
+ *
+ * @see <a href="https://pytorch.org/vision/0.14/models/resnet.html">torchvision ResNet</a>
+ */
+public final class ResNet extends Module implements Classifier {
+  private final Conv2d conv1;
+  private final BatchNorm2d bn1;
+  private final ReLU relu;
+  private final MaxPool2d maxpool;
+  private final Sequential layer1;
+  private final Sequential layer2;
+  private final Sequential layer3;
+  private final Sequential layer4;
+  private final AdaptiveAvgPool2d avgpool;
+  private Linear fc;
+  private int inplanes = 64;
+
+  public static ResNet resnet18(int numClasses) {
+    return new ResNet(false, new int[] {2, 2, 2, 2}, numClasses);
+  }
+
+  public static ResNet resnet34(int numClasses) {
+    return new ResNet(false, new int[] {3, 4, 6, 3}, numClasses);
+  }
+
+  public static ResNet resnet50(int numClasses) {
+    return new ResNet(true, new int[] {3, 4, 6, 3}, numClasses);
+  }
+
+  public static ResNet resnet101(int numClasses) {
+    return new ResNet(true, new int[] {3, 4, 23, 3}, numClasses);
+  }
+
+  public static ResNet resnet152(int numClasses) {
+    return new ResNet(true, new int[] {3, 8, 36, 3}, numClasses);
+  }
+
+  /** @param bottleneck Bottleneck blocks (expansion 4) instead of BasicBlocks */
+  public ResNet(boolean bottleneck, int[] layers, int numClasses) {
+    if (layers.length != 4 || numClasses < 1) {
+      throw new GraftException("ResNet: need 4 stage depths and a positive class count");
+    }
+    Rng rng = Init.defaultRng();
+    conv1 = registerModule("conv1", conv(3, 64, 7, 2, 3, 1, rng));
+    bn1 = registerModule("bn1", new BatchNorm2d(64));
+    relu = registerModule("relu", new ReLU());
+    maxpool = registerModule("maxpool", new MaxPool2d(3, 2, 1));
+    layer1 = registerModule("layer1", stage(bottleneck, 64, layers[0], 1, rng));
+    layer2 = registerModule("layer2", stage(bottleneck, 128, layers[1], 2, rng));
+    layer3 = registerModule("layer3", stage(bottleneck, 256, layers[2], 2, rng));
+    layer4 = registerModule("layer4", stage(bottleneck, 512, layers[3], 2, rng));
+    avgpool = registerModule("avgpool", new AdaptiveAvgPool2d(1));
+    fc = registerModule("fc", new Linear(512L * (bottleneck ? 4 : 1), numClasses, true, rng));
+  }
+
+  static Conv2d conv(int in, int out, int k, int stride, int pad, int groups, Rng rng) {
+    Conv2d c = new Conv2d(in, out, k, Conv2d.Options.defaults().withStride(stride).withPadding(pad)
+        .withGroups(groups).withBias(false).withRng(rng));
+    Init.kaimingNormal(c.weight(), 0, "fan_out", "relu", rng);
+    return c;
+  }
+
+  private Sequential stage(boolean bottleneck, int planes, int blocks, int stride, Rng rng) {
+    int expansion = bottleneck ? 4 : 1;
+    Sequential s = new Sequential();
+    for (int i = 0; i < blocks; i++) {
+      int st = i == 0 ? stride : 1;
+      Sequential down = null;
+      if (i == 0 && (stride != 1 || inplanes != planes * expansion)) {
+        down = new Sequential(conv(inplanes, planes * expansion, 1, stride, 0, 1, rng),
+            new BatchNorm2d(planes * expansion));
+      }
+      s.add(bottleneck ? new Bottleneck(inplanes, planes, st, down, rng) : new BasicBlock(inplanes, planes, st, down,
+          rng));
+      inplanes = planes * expansion;
+    }
+    return s;
+  }
+
+  @Override
+  public String headPath() {
+    return "fc";
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
+    requireRank(x, 4);
+    x = maxpool.call(relu.call(bn1.call(conv1.call(x))));
+    x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
+    return fc.call(avgpool.call(x).flatten(1, -1));
+  }
+
+  /** Two 3×3 convs with a residual connection (ResNet-18/34). */
+  public static final class BasicBlock extends Module {
+    private final Conv2d conv1;
+    private final BatchNorm2d bn1;
+    private final ReLU relu;
+    private final Conv2d conv2;
+    private final BatchNorm2d bn2;
+    private final Module downsample;
+
+    BasicBlock(int inplanes, int planes, int stride, Sequential downsample, Rng rng) {
+      conv1 = registerModule("conv1", conv(inplanes, planes, 3, stride, 1, 1, rng));
+      bn1 = registerModule("bn1", new BatchNorm2d(planes));
+      relu = registerModule("relu", new ReLU());
+      conv2 = registerModule("conv2", conv(planes, planes, 3, 1, 1, 1, rng));
+      bn2 = registerModule("bn2", new BatchNorm2d(planes));
+      this.downsample = downsample == null ? null : registerModule("downsample", downsample);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+      Tensor out = relu.call(bn1.call(conv1.call(x)));
+      out = bn2.call(conv2.call(out));
+      Tensor identity = downsample == null ? x : downsample.call(x);
+      return relu.call(out.add(identity));
+    }
+  }
+
+  /** 1×1 → 3×3 (stride here, v1.5) → 1×1 with expansion 4 and a residual connection (ResNet-50/101/152). */
+  public static final class Bottleneck extends Module {
+    private final Conv2d conv1;
+    private final BatchNorm2d bn1;
+    private final Conv2d conv2;
+    private final BatchNorm2d bn2;
+    private final Conv2d conv3;
+    private final BatchNorm2d bn3;
+    private final ReLU relu;
+    private final Module downsample;
+
+    Bottleneck(int inplanes, int planes, int stride, Sequential downsample, Rng rng) {
+      conv1 = registerModule("conv1", conv(inplanes, planes, 1, 1, 0, 1, rng));
+      bn1 = registerModule("bn1", new BatchNorm2d(planes));
+      conv2 = registerModule("conv2", conv(planes, planes, 3, stride, 1, 1, rng));
+      bn2 = registerModule("bn2", new BatchNorm2d(planes));
+      conv3 = registerModule("conv3", conv(planes, planes * 4, 1, 1, 0, 1, rng));
+      bn3 = registerModule("bn3", new BatchNorm2d(planes * 4));
+      relu = registerModule("relu", new ReLU());
+      this.downsample = downsample == null ? null : registerModule("downsample", downsample);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+      Tensor out = relu.call(bn1.call(conv1.call(x)));
+      out = relu.call(bn2.call(conv2.call(out)));
+      out = bn3.call(conv3.call(out));
+      Tensor identity = downsample == null ? x : downsample.call(x);
+      return relu.call(out.add(identity));
+    }
+  }
+
+}

@@ -1,0 +1,81 @@
+package io.graft.zoo.models;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.graft.core.StateDict;
+import io.graft.core.Tensor;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/** Every architecture's state dict: keys, order, shapes and dtypes exactly as torchvision writes them. */
+class ZooKeysTest {
+  static JsonNode golden() throws Exception {
+    try (InputStream in = ZooKeysTest.class.getResourceAsStream("/fixtures/zoo/keys.json")) {
+      return new ObjectMapper().readTree(in).get("models");
+    }
+  }
+
+  static String line(String key, long[] shape, String dtype) {
+    return key + " " + java.util.Arrays.toString(shape) + " " + dtype;
+  }
+
+  static String torchDtype(Tensor t) {
+    return switch (t.dtype()) {
+      case FLOAT -> "float32";
+      case LONG -> "int64";
+      default -> t.dtype().toString();
+    };
+  }
+
+  @Test
+  void everyGoldenModelIsInTheZoo() throws Exception {
+    TreeSet<String> names = new TreeSet<>();
+    golden().fieldNames().forEachRemaining(names::add);
+    assertEquals(names, new TreeSet<>(Zoo.names()));
+  }
+
+  @TestFactory
+  Stream<DynamicTest> stateDictMatchesTorchvision() throws Exception {
+    JsonNode g = golden();
+    return Zoo.names().stream().map(name -> DynamicTest.dynamicTest(name, () -> {
+      List<String> expected = new ArrayList<>();
+      for (JsonNode k : g.get(name)) {
+        long[] shape = new long[k.get(1).size()];
+        for (int i = 0; i < shape.length; i++) {
+          shape[i] = k.get(1).get(i).asLong();
+        }
+        expected.add(line(k.get(0).asText(), shape, k.get(2).asText()));
+      }
+      StateDict sd = Zoo.create(name, 1000).stateDict();
+      List<String> actual = new ArrayList<>();
+      for (Map.Entry<String, Tensor> e : sd) {
+        actual.add(line(e.getKey(), e.getValue().shape(), torchDtype(e.getValue())));
+      }
+      assertEquals(String.join("\n", expected), String.join("\n", actual), name);
+    }));
+  }
+
+  @Test
+  void headsAreFoundAndReplaced() {
+    Map<String, String> heads = Map.of("resnet18", "fc", "resnet50", "fc", "vgg11", "classifier.6",
+        "mobilenet_v2", "classifier.1");
+    Map<String, Long> features = Map.of("resnet18", 512L, "resnet50", 2048L, "vgg11", 4096L, "mobilenet_v2", 1280L);
+    heads.forEach((name, path) -> {
+      Classifier c = Zoo.classifier(name, 1000);
+      assertEquals(path, c.headPath());
+      assertEquals(features.get(name), c.numFeatures());
+      c.replaceHead(7);
+      assertEquals(7, c.head().outFeatures());
+      assertEquals(7, c.module().eval().call(Tensor.zeros(1, 3, 32, 32)).shape()[1]);
+    });
+  }
+}
