@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 tools/fixtures/layers.py
 /usr/bin/python3 tools/fixtures/optim.py
 /usr/bin/python3 tools/fixtures/zoo.py
+/usr/bin/python3 tools/fixtures/onnx_weights.py

@@ -1,0 +1,161 @@
+package io.graft.zoo.pretrained;
+
+import io.graft.core.GraftException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * torchvision's ImageNet checkpoints for the zoo architectures: file name, the sha256 prefix torchvision embeds
+ * in it (and checks, as {@code torch.hub} does), classes and preprocessing. Graft never downloads: {@link #find}
+ * looks in a local cache folder and, when the file is absent, says exactly which file to fetch and where to put
+ * it.
+ *
+ * <p>The default cache folder is {@code $GRAFT_HOME/weights}, else {@code ~/.cache/graft/weights}; a file already in
+ * PyTorch's hub cache ({@code ~/.cache/torch/hub/checkpoints}) is found too.
+ */
+public enum Pretrained {
+  RESNET18_IMAGENET1K_V1("resnet18", "resnet18-f37072fd.pth", 256, 69.758),
+  RESNET34_IMAGENET1K_V1("resnet34", "resnet34-b627a593.pth", 256, 73.314),
+  RESNET50_IMAGENET1K_V1("resnet50", "resnet50-0676ba61.pth", 256, 76.130),
+  RESNET50_IMAGENET1K_V2("resnet50", "resnet50-11ad3fa6.pth", 232, 80.858),
+  RESNET101_IMAGENET1K_V1("resnet101", "resnet101-63fe2227.pth", 256, 77.374),
+  RESNET101_IMAGENET1K_V2("resnet101", "resnet101-cd907fc2.pth", 232, 81.886),
+  RESNET152_IMAGENET1K_V1("resnet152", "resnet152-394f9c45.pth", 256, 78.312),
+  RESNET152_IMAGENET1K_V2("resnet152", "resnet152-f82ba261.pth", 232, 82.284),
+  VGG11_IMAGENET1K_V1("vgg11", "vgg11-8a719046.pth", 256, 69.020),
+  VGG11_BN_IMAGENET1K_V1("vgg11_bn", "vgg11_bn-6002323d.pth", 256, 70.370),
+  VGG13_IMAGENET1K_V1("vgg13", "vgg13-19584684.pth", 256, 69.928),
+  VGG13_BN_IMAGENET1K_V1("vgg13_bn", "vgg13_bn-abd245e5.pth", 256, 71.586),
+  VGG16_IMAGENET1K_V1("vgg16", "vgg16-397923af.pth", 256, 71.592),
+  VGG16_BN_IMAGENET1K_V1("vgg16_bn", "vgg16_bn-6c64b313.pth", 256, 73.360),
+  VGG19_IMAGENET1K_V1("vgg19", "vgg19-dcbb9e9d.pth", 256, 72.376),
+  VGG19_BN_IMAGENET1K_V1("vgg19_bn", "vgg19_bn-c79401a0.pth", 256, 74.218),
+  MOBILENET_V2_IMAGENET1K_V1("mobilenet_v2", "mobilenet_v2-b0353104.pth", 256, 71.878),
+  MOBILENET_V2_IMAGENET1K_V2("mobilenet_v2", "mobilenet_v2-7ebf99e0.pth", 232, 72.154);
+
+  /** ImageNet normalisation (torchvision's constants). */
+  public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+  public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+  public static final String BASE_URL = "https://download.pytorch.org/models/";
+
+  private final String model;
+  private final String fileName;
+  private final int resizeSize;
+  private final double top1;
+
+  Pretrained(String model, String fileName, int resizeSize, double top1) {
+    this.model = model;
+    this.fileName = fileName;
+    this.resizeSize = resizeSize;
+    this.top1 = top1;
+  }
+
+  /** The zoo architecture name ({@code Zoo.create(model(), 1000)}). */
+  public String model() {
+    return model;
+  }
+
+  public String fileName() {
+    return fileName;
+  }
+
+  public String url() {
+    return BASE_URL + fileName;
+  }
+
+  /** The leading hex digits of the file's sha256, as in its name. */
+  public String sha256Prefix() {
+    return fileName.substring(fileName.lastIndexOf('-') + 1, fileName.lastIndexOf('.'));
+  }
+
+  public int numClasses() {
+    return 1000;
+  }
+
+  /** Evaluation preprocessing: resize the short side to this (bilinear), then center-crop {@link #cropSize()}. */
+  public int resizeSize() {
+    return resizeSize;
+  }
+
+  public int cropSize() {
+    return 224;
+  }
+
+  /** torchvision's reported ImageNet top-1 accuracy, for reference. */
+  public double top1() {
+    return top1;
+  }
+
+  /** The default weights for an architecture (V1, what {@code pretrained=True} gave). */
+  public static Pretrained forModel(String model) {
+    return Arrays.stream(values()).filter(p -> p.model.equals(model)).findFirst().orElseThrow(
+        () -> new GraftException("no pretrained weights known for '" + model + "'; known: " + Arrays.stream(values())
+            .map(p -> p.model).distinct().toList()));
+  }
+
+  /** By enum name ({@code "RESNET50_IMAGENET1K_V2"}) or model name ({@code "resnet50"}, the V1 weights). */
+  public static Pretrained of(String name) {
+    for (Pretrained p : values()) {
+      if (p.name().equalsIgnoreCase(name)) {
+        return p;
+      }
+    }
+    return forModel(name.toLowerCase(Locale.ROOT));
+  }
+
+  public static Path defaultCache() {
+    String home = System.getenv("GRAFT_HOME");
+    return home != null ? Path.of(home, "weights") : Path.of(System.getProperty("user.home"), ".cache", "graft",
+        "weights");
+  }
+
+  /** The checkpoint in {@code cache} (or torch's hub cache), hash-checked; otherwise an error saying what to do. */
+  public Path find(Path cache) {
+    Optional<Path> hit = candidates(cache).stream().filter(Files::isRegularFile).findFirst();
+    if (hit.isEmpty()) {
+      throw new GraftException("pretrained weights " + name() + " not found. Graft does not download; fetch\n  "
+          + url() + "\nand save it as\n  " + cache.resolve(fileName).toAbsolutePath() + "\n(for example: mkdir -p "
+          + cache.toAbsolutePath() + " && curl -L -o " + cache.resolve(fileName).toAbsolutePath() + " " + url() + ")");
+    }
+    verify(hit.get());
+    return hit.get();
+  }
+
+  private List<Path> candidates(Path cache) {
+    return List.of(cache.resolve(fileName),
+        Path.of(System.getProperty("user.home"), ".cache", "torch", "hub", "checkpoints", fileName));
+  }
+
+  /** Checks the file's sha256 against the prefix in its name (what torchvision's check_hash does). */
+  public void verify(Path file) {
+    String hex = sha256(file);
+    if (!hex.startsWith(sha256Prefix())) {
+      throw new GraftException(file + ": sha256 " + hex + " does not start with " + sha256Prefix()
+          + ": the download is incomplete or a different file; delete it and fetch " + url() + " again");
+    }
+  }
+
+  static String sha256(Path file) {
+    try (InputStream in = Files.newInputStream(file)) {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 16];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        md.update(buf, 0, n);
+      }
+      return HexFormat.of().formatHex(md.digest());
+    } catch (IOException e) {
+      throw new GraftException(file + ": cannot read: " + e.getMessage(), e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

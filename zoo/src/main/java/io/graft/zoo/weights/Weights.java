@@ -1,0 +1,92 @@
+package io.graft.zoo.weights;
+
+import io.graft.core.GraftException;
+import io.graft.core.StateDict;
+import io.graft.core.io.Safetensors;
+import io.graft.layers.LoadResult;
+import io.graft.layers.Module;
+import io.graft.layers.StateDictLoadException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Reads weights by file type — PyTorch {@code .pth}/{@code .pt}/{@code .bin} (zip or legacy), {@code .safetensors},
+ * {@code .onnx} initializers — and loads them into a module by name with errors that say what to do.
+ *
+ * <pre>{@code
+ * Module model = Zoo.create("resnet18", 1000);
+ * Weights.loadInto(model, Path.of("resnet18-f37072fd.pth"), true);
+ * }</pre>
+ */
+public final class Weights {
+  /** The kinds of weight file Graft reads. */
+  public enum Format { PYTORCH, SAFETENSORS, ONNX }
+
+  private Weights() {}
+
+  /** Detects the format from the first bytes (and the extension for ONNX, which has no magic number). */
+  public static Format detect(Path path) {
+    String src = path.toString();
+    if (!Files.isRegularFile(path)) {
+      throw new GraftException(src + ": no such file");
+    }
+    byte[] head = new byte[9];
+    int n;
+    try (InputStream in = Files.newInputStream(path)) {
+      n = in.readNBytes(head, 0, head.length);
+    } catch (IOException e) {
+      throw new GraftException(src + ": cannot read: " + e.getMessage(), e);
+    }
+    String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+    if (n >= 4 && head[0] == 'P' && head[1] == 'K') {
+      return Format.PYTORCH;
+    }
+    if (n >= 2 && (head[0] & 0xFF) == 0x80) {
+      return Format.PYTORCH;
+    }
+    if (n == 9 && head[8] == '{') {
+      return Format.SAFETENSORS;
+    }
+    if (name.endsWith(".onnx")) {
+      return Format.ONNX;
+    }
+    throw new GraftException(src + ": unknown weight format (expected a PyTorch .pth, a .safetensors or an .onnx "
+        + "file)");
+  }
+
+  /** Every tensor in the file, by name, in file order. */
+  public static StateDict read(Path path) {
+    return switch (detect(path)) {
+      case PYTORCH -> TorchPth.read(path);
+      case SAFETENSORS -> Safetensors.read(path);
+      case ONNX -> OnnxWeights.read(path);
+    };
+  }
+
+  /**
+   * Loads a weight file into {@code model} by name (see {@link Module#loadStateDict}); nothing changes on failure.
+   * An ONNX file whose weights PyTorch fused and renamed gets an error saying so.
+   */
+  public static LoadResult loadInto(Module model, Path path, boolean strict) {
+    StateDict sd = read(path);
+    try {
+      return model.loadStateDict(sd, strict);
+    } catch (StateDictLoadException e) {
+      if (detect(path) == Format.ONNX && OnnxWeights.isFusedExport(sd)) {
+        throw new GraftException(path + ": this ONNX file was exported in eval mode with PyTorch's defaults, which "
+            + "fuse Conv+BatchNorm and rename the weights (e.g. '" + firstRenamed(sd) + "'), so they cannot be "
+            + "loaded by name. Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, "
+            + "do_constant_folding=False), or import the whole graph instead of loading weights by name.", e);
+      }
+      throw new StateDictLoadException(path + " into " + model.typeName(), e.missingKeys(), e.unexpectedKeys(),
+          e.mismatches());
+    }
+  }
+
+  private static String firstRenamed(StateDict sd) {
+    return sd.keys().stream().filter(k -> k.startsWith("onnx::")).findFirst().orElse("?");
+  }
+}

@@ -1,0 +1,117 @@
+package io.graft.zoo.weights;
+
+import static io.graft.testing.TensorAssert.assertIdentical;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.GraftException;
+import io.graft.core.StateDict;
+import io.graft.core.Tensor;
+import io.graft.core.io.Safetensors;
+import io.graft.testing.Fixtures;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+
+class TorchPthTest {
+  @TempDir
+  Path tmp;
+
+  static Path resource(String name) {
+    try {
+      return Paths.get(TorchPthTest.class.getResource("/fixtures/zoo/" + name).toURI());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
+  void everyDtypeNonContiguousAndSharedStorageTensorsReadCorrectly() {
+    StateDict sd = TorchPth.read(resource("edge.pth"));
+    Safetensors.File expected = Fixtures.load("fixtures/zoo/edge.expected.safetensors");
+    // {"state_dict": {"module.*": ...}, "epoch": 3} is unwrapped and the DataParallel prefix stripped
+    for (Safetensors.Entry e : expected.entries()) {
+      Tensor actual = sd.get(e.name());
+      assertTrue(actual != null, "missing " + e.name() + " in " + sd.keys());
+      Tensor exp = expected.tensor(e.name());
+      assertArrayEquals(exp.shape(), actual.shape(), e.name());
+      assertArrayEquals(exp.toDoubleArray(), actual.toDoubleArray(), e.name());
+    }
+    assertEquals(DataType.LONG, sd.get("i64").dtype());
+    assertEquals(DataType.INT, sd.get("i32").dtype());
+    assertEquals(DataType.BOOL, sd.get("bool").dtype());
+    assertEquals(DataType.DOUBLE, sd.get("f64").dtype());
+    assertEquals(0, sd.get("scalar").rank());
+    assertArrayEquals(new long[] {0, 3}, sd.get("empty").shape());
+    assertIdentical(sd.get("shared_slice"), expected.tensor("shared_slice"), "view into a shared storage");
+  }
+
+  @TestFactory
+  Stream<DynamicTest> codeInPicklesIsRefusedBeforeAnythingRuns() {
+    Map<String, String> files = Map.of("os_system.pth", "system", "builtins_eval.pth", "_.eval",
+        "subprocess_popen.pth", "subprocess.Popen", "nested_reduce.pth", "_.exec", "legacy_os_system.pth",
+        "system");
+    return files.entrySet().stream().map(e -> DynamicTest.dynamicTest(e.getKey(), () -> {
+      GraftException ex = assertThrows(GraftException.class, () -> TorchPth.read(resource("hostile/" + e.getKey())));
+      // protocol 2 spells builtins "__builtin__": match the name after the module
+      String needle = e.getValue().startsWith("_.") ? e.getValue().substring(1) : e.getValue();
+      assertTrue(ex.getMessage().contains("refusing to load") && ex.getMessage().contains(needle), ex.getMessage());
+    }));
+  }
+
+  @Test
+  void storageSmallerThanItsTensorIsAClearError() {
+    GraftException e = assertThrows(GraftException.class, () -> TorchPth.read(resource("hostile/short_storage.pth")));
+    assertTrue(e.getMessage().contains("storage") && e.getMessage().contains("bytes"), e.getMessage());
+    GraftException v = assertThrows(GraftException.class,
+        () -> TorchPth.read(resource("hostile/view_past_storage.pth")));
+    assertTrue(v.getMessage().contains("'w'") && v.getMessage().contains("reaches element"), v.getMessage());
+  }
+
+  @Test
+  void truncatedAndForeignFilesAreClearErrors() throws Exception {
+    byte[] good = Files.readAllBytes(resource("resnet18.pth"));
+    for (int cut : new int[] {10, 1000, good.length / 2, good.length - 30}) {
+      Path p = tmp.resolve("cut" + cut + ".pth");
+      Files.write(p, Arrays.copyOf(good, cut));
+      GraftException e = assertThrows(GraftException.class, () -> TorchPth.read(p), "cut at " + cut);
+      assertTrue(e.getMessage().contains(p.toString()), e.getMessage());
+    }
+    byte[] legacy = Files.readAllBytes(resource("resnet18_legacy.pth"));
+    for (int cut : new int[] {3, 40, 2000, legacy.length - 100}) {
+      Path p = tmp.resolve("legacy" + cut + ".pth");
+      Files.write(p, Arrays.copyOf(legacy, cut));
+      assertThrows(GraftException.class, () -> TorchPth.read(p), "legacy cut at " + cut);
+    }
+    Path text = tmp.resolve("notes.pth");
+    Files.writeString(text, "hello, not a checkpoint");
+    GraftException e = assertThrows(GraftException.class, () -> TorchPth.read(text));
+    assertTrue(e.getMessage().contains("not a PyTorch file"), e.getMessage());
+    assertThrows(GraftException.class, () -> TorchPth.read(tmp.resolve("missing.pth")));
+    Path empty = tmp.resolve("empty.pth");
+    Files.write(empty, new byte[0]);
+    assertThrows(GraftException.class, () -> TorchPth.read(empty));
+  }
+
+  @Test
+  void zipAndLegacyFormatsAgree() {
+    StateDict zip = TorchPth.read(resource("mobilenet_v2.pth"));
+    StateDict legacy = TorchPth.read(resource("mobilenet_v2_legacy.pth"));
+    assertEquals(zip.keyList(), legacy.keyList());
+    for (Map.Entry<String, Tensor> e : zip) {
+      assertIdentical(legacy.get(e.getKey()), e.getValue(), e.getKey());
+    }
+    assertFalse(zip.isEmpty());
+  }
+}

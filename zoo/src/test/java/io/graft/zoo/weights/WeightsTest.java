@@ -1,0 +1,90 @@
+package io.graft.zoo.weights;
+
+import static io.graft.testing.TensorAssert.assertIdentical;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.GraftException;
+import io.graft.core.StateDict;
+import io.graft.core.Tensor;
+import io.graft.core.io.Safetensors;
+import io.graft.layers.StateDictLoadException;
+import io.graft.testing.Fixtures;
+import io.graft.zoo.models.Zoo;
+import io.graft.zoo.pretrained.Pretrained;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WeightsTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void onnxInitializersKeepStateDictNamesWhenExportedWithPreserve() {
+    StateDict sd = Weights.read(TorchPthTest.resource("onnx/preserve.onnx"));
+    Safetensors.File expected = Fixtures.load("fixtures/zoo/onnx/expected.safetensors");
+    for (Safetensors.Entry e : expected.entries()) {
+      if (e.name().equals("out.weight")) {
+        continue; // tied to fc.weight: the export stores it once
+      }
+      assertIdentical(sd.get(e.name()), expected.tensor(e.name()), e.name());
+    }
+    assertTrue(!OnnxWeights.isFusedExport(sd));
+  }
+
+  @Test
+  void fusedOnnxExportIsExplained() {
+    Path fused = TorchPthTest.resource("onnx/fused.onnx");
+    assertTrue(OnnxWeights.isFusedExport(Weights.read(fused)));
+    io.graft.layers.Module m = Zoo.create("resnet18", 10);
+    GraftException e = assertThrows(GraftException.class, () -> Weights.loadInto(m, fused, true));
+    assertTrue(e.getMessage().contains("fuse Conv+BatchNorm") && e.getMessage().contains("PRESERVE"), e.getMessage());
+  }
+
+  @Test
+  void formatsAreDetectedAndLoadErrorsNameTheFile() throws Exception {
+    assertEquals(Weights.Format.PYTORCH, Weights.detect(TorchPthTest.resource("resnet18.pth")));
+    assertEquals(Weights.Format.PYTORCH, Weights.detect(TorchPthTest.resource("resnet18_legacy.pth")));
+    assertEquals(Weights.Format.ONNX, Weights.detect(TorchPthTest.resource("onnx/fused.onnx")));
+    Path st = tmp.resolve("w.safetensors");
+    Safetensors.write(st, new StateDict().put("a", Tensor.zeros(2)), Map.of());
+    assertEquals(Weights.Format.SAFETENSORS, Weights.detect(st));
+    Path junk = tmp.resolve("w.bin");
+    Files.writeString(junk, "junk junk junk");
+    assertThrows(GraftException.class, () -> Weights.detect(junk));
+    Path badOnnx = tmp.resolve("bad.onnx");
+    Files.write(badOnnx, new byte[] {8, 7, 0x12, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f, 1, 2});
+    GraftException e = assertThrows(GraftException.class, () -> Weights.read(badOnnx));
+    assertTrue(e.getMessage().contains(badOnnx.toString()), e.getMessage());
+
+    io.graft.layers.Module m = Zoo.create("resnet18", 1000);
+    StateDictLoadException le = assertThrows(StateDictLoadException.class,
+        () -> Weights.loadInto(m, TorchPthTest.resource("resnet18.pth"), true));
+    assertTrue(le.getMessage().contains("resnet18.pth") && le.getMessage().contains("fc.weight")
+        && le.getMessage().contains("[10, 512]") && le.getMessage().contains("[1000, 512]"), le.getMessage());
+  }
+
+  @Test
+  void pretrainedDescriptorsPointAtTheFileToFetch() throws Exception {
+    Pretrained p = Pretrained.of("resnet50");
+    assertEquals(Pretrained.RESNET50_IMAGENET1K_V1, p);
+    assertEquals("0676ba61", p.sha256Prefix());
+    assertEquals("https://download.pytorch.org/models/resnet50-0676ba61.pth", p.url());
+    assertEquals(232, Pretrained.of("RESNET50_IMAGENET1K_V2").resizeSize());
+    GraftException e = assertThrows(GraftException.class, () -> p.find(tmp));
+    assertTrue(e.getMessage().contains(p.url()) && e.getMessage().contains(tmp.resolve(p.fileName()).toString()),
+        e.getMessage());
+    Files.writeString(tmp.resolve(p.fileName()), "not the checkpoint");
+    GraftException h = assertThrows(GraftException.class, () -> p.find(tmp));
+    assertTrue(h.getMessage().contains("sha256"), h.getMessage());
+    for (Pretrained x : Pretrained.values()) {
+      assertTrue(Zoo.names().contains(x.model()), x.name());
+      assertTrue(x.sha256Prefix().matches("[0-9a-f]{8}"), x.name());
+    }
+  }
+}
