@@ -1,0 +1,53 @@
+package io.graft.finetune.cli;
+
+import io.graft.core.GraftException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code graft} command line ({@code java -jar finetune/target/graft.jar ...}), parsed with picocli. Every
+ * failure ends with a non-zero exit status and a one-line reason on standard error.
+ */
+@Command(name = "graft", mixinStandardHelpOptions = true, version = "graft 0.1.0",
+    description = "Fine-tuning and transfer learning in pure Java.",
+    subcommands = {InspectCommand.class, PredictCommand.class, ConvertCommand.class})
+public final class Graft implements Runnable {
+  /** Exit status for bad input (files, shapes, arguments). */
+  public static final int BAD_INPUT = 2;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required: inspect, predict, convert");
+  }
+
+  /** Runs the CLI and returns its exit status (for tests and embedding). */
+  public static int execute(PrintWriter out, PrintWriter err, String... args) {
+    CommandLine cl = new CommandLine(new Graft());
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      if (e instanceof GraftException || e instanceof UnsupportedOperationException) {
+        cmd.getErr().println("graft: error: " + e.getMessage().replace('\n', ' '));
+        return BAD_INPUT;
+      }
+      cmd.getErr().println("graft: internal error: " + e);
+      e.printStackTrace(cmd.getErr());
+      return 1;
+    });
+    cl.setParameterExceptionHandler((e, a) -> {
+      e.getCommandLine().getErr().println("graft: error: " + e.getMessage());
+      e.getCommandLine().getErr().println("(see: graft " + e.getCommandLine().getCommandName() + " --help)");
+      return BAD_INPUT;
+    });
+    int code = cl.execute(args);
+    out.flush();
+    err.flush();
+    return code;
+  }
+
+  public static void main(String[] args) {
+    int code = execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    System.exit(code);
+  }
+}

@@ -1,0 +1,44 @@
+package io.graft.finetune.cli;
+
+import io.graft.core.StateDict;
+import io.graft.core.Tensor;
+import io.graft.core.io.TensorBytes;
+import io.graft.zoo.weights.Weights;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code graft inspect FILE}: every tensor's name, shape and dtype, and totals. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+    description = "List every tensor (name, shape, dtype) of a .pth, .safetensors or .onnx file, with totals.")
+final class InspectCommand implements Callable<Integer> {
+  @Parameters(paramLabel = "FILE", description = "weights file")
+  Path file;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    Weights.Format format = Weights.detect(file);
+    StateDict sd = Weights.read(file);
+    var out = spec.commandLine().getOut();
+    int width = sd.keys().stream().mapToInt(String::length).max().orElse(4);
+    long elements = 0;
+    long bytes = 0;
+    for (Map.Entry<String, Tensor> e : sd) {
+      Tensor t = e.getValue();
+      String dtype = TensorBytes.dtypeName(t.dtype());
+      out.printf("%-" + width + "s  %-20s %s%n", e.getKey(), Arrays.toString(t.shape()), dtype);
+      elements += t.numel();
+      bytes += t.numel() * TensorBytes.elementSize(dtype);
+    }
+    out.printf("%s: %s, %,d tensors, %,d elements, %,d bytes%n", file, format, sd.size(), elements, bytes);
+    return 0;
+  }
+}

@@ -1,0 +1,106 @@
+package io.graft.finetune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.StateDict;
+import io.graft.core.Tensor;
+import io.graft.core.autograd.GradMode;
+import io.graft.core.io.Npy;
+import io.graft.core.io.Safetensors;
+import io.graft.core.random.Rng;
+import io.graft.layers.Module;
+import io.graft.zoo.models.Classifier;
+import io.graft.zoo.models.Zoo;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GraftCliTest {
+  @TempDir
+  Path tmp;
+
+  record Result(int code, String out, String err) {}
+
+  static Result run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = Graft.execute(new PrintWriter(out), new PrintWriter(err), args);
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  Path trainedResnet18() {
+    Module m = Zoo.create("resnet18", 1000);
+    ((Classifier) m).replaceHead(5);
+    Path w = tmp.resolve("r18.safetensors");
+    Safetensors.write(w, m.stateDict(), Map.of());
+    return w;
+  }
+
+  @Test
+  void predictWritesTheModelsEvalLogits() {
+    Path w = trainedResnet18();
+    Tensor x = Tensor.randn(new Rng(4), 3, 3, 40, 40);
+    Path in = tmp.resolve("x.npy");
+    Path out = tmp.resolve("y.npy");
+    Npy.write(in, x);
+    Result r = run("predict", "--model", "resnet18", "--weights", w.toString(), "--input", in.toString(), "--output",
+        out.toString(), "--batch-size", "2");
+    assertEquals(0, r.code, r.err);
+    Module m = Zoo.create("resnet18", 5);
+    m.loadStateDict(Safetensors.read(w), true);
+    m.eval();
+    Tensor expected;
+    try (var g = GradMode.disabled()) {
+      expected = m.call(x);
+    }
+    Tensor y = Npy.read(out);
+    assertArrayEquals(new long[] {3, 5}, y.shape());
+    assertArrayEquals(expected.toFloatArray(), y.toFloatArray(), 1e-5f);
+  }
+
+  @Test
+  void inspectAndConvertRoundTrip() {
+    Path w = trainedResnet18();
+    Path st = tmp.resolve("copy.safetensors");
+    assertEquals(0, run("convert", w.toString(), st.toString()).code);
+    Result r = run("inspect", st.toString());
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.out.contains("layer4.1.bn2.num_batches_tracked") && r.out.contains("fc.weight")
+        && r.out.contains("[5, 512]") && r.out.contains("122 tensors"), r.out);
+    StateDict a = Safetensors.read(w);
+    StateDict b = Safetensors.read(st);
+    assertEquals(a.keyList(), b.keyList());
+  }
+
+  @Test
+  void badInputIsANonZeroStatusAndOneLine() throws Exception {
+    Path w = trainedResnet18();
+    Path in = tmp.resolve("gray.npy");
+    Npy.write(in, Tensor.zeros(2, 1, 8, 8));
+    Result[] cases = {
+        run("inspect", tmp.resolve("missing.pth").toString()),
+        run("predict", "--model", "resnet18", "--weights", w.toString(), "--input", in.toString(), "--output",
+            tmp.resolve("o.npy").toString()),
+        run("predict", "--model", "resnet99", "--weights", w.toString(), "--input", in.toString(), "--output",
+            tmp.resolve("o.npy").toString()),
+        run("convert", w.toString(), tmp.resolve("out.bin").toString()),
+        run("predict", "--model", "resnet18"),
+        run("frobnicate"),
+    };
+    for (Result r : cases) {
+      assertEquals(Graft.BAD_INPUT, r.code, r.err);
+      assertTrue(r.err.startsWith("graft: error: "), r.err);
+      assertFalse(r.err.contains("Exception"), r.err);
+    }
+    assertTrue(cases[1].err.contains("(N, 3, H, W)"), cases[1].err);
+    assertTrue(cases[2].err.contains("resnet99"), cases[2].err);
+    assertFalse(Files.exists(tmp.resolve("o.npy")));
+  }
+}
