@@ -31,6 +31,11 @@ public final class Dropout extends Module {
     this.rng = rng;
   }
 
+  /** The drop probability. */
+  public double p() {
+    return p;
+  }
+
   /** The generator that draws the masks (its state belongs in checkpoints). */
   public Rng rng() {
     return rng;

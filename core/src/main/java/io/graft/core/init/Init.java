@@ -4,6 +4,7 @@ import io.graft.core.GraftException;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
 import io.graft.core.random.Rng;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -123,13 +124,44 @@ public final class Init {
 
   private static Tensor fill(Tensor t, Source s) {
     int n = Math.toIntExact(t.numel());
-    double[] v = new double[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = s.next(i);
-    }
+    INDArray a = t.data();
+    DataType dt = a.dataType();
+    boolean direct = n > 0 && a.ordering() == 'c' && a.offset() == 0 && !a.isView() && a.data().length() == n
+        && (dt == DataType.FLOAT || dt == DataType.DOUBLE);
     try (var g = GradMode.disabled()) {
-      INDArray src = org.nd4j.linalg.factory.Nd4j.createFromArray(v).castTo(t.dtype());
-      t.data().assign(n == 0 ? src : src.reshape('c', t.shape()));
+      if (direct) {
+        // stream samples straight into the native buffer, in chunks: no full-size temporary arrays
+        java.nio.ByteBuffer nio = a.data().asNio().order(java.nio.ByteOrder.nativeOrder());
+        int chunk = 1 << 16;
+        if (dt == DataType.FLOAT) {
+          java.nio.FloatBuffer fb = nio.asFloatBuffer();
+          float[] buf = new float[Math.min(chunk, n)];
+          for (int i = 0; i < n; i += buf.length) {
+            int m = Math.min(buf.length, n - i);
+            for (int j = 0; j < m; j++) {
+              buf[j] = (float) s.next(i + j);
+            }
+            fb.put(buf, 0, m);
+          }
+        } else {
+          java.nio.DoubleBuffer db = nio.asDoubleBuffer();
+          double[] buf = new double[Math.min(chunk, n)];
+          for (int i = 0; i < n; i += buf.length) {
+            int m = Math.min(buf.length, n - i);
+            for (int j = 0; j < m; j++) {
+              buf[j] = s.next(i + j);
+            }
+            db.put(buf, 0, m);
+          }
+        }
+        return t;
+      }
+      double[] v = new double[n];
+      for (int i = 0; i < n; i++) {
+        v[i] = s.next(i);
+      }
+      INDArray src = org.nd4j.linalg.factory.Nd4j.createFromArray(v).castTo(dt);
+      a.assign(n == 0 ? src : src.reshape('c', t.shape()));
     }
     return t;
   }

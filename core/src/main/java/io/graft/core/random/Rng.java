@@ -29,6 +29,21 @@ public final class Rng {
     spare = s.spare();
   }
 
+  /**
+   * A seed derived from several numbers (e.g. seed, epoch, example index) by SplitMix64 finalisation, so that
+   * {@code new Rng(mix(seed, epoch, i))} streams are independent of each other and of thread scheduling.
+   */
+  public static long mix(long... parts) {
+    long h = 0x2545F4914F6CDD1DL;
+    for (long p : parts) {
+      h += GOLDEN + p;
+      h = (h ^ (h >>> 30)) * 0xBF58476D1CE4E5B9L;
+      h = (h ^ (h >>> 27)) * 0x94D049BB133111EBL;
+      h ^= h >>> 31;
+    }
+    return h;
+  }
+
   /** A new generator whose stream is independent of this one (consumes one value of this stream). */
   public Rng fork() {
     return new Rng(nextLong());

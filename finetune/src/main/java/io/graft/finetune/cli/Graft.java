@@ -11,14 +11,14 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "graft", mixinStandardHelpOptions = true, version = "graft 0.1.0",
     description = "Fine-tuning and transfer learning in pure Java.",
-    subcommands = {InspectCommand.class, PredictCommand.class, ConvertCommand.class})
+    subcommands = {DemoCommand.class, InspectCommand.class, PredictCommand.class, ConvertCommand.class})
 public final class Graft implements Runnable {
   /** Exit status for bad input (files, shapes, arguments). */
   public static final int BAD_INPUT = 2;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required: inspect, predict, convert");
+    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required: demo, inspect, predict, convert");
   }
 
   /** Runs the CLI and returns its exit status (for tests and embedding). */

@@ -26,6 +26,7 @@ public final class Zoo {
     MODELS.put("vgg19", VGG::vgg19);
     MODELS.put("vgg19_bn", VGG::vgg19Bn);
     MODELS.put("mobilenet_v2", MobileNetV2::new);
+    MODELS.put("smallcnn", SmallCNN::new);
   }
 
   private Zoo() {}

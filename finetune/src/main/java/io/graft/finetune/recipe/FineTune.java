@@ -1,0 +1,201 @@
+package io.graft.finetune.recipe;
+
+import io.graft.core.GraftException;
+import io.graft.core.Parameter;
+import io.graft.core.ops.LossOps.CrossEntropyOptions;
+import io.graft.finetune.train.TrainListener;
+import io.graft.layers.Linear;
+import io.graft.layers.Module;
+import io.graft.layers.loss.CrossEntropyLoss;
+import io.graft.layers.loss.Loss;
+import io.graft.layers.norm.BatchNorm;
+import io.graft.layers.norm.BatchNormPolicy;
+import io.graft.layers.params.Params;
+import io.graft.optim.Adam;
+import io.graft.optim.AdamW;
+import io.graft.optim.Optimizer;
+import io.graft.optim.ParamGroup;
+import io.graft.optim.SGD;
+import io.graft.zoo.models.Classifier;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A fine-tuning recipe: a new head for N classes, a freezing {@link Strategy}, the frozen-BatchNorm policy,
+ * discriminative learning rates (head lr, backbone multiplier, optional layer-wise decay), the optimizer and the
+ * loss (with label smoothing) — the PyTorch transfer-learning tutorial as one object.
+ *
+ * <pre>{@code
+ * Module model = Zoo.create("resnet18", 1000);
+ * Weights.loadInto(model, Pretrained.RESNET18_IMAGENET1K_V1.find(Pretrained.defaultCache()), true);
+ * FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.lastK(2)).withBackboneLr(0.1));
+ * ft.prepare(model, 10);
+ * Optimizer opt = ft.optimizer(model);
+ * new Trainer(model, opt, null, ft.loss(), Trainer.Options.epochs(10)).addListener(ft.listener(model)).fit(tr, va);
+ * }</pre>
+ */
+public final class FineTune {
+  /**
+   * Head learning rate; backbone lr = head lr × {@code backboneMultiplier} (× {@code layerDecay}^d for the stage d
+   * places before the head); optimizer "sgd" | "adam" | "adamw"; momentum (SGD), weight decay, label smoothing.
+   */
+  public record Options(Strategy strategy, double headLr, double backboneMultiplier, double layerDecay,
+      String optimizer, double momentum, double weightDecay, double labelSmoothing, BatchNormPolicy bnPolicy,
+      long seed) {
+    public static Options lr(double headLr) {
+      return new Options(Strategy.FULL, headLr, 1.0, 1.0, "sgd", 0.9, 1e-4, 0, BatchNormPolicy.FREEZE_STATS, 0);
+    }
+
+    public Options withStrategy(Strategy s) {
+      return new Options(s, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay, labelSmoothing,
+          bnPolicy, seed);
+    }
+
+    public Options withBackboneLr(double multiplier) {
+      return new Options(strategy, headLr, multiplier, layerDecay, optimizer, momentum, weightDecay, labelSmoothing,
+          bnPolicy, seed);
+    }
+
+    public Options withLayerDecay(double d) {
+      return new Options(strategy, headLr, backboneMultiplier, d, optimizer, momentum, weightDecay, labelSmoothing,
+          bnPolicy, seed);
+    }
+
+    public Options withOptimizer(String name, double momentum, double weightDecay) {
+      return new Options(strategy, headLr, backboneMultiplier, layerDecay, name, momentum, weightDecay,
+          labelSmoothing, bnPolicy, seed);
+    }
+
+    public Options withLabelSmoothing(double s) {
+      return new Options(strategy, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay, s,
+          bnPolicy, seed);
+    }
+
+    public Options withBatchNormPolicy(BatchNormPolicy p) {
+      return new Options(strategy, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay,
+          labelSmoothing, p, seed);
+    }
+
+    /** Seed of the new head's initialisation. */
+    public Options withSeed(long s) {
+      return new Options(strategy, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay,
+          labelSmoothing, bnPolicy, s);
+    }
+  }
+
+  private final Options o;
+
+  public FineTune(Options options) {
+    if (!(options.headLr() > 0) || !(options.backboneMultiplier() >= 0) || !(options.layerDecay() > 0)) {
+      throw new GraftException("FineTune: learning rates must be positive, got " + options);
+    }
+    this.o = options;
+  }
+
+  public Options options() {
+    return o;
+  }
+
+  /**
+   * Replaces the head by a fresh {@code Linear(features, numClasses)} (seeded) and applies the strategy's freezing
+   * and the BatchNorm policy. Only the head's keys change.
+   */
+  public Linear prepare(Module model, int numClasses) {
+    Classifier c = classifier(model);
+    Linear head = new Linear(c.numFeatures(), numClasses, true, new io.graft.core.random.Rng(o.seed()));
+    model.set(c.headPath(), head);
+    model.requiresGrad(true);
+    Strategy s = o.strategy();
+    if (s instanceof Strategy.FeatureExtract || s instanceof Strategy.Gradual) {
+      freezeBackbone(model, c.headPath());
+    } else if (s instanceof Strategy.LastK k) {
+      freezeBackbone(model, c.headPath());
+      List<String> stages = Stages.of(model);
+      if (k.k() > stages.size()) {
+        throw new GraftException("last-" + k.k() + ": the model has only " + stages.size() + " stages: " + stages);
+      }
+      List<String> open = stages.subList(stages.size() - k.k(), stages.size());
+      if (!open.isEmpty()) {
+        model.unfreeze(open.toArray(String[]::new));
+      }
+    }
+    BatchNorm.setPolicy(model, o.bnPolicy());
+    return head;
+  }
+
+  private static void freezeBackbone(Module model, String head) {
+    for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
+      e.getValue().requiresGrad(Stages.inHead(e.getKey(), head));
+    }
+  }
+
+  private static Classifier classifier(Module model) {
+    if (!(model instanceof Classifier c)) {
+      throw new GraftException(model.typeName() + " has no known head (implement Classifier)");
+    }
+    return c;
+  }
+
+  /**
+   * The optimizer with discriminative learning rates: one group for the head (head lr) and, for the backbone, one
+   * group (lr × multiplier) or one per stage with layer-wise decay. Every parameter is in a group — frozen ones
+   * simply get no update and no state — so gradual unfreezing keeps optimizer state. SCRATCH uses one group.
+   */
+  public Optimizer optimizer(Module model) {
+    Classifier c = classifier(model);
+    List<ParamGroup> groups = new ArrayList<>();
+    if (o.strategy() instanceof Strategy.Scratch) {
+      groups.add(ParamGroup.of(model.namedParameters()).lr(o.headLr()));
+    } else {
+      ParamGroup head = ParamGroup.of(Params.select(model, c.headPath())).lr(o.headLr());
+      groups.add(head);
+      double backbone = o.headLr() * o.backboneMultiplier();
+      if (o.layerDecay() == 1.0) {
+        groups.add(ParamGroup.rest(model.namedParameters(), head).lr(backbone));
+      } else {
+        List<String> stages = Stages.of(model);
+        Map<String, Parameter> taken = new LinkedHashMap<>(Params.select(model, c.headPath()));
+        for (int i = stages.size() - 1; i >= 0; i--) {
+          Map<String, Parameter> ps = Params.select(model, stages.get(i));
+          taken.putAll(ps);
+          groups.add(ParamGroup.of(ps).lr(backbone * Math.pow(o.layerDecay(), stages.size() - 1 - i)));
+        }
+        Map<String, Parameter> rest = new LinkedHashMap<>(model.namedParameters());
+        rest.keySet().removeAll(taken.keySet());
+        if (!rest.isEmpty()) {
+          groups.add(ParamGroup.of(rest).lr(backbone * Math.pow(o.layerDecay(), stages.size())));
+        }
+      }
+    }
+    ParamGroup[] g = groups.toArray(ParamGroup[]::new);
+    return switch (o.optimizer()) {
+      case "sgd" -> new SGD(SGD.Options.lr(o.headLr()).withMomentum(o.momentum()).withWeightDecay(o.weightDecay()), g);
+      case "adam" -> new Adam(Adam.Options.lr(o.headLr()).withWeightDecay(o.weightDecay()), g);
+      case "adamw" -> new AdamW(Adam.Options.lr(o.headLr()).withWeightDecay(o.weightDecay()), g);
+      default -> throw new GraftException("unknown optimizer '" + o.optimizer() + "'; expected sgd, adam or adamw");
+    };
+  }
+
+  /** Cross-entropy with the recipe's label smoothing. */
+  public Loss loss() {
+    return new CrossEntropyLoss(CrossEntropyOptions.defaults().withLabelSmoothing(o.labelSmoothing()));
+  }
+
+  /** The gradual-unfreezing schedule as a trainer listener (a no-op for the other strategies). */
+  public TrainListener listener(Module model) {
+    if (!(o.strategy() instanceof Strategy.Gradual g)) {
+      return new TrainListener() {};
+    }
+    return new TrainListener() {
+      @Override
+      public void onEpochStart(int epoch) {
+        List<String> stages = g.schedule().get(epoch);
+        if (stages != null) {
+          model.unfreeze(stages.toArray(String[]::new));
+        }
+      }
+    };
+  }
+}

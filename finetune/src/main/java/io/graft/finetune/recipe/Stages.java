@@ -1,0 +1,54 @@
+package io.graft.finetune.recipe;
+
+import io.graft.core.Parameter;
+import io.graft.layers.Module;
+import io.graft.layers.Sequential;
+import io.graft.zoo.models.Classifier;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A backbone's stages in forward order, by module path, for "fine-tune the last K stages" and layer-wise learning
+ * rates: the root's children that hold parameters, with {@code Sequential} children (VGG's and MobileNet's
+ * {@code features}) expanded one level, and the head excluded. ResNet: conv1, bn1, layer1..layer4; VGG:
+ * features.0, features.1, ..., classifier.0, classifier.3; MobileNetV2: features.0..18; smallcnn: features.0,
+ * features.1, features.4, features.5, fc1.
+ */
+public final class Stages {
+  private Stages() {}
+
+  public static List<String> of(Module model) {
+    String head = model instanceof Classifier c ? c.headPath() : "";
+    List<String> out = new ArrayList<>();
+    for (Map.Entry<String, Module> e : model.namedChildren().entrySet()) {
+      add(out, e.getKey(), e.getValue(), head, true);
+    }
+    return out;
+  }
+
+  private static void add(List<String> out, String path, Module m, String head, boolean expand) {
+    if (path.equals(head) || m.parameters().isEmpty()) {
+      return;
+    }
+    boolean holdsHead = head.startsWith(path + ".");
+    if ((expand && m instanceof Sequential) || holdsHead) {
+      for (Map.Entry<String, Module> c : m.namedChildren().entrySet()) {
+        add(out, path + "." + c.getKey(), c.getValue(), head, false);
+      }
+      return;
+    }
+    out.add(path);
+  }
+
+  /** Parameters of the backbone (everything but the head). */
+  static boolean inHead(String param, String head) {
+    return param.startsWith(head + ".");
+  }
+
+  static void requireAll(Module model, boolean flag) {
+    for (Parameter p : model.parameters()) {
+      p.requiresGrad(flag);
+    }
+  }
+}

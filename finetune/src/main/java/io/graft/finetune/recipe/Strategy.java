@@ -1,0 +1,100 @@
+package io.graft.finetune.recipe;
+
+import io.graft.core.GraftException;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Which parameters train. Freezing is by parameter name, applied by {@link Stages}:
+ * <ul>
+ *   <li>{@code SCRATCH} — a freshly initialised model (no pretrained weights), everything trains;
+ *   <li>{@code FEATURE_EXTRACT} — only the new head trains (the backbone is frozen, its BatchNorm behaves as in
+ *       inference under the default policy);
+ *   <li>{@code lastK(k)} — the head and the last k backbone stages train;
+ *   <li>{@code FULL} — everything trains (usually with a smaller backbone learning rate);
+ *   <li>{@code gradual(schedule)} — starts as feature extraction and unfreezes named stages at given epochs
+ *       (e.g. {3: ["layer4"], 5: ["layer3"]}); optimizer state is kept throughout.
+ * </ul>
+ */
+public sealed interface Strategy {
+  Strategy SCRATCH = new Scratch();
+  Strategy FEATURE_EXTRACT = new FeatureExtract();
+  Strategy FULL = new Full();
+
+  record Scratch() implements Strategy {}
+
+  record FeatureExtract() implements Strategy {}
+
+  record Full() implements Strategy {}
+
+  record LastK(int k) implements Strategy {
+    public LastK {
+      if (k < 0) {
+        throw new GraftException("last-k: k must be >= 0, got " + k);
+      }
+    }
+  }
+
+  /** Epoch (0-based) → stage names or parameter patterns to unfreeze at its start. */
+  record Gradual(Map<Integer, List<String>> schedule) implements Strategy {
+    public Gradual {
+      schedule = new TreeMap<>(schedule);
+    }
+  }
+
+  static Strategy lastK(int k) {
+    return new LastK(k);
+  }
+
+  static Strategy gradual(Map<Integer, List<String>> schedule) {
+    return new Gradual(schedule);
+  }
+
+  /** {@code scratch}, {@code feature-extract}, {@code full}, {@code last-2}, {@code gradual:3=layer4,5=layer3}. */
+  static Strategy parse(String s) {
+    if (s.equals("scratch")) {
+      return SCRATCH;
+    }
+    if (s.equals("feature-extract")) {
+      return FEATURE_EXTRACT;
+    }
+    if (s.equals("full")) {
+      return FULL;
+    }
+    if (s.startsWith("last-")) {
+      try {
+        return new LastK(Integer.parseInt(s.substring(5)));
+      } catch (NumberFormatException e) {
+        throw new GraftException("strategy '" + s + "': expected last-K with an integer K");
+      }
+    }
+    if (s.startsWith("gradual:")) {
+      Map<Integer, List<String>> m = new TreeMap<>();
+      for (String part : s.substring(8).split(",")) {
+        String[] kv = part.split("=");
+        if (kv.length != 2) {
+          throw new GraftException("strategy '" + s + "': expected gradual:EPOCH=STAGE[+STAGE],...");
+        }
+        try {
+          m.put(Integer.parseInt(kv[0].trim()), List.of(kv[1].trim().split("\\+")));
+        } catch (NumberFormatException e) {
+          throw new GraftException("strategy '" + s + "': '" + kv[0] + "' is not an epoch number");
+        }
+      }
+      return new Gradual(m);
+    }
+    throw new GraftException("unknown strategy '" + s + "'; expected scratch, feature-extract, last-K, full or "
+        + "gradual:EPOCH=STAGE,...");
+  }
+
+  default String label() {
+    if (this instanceof LastK l) {
+      return "last-" + l.k();
+    }
+    if (this instanceof Gradual g) {
+      return "gradual" + g.schedule();
+    }
+    return this instanceof Scratch ? "scratch" : this instanceof FeatureExtract ? "feature-extract" : "full";
+  }
+}

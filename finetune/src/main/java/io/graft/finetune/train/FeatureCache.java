@@ -1,0 +1,175 @@
+package io.graft.finetune.train;
+
+import io.graft.core.GraftException;
+import io.graft.core.Parameter;
+import io.graft.core.Tensor;
+import io.graft.core.autograd.GradMode;
+import io.graft.finetune.data.DataLoader;
+import io.graft.layers.Dropout;
+import io.graft.layers.Module;
+import io.graft.layers.norm.BatchNorm;
+import io.graft.layers.norm.BatchNormPolicy;
+import io.graft.zoo.models.Classifier;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The inputs of a classifier's head for every example of a loader, computed once. When everything before the head
+ * is frozen, runs like inference (frozen BatchNorm keeps its statistics, no active dropout) and the training
+ * transforms are deterministic, training the head on these features is exactly training the whole model, at a
+ * fraction of the cost: the backbone runs once instead of once per epoch.
+ *
+ * <p>Features live in memory up to {@code memoryLimitBytes}, beyond that in a memory-mapped temporary file
+ * (deleted on {@link #close}).
+ */
+public final class FeatureCache implements AutoCloseable {
+  private final int features;
+  private final int count;
+  private final float[] memory;
+  private final FloatBuffer disk;
+  private final Path file;
+  private final long[] labels;
+
+  private FeatureCache(int count, int features, long memoryLimitBytes) throws IOException {
+    this.count = count;
+    this.features = features;
+    this.labels = new long[count];
+    long bytes = (long) count * features * 4;
+    if (bytes <= memoryLimitBytes && (long) count * features < Integer.MAX_VALUE - 8) {
+      memory = new float[count * features];
+      disk = null;
+      file = null;
+    } else {
+      if (bytes > Integer.MAX_VALUE) {
+        throw new GraftException("feature cache of " + bytes + " bytes exceeds the 2 GiB mapping limit");
+      }
+      memory = null;
+      file = Files.createTempFile("graft-features-", ".bin");
+      file.toFile().deleteOnExit();
+      try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+        raf.setLength(bytes);
+        disk = raf.getChannel().map(FileChannel.MapMode.READ_WRITE, 0, bytes).order(ByteOrder.nativeOrder())
+            .asFloatBuffer();
+      }
+    }
+  }
+
+  /**
+   * Why features of {@code model} cannot be cached for training, or null when they can: the head must be the only
+   * trainable part, the backbone must behave as in inference, and the transform must be deterministic.
+   */
+  public static String ineligibility(Module model, DataLoader train) {
+    if (!(model instanceof Classifier c)) {
+      return "the model has no known head";
+    }
+    String head = c.headPath();
+    for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
+      if (!e.getKey().startsWith(head + ".") && e.getValue().requiresGrad()) {
+        return "'" + e.getKey() + "' is trainable";
+      }
+    }
+    for (Map.Entry<String, Module> e : model.namedModules().entrySet()) {
+      if (e.getKey().equals(head) || e.getKey().startsWith(head + ".")) {
+        continue;
+      }
+      Module m = e.getValue();
+      if (m instanceof Dropout d && d.p() > 0) {
+        return "dropout '" + e.getKey() + "' before the head is random in training mode";
+      }
+      if (m instanceof BatchNorm bn && (bn.weight() == null || bn.policy() != BatchNormPolicy.FREEZE_STATS)) {
+        return "BatchNorm '" + e.getKey() + "' would update its statistics in training mode";
+      }
+    }
+    if (train.transform() != null && !train.transform().deterministic()) {
+      return "the training transforms are random";
+    }
+    return null;
+  }
+
+  /** Runs the backbone once over {@code loader} (eval mode, no gradients) and stores the head's inputs. */
+  public static FeatureCache build(Module model, DataLoader loader, long memoryLimitBytes) {
+    Classifier c = (Classifier) model;
+    Module head = c.head();
+    Tensor[] captured = new Tensor[1];
+    boolean wasTraining = model.isTraining();
+    FeatureCache cache = null;
+    try (AutoCloseable hook = head.addForwardHook((m, in, out) -> captured[0] = in);
+         var g = GradMode.disabled()) {
+      model.eval();
+      int n = loader.dataset().size();
+      int f = Math.toIntExact(c.numFeatures());
+      cache = new FeatureCache(n, f, memoryLimitBytes);
+      for (DataLoader.Batch b : loader.epoch(0)) {
+        model.call(b.x());
+        float[] feats = captured[0].reshape(b.size(), f).toFloatArray();
+        long[] y = b.y().toLongArray();
+        for (int i = 0; i < b.size(); i++) {
+          cache.put(b.indices()[i], feats, i * f, y[i]);
+        }
+      }
+      return cache;
+    } catch (IOException e) {
+      throw new GraftException("feature cache: cannot create its file: " + e.getMessage(), e);
+    } catch (Exception e) {
+      if (cache != null) {
+        cache.close();
+      }
+      throw e instanceof RuntimeException r ? r : new GraftException("feature cache: " + e, e);
+    } finally {
+      model.train(wasTraining);
+    }
+  }
+
+  private void put(int index, float[] src, int offset, long label) {
+    if (memory != null) {
+      System.arraycopy(src, offset, memory, index * features, features);
+    } else {
+      disk.put(index * features, src, offset, features);
+    }
+    labels[index] = label;
+  }
+
+  /** The features {@code (n, F)} and labels {@code (n)} of the given example indices. */
+  public Tensor[] batch(int[] indices) {
+    float[] x = new float[indices.length * features];
+    long[] y = new long[indices.length];
+    for (int i = 0; i < indices.length; i++) {
+      if (memory != null) {
+        System.arraycopy(memory, indices[i] * features, x, i * features, features);
+      } else {
+        disk.get(indices[i] * features, x, i * features, features);
+      }
+      y[i] = labels[indices[i]];
+    }
+    return new Tensor[] {Tensor.fromArray(x, indices.length, features), Tensor.fromArray(y, indices.length)};
+  }
+
+  public int size() {
+    return count;
+  }
+
+  public int features() {
+    return features;
+  }
+
+  public boolean onDisk() {
+    return memory == null;
+  }
+
+  @Override
+  public void close() {
+    if (file != null) {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException ignored) {
+        // deleteOnExit is registered too
+      }
+    }
+  }
+}

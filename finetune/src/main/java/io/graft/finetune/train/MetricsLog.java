@@ -1,0 +1,78 @@
+package io.graft.finetune.train;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.graft.core.GraftException;
+import io.graft.core.io.AtomicFiles;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The per-epoch metrics log: one JSON object per line, rewritten atomically after every epoch. */
+public final class MetricsLog {
+  private MetricsLog() {}
+
+  static List<Map<String, Object>> toJson(List<EpochStats> history) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (EpochStats s : history) {
+      out.add(line(s));
+    }
+    return out;
+  }
+
+  public static Map<String, Object> line(EpochStats s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("epoch", s.epoch());
+    m.put("train_loss", s.trainLoss());
+    m.put("train_accuracy", s.trainAccuracy());
+    m.put("val_loss", nan(s.valLoss()));
+    m.put("val_accuracy", nan(s.valAccuracy()));
+    m.put("val_top5", nan(s.valTop5()));
+    List<Double> lr = new ArrayList<>();
+    for (double d : s.lr()) {
+      lr.add(d);
+    }
+    m.put("lr", lr);
+    m.put("seconds", s.seconds());
+    m.put("images_per_second", s.imagesPerSecond());
+    m.put("feature_cache", s.cached());
+    return m;
+  }
+
+  private static Object nan(double d) {
+    return Double.isNaN(d) ? null : d;
+  }
+
+  @SuppressWarnings("unchecked")
+  static List<EpochStats> fromJson(Object o) {
+    List<EpochStats> out = new ArrayList<>();
+    for (Map<String, Object> m : (List<Map<String, Object>>) o) {
+      List<Number> lr = (List<Number>) m.get("lr");
+      out.add(new EpochStats(((Number) m.get("epoch")).intValue(), num(m, "train_loss"), num(m, "train_accuracy"),
+          num(m, "val_loss"), num(m, "val_accuracy"), num(m, "val_top5"),
+          lr.stream().mapToDouble(Number::doubleValue).toArray(), num(m, "seconds"), num(m, "images_per_second"),
+          Boolean.TRUE.equals(m.get("feature_cache"))));
+    }
+    return out;
+  }
+
+  private static double num(Map<String, Object> m, String k) {
+    Object v = m.get(k);
+    return v == null ? Double.NaN : ((Number) v).doubleValue();
+  }
+
+  public static void write(Path path, List<EpochStats> history) {
+    StringBuilder sb = new StringBuilder();
+    try {
+      for (EpochStats s : history) {
+        sb.append(Checkpoint.JSON.writeValueAsString(line(s))).append('\n');
+      }
+    } catch (JsonProcessingException e) {
+      throw new GraftException("metrics log: " + e.getMessage(), e);
+    }
+    byte[] bytes = sb.toString().getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.write(path, out -> out.write(bytes));
+  }
+}

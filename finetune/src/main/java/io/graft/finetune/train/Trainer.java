@@ -1,0 +1,320 @@
+package io.graft.finetune.train;
+
+import io.graft.core.GraftException;
+import io.graft.core.Parameter;
+import io.graft.core.StateDict;
+import io.graft.core.Tensor;
+import io.graft.core.autograd.GradMode;
+import io.graft.finetune.data.DataLoader;
+import io.graft.layers.Module;
+import io.graft.layers.loss.Loss;
+import io.graft.optim.GradClip;
+import io.graft.optim.Optimizer;
+import io.graft.optim.ParamGroup;
+import io.graft.optim.scheduler.Scheduler;
+import io.graft.zoo.models.Classifier;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The training loop: epochs of forward, loss, backward, (clipping,) optimizer step; per-epoch validation (loss,
+ * top-1, top-5, per-class accuracy, confusion matrix); scheduler stepping (with the validation loss for
+ * ReduceLROnPlateau); early stopping on a monitored metric; keep-best weights; listeners; progress bar, JSON-lines
+ * metrics log, learning-curve PNG; atomic checkpoints every epoch and exact resume; the feature cache when only the
+ * head trains.
+ *
+ * <pre>{@code
+ * Trainer t = new Trainer(model, optimizer, scheduler, new CrossEntropyLoss(),
+ *     Trainer.Options.epochs(20).withPatience(5).withCheckpoint(dir.resolve("last.ckpt")));
+ * History h = t.fit(trainLoader, valLoader);
+ * }</pre>
+ */
+public final class Trainer {
+  /** Which validation metric decides "best" and early stopping. */
+  public enum Monitor { VAL_ACCURACY, VAL_LOSS }
+
+  /** Settings; {@code Options.epochs(n)} gives: monitor val accuracy, no early stopping, keep best, cache on. */
+  public record Options(int epochs, Monitor monitor, int patience, boolean keepBest, double clipGradNorm,
+      boolean featureCache, long cacheMemoryBytes, boolean progress, Path checkpoint, boolean resume,
+      Path metricsLog, Path plot) {
+    public static Options epochs(int n) {
+      return new Options(n, Monitor.VAL_ACCURACY, 0, true, 0, true, 1L << 30, false, null, false, null, null);
+    }
+
+    public Options withMonitor(Monitor m) {
+      return new Options(epochs, m, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
+          checkpoint, resume, metricsLog, plot);
+    }
+
+    /** Stop after this many epochs without improvement (0: never). */
+    public Options withPatience(int p) {
+      return new Options(epochs, monitor, p, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
+          checkpoint, resume, metricsLog, plot);
+    }
+
+    public Options withKeepBest(boolean k) {
+      return new Options(epochs, monitor, patience, k, clipGradNorm, featureCache, cacheMemoryBytes, progress,
+          checkpoint, resume, metricsLog, plot);
+    }
+
+    /** Global L2 gradient-norm clipping (0: off). */
+    public Options withClipGradNorm(double c) {
+      return new Options(epochs, monitor, patience, keepBest, c, featureCache, cacheMemoryBytes, progress,
+          checkpoint, resume, metricsLog, plot);
+    }
+
+    public Options withFeatureCache(boolean f) {
+      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, f, cacheMemoryBytes, progress,
+          checkpoint, resume, metricsLog, plot);
+    }
+
+    /** Features beyond this many bytes are cached on disk instead of in memory. */
+    public Options withCacheMemoryBytes(long b) {
+      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, b, progress, checkpoint,
+          resume, metricsLog, plot);
+    }
+
+    public Options withProgress(boolean p) {
+      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, p,
+          checkpoint, resume, metricsLog, plot);
+    }
+
+    /** Write a checkpoint here after every epoch; with {@code resume}, continue from it when it exists. */
+    public Options withCheckpoint(Path c, boolean resumeIfPresent) {
+      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
+          progress, c, resumeIfPresent, metricsLog, plot);
+    }
+
+    public Options withMetricsLog(Path p) {
+      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
+          progress, checkpoint, resume, p, plot);
+    }
+
+    public Options withPlot(Path p) {
+      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
+          progress, checkpoint, resume, metricsLog, p);
+    }
+  }
+
+  private final Module model;
+  private final Optimizer optimizer;
+  private final Scheduler scheduler;
+  private final Loss loss;
+  private final Options o;
+  private final List<TrainListener> listeners = new ArrayList<>();
+  private final int numClasses;
+  private Evaluation lastValidation;
+
+  public Trainer(Module model, Optimizer optimizer, Scheduler scheduler, Loss loss, Options options) {
+    if (options.epochs() < 1) {
+      throw new GraftException("Trainer: epochs must be positive, got " + options.epochs());
+    }
+    this.model = model;
+    this.optimizer = optimizer;
+    this.scheduler = scheduler;
+    this.loss = loss;
+    this.o = options;
+    this.numClasses = model instanceof Classifier c ? (int) c.head().outFeatures() : -1;
+  }
+
+  public Trainer addListener(TrainListener l) {
+    listeners.add(l);
+    return this;
+  }
+
+  /** The validation result of the last epoch run (null before any). */
+  public Evaluation lastValidation() {
+    return lastValidation;
+  }
+
+  /** Trains for the configured epochs (or until early stopping); {@code val} may be null. */
+  public History fit(DataLoader train, DataLoader val) {
+    int classes = numClasses > 0 ? numClasses : train.dataset().numClasses();
+    List<EpochStats> history = new ArrayList<>();
+    double best = Double.NaN;
+    int bestEpoch = -1;
+    int bad = 0;
+    StateDict bestState = null;
+    int start = 0;
+    if (o.checkpoint() != null && o.resume() && Files.isRegularFile(o.checkpoint())) {
+      StateDict savedBest = new StateDict();
+      Checkpoint.Restored r = Checkpoint.load(o.checkpoint(), model, optimizer, scheduler, savedBest);
+      start = r.epoch() + 1;
+      Map<String, Object> ts = r.trainerState();
+      best = ((Number) ts.get("best")).doubleValue();
+      bestEpoch = ((Number) ts.get("best_epoch")).intValue();
+      bad = ((Number) ts.get("bad_epochs")).intValue();
+      bestState = savedBest.isEmpty() ? null : savedBest;
+      history.addAll(MetricsLog.fromJson(ts.get("history")));
+      if (ts.get("stopped") == Boolean.TRUE) {
+        start = o.epochs();
+      }
+    }
+    FeatureCache trainCache = null;
+    FeatureCache valCache = null;
+    boolean stopped = false;
+    try {
+      for (int epoch = start; epoch < o.epochs() && !stopped; epoch++) {
+        for (TrainListener l : listeners) {
+          l.onEpochStart(epoch);
+        }
+        boolean cached = o.featureCache() && FeatureCache.ineligibility(model, train) == null;
+        long t0 = System.nanoTime(); // the first cached epoch pays for building the cache
+        if (cached && trainCache == null) {
+          trainCache = FeatureCache.build(model, train, o.cacheMemoryBytes());
+          if (val != null) {
+            valCache = FeatureCache.build(model, val, o.cacheMemoryBytes());
+          }
+        }
+        Evaluation tr = cached ? cachedEpoch(trainCache, train, epoch, classes) : epoch(train, epoch, classes);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Evaluation va = null;
+        if (val != null) {
+          va = cached && valCache != null ? cachedEvaluation(valCache, val, classes) : Evaluation.of(model, val, loss,
+              classes);
+          lastValidation = va;
+        }
+        if (scheduler != null) {
+          scheduler.step(va != null ? va.loss() : tr.loss());
+        }
+        double[] lr = optimizer.paramGroups().stream().mapToDouble(ParamGroup::lr).toArray();
+        EpochStats s = new EpochStats(epoch, tr.loss(), tr.top1(), va == null ? Double.NaN : va.loss(),
+            va == null ? Double.NaN : va.top1(), va == null ? Double.NaN : va.top5(), lr, seconds,
+            tr.count() / seconds, cached);
+        history.add(s);
+        double metric = va == null ? (o.monitor() == Monitor.VAL_LOSS ? tr.loss() : tr.top1())
+            : (o.monitor() == Monitor.VAL_LOSS ? va.loss() : va.top1());
+        boolean improved = bestEpoch < 0 || (o.monitor() == Monitor.VAL_LOSS ? metric < best : metric > best);
+        if (improved) {
+          best = metric;
+          bestEpoch = epoch;
+          bad = 0;
+          if (o.keepBest()) {
+            bestState = Checkpoint.copy(model.stateDict());
+          }
+        } else {
+          bad++;
+        }
+        stopped = o.patience() > 0 && bad >= o.patience();
+        if (o.metricsLog() != null) {
+          MetricsLog.write(o.metricsLog(), history);
+        }
+        if (o.plot() != null) {
+          LearningCurve.write(o.plot(), history);
+        }
+        if (o.checkpoint() != null) {
+          Map<String, Object> ts = new LinkedHashMap<>();
+          ts.put("best", best);
+          ts.put("best_epoch", bestEpoch);
+          ts.put("bad_epochs", bad);
+          ts.put("stopped", stopped);
+          ts.put("history", MetricsLog.toJson(history));
+          Checkpoint.save(o.checkpoint(), model, optimizer, scheduler, epoch, ts, bestState);
+        }
+        for (TrainListener l : listeners) {
+          l.onEpochEnd(s);
+        }
+      }
+    } finally {
+      if (trainCache != null) {
+        trainCache.close();
+      }
+      if (valCache != null) {
+        valCache.close();
+      }
+    }
+    if (o.keepBest() && bestState != null) {
+      model.loadStateDict(bestState, true);
+    }
+    return new History(history, bestEpoch, best, stopped);
+  }
+
+  private Evaluation epoch(DataLoader train, int epoch, int classes) {
+    model.train();
+    Evaluation.Accumulator acc = new Evaluation.Accumulator(classes);
+    int batches = train.numBatches();
+    try (Progress bar = Progress.of(o.progress(), epoch, o.epochs(), batches)) {
+      int b = 0;
+      for (DataLoader.Batch batch : train.epoch(epoch)) {
+        Tensor logits = model.call(batch.x());
+        double lv = step(logits, batch.y(), epoch, b);
+        acc.add(logits, batch.y(), lv);
+        bar.step(lv, acc);
+        for (TrainListener l : listeners) {
+          l.onBatchEnd(epoch, b, batches, lv);
+        }
+        b++;
+      }
+    }
+    return acc.result();
+  }
+
+  private Evaluation cachedEpoch(FeatureCache cache, DataLoader train, int epoch, int classes) {
+    Module head = ((Classifier) model).head();
+    model.train();
+    Evaluation.Accumulator acc = new Evaluation.Accumulator(classes);
+    int[] order = train.order(epoch);
+    int bs = train.options().batchSize();
+    int batches = train.numBatches();
+    try (Progress bar = Progress.of(o.progress(), epoch, o.epochs(), batches)) {
+      for (int b = 0; b < batches; b++) {
+        int n = Math.min(bs, order.length - b * bs);
+        int[] idx = new int[n];
+        System.arraycopy(order, b * bs, idx, 0, n);
+        Tensor[] xy = cache.batch(idx);
+        Tensor logits = head.call(xy[0]);
+        double lv = step(logits, xy[1], epoch, b);
+        acc.add(logits, xy[1], lv);
+        bar.step(lv, acc);
+        for (TrainListener l : listeners) {
+          l.onBatchEnd(epoch, b, batches, lv);
+        }
+      }
+    }
+    return acc.result();
+  }
+
+  private double step(Tensor logits, Tensor y, int epoch, int batch) {
+    optimizer.zeroGrad();
+    Tensor l = loss.forward(logits, y);
+    double lv = l.item();
+    if (!Double.isFinite(lv)) {
+      throw new GraftException("non-finite loss " + lv + " at epoch " + epoch + ", batch " + batch
+          + "; weights were not updated" + (o.checkpoint() != null ? "; last good checkpoint: " + o.checkpoint() : ""));
+    }
+    l.backward();
+    if (o.clipGradNorm() > 0) {
+      List<Parameter> ps = model.parameters();
+      GradClip.clipGradNorm(ps, o.clipGradNorm());
+    }
+    optimizer.step();
+    return lv;
+  }
+
+  private Evaluation cachedEvaluation(FeatureCache cache, DataLoader val, int classes) {
+    Module head = ((Classifier) model).head();
+    boolean wasTraining = head.isTraining();
+    head.eval();
+    Evaluation.Accumulator acc = new Evaluation.Accumulator(classes);
+    int bs = val.options().batchSize();
+    try (var g = GradMode.disabled()) {
+      for (int s = 0; s < cache.size(); s += bs) {
+        int n = Math.min(bs, cache.size() - s);
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) {
+          idx[i] = s + i;
+        }
+        Tensor[] xy = cache.batch(idx);
+        Tensor logits = head.call(xy[0]);
+        acc.add(logits, xy[1], loss.forward(logits, xy[1]).item());
+      }
+    } finally {
+      head.train(wasTraining);
+    }
+    return acc.result();
+  }
+}

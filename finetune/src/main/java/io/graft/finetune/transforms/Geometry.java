@@ -1,0 +1,95 @@
+package io.graft.finetune.transforms;
+
+import io.graft.core.GraftException;
+import io.graft.finetune.data.Image;
+
+/** Crop, pad, flip and bilinear resize on {@link Image}s, shared by the geometric transforms. */
+final class Geometry {
+  private Geometry() {}
+
+  /** The {@code h×w} window at (top, left); parts outside the image are zero, as torchvision's crop pads. */
+  static Image crop(Image img, int top, int left, int h, int w) {
+    if (h < 1 || w < 1) {
+      throw new GraftException("crop: size must be positive, got " + h + "x" + w);
+    }
+    float[] out = new float[img.channels() * h * w];
+    for (int c = 0; c < img.channels(); c++) {
+      for (int y = 0; y < h; y++) {
+        int sy = top + y;
+        if (sy < 0 || sy >= img.height()) {
+          continue;
+        }
+        for (int x = 0; x < w; x++) {
+          int sx = left + x;
+          if (sx >= 0 && sx < img.width()) {
+            out[(c * h + y) * w + x] = img.data()[(c * img.height() + sy) * img.width() + sx];
+          }
+        }
+      }
+    }
+    return new Image(img.channels(), h, w, out);
+  }
+
+  static Image hflip(Image img) {
+    float[] out = new float[img.numel()];
+    int w = img.width();
+    for (int row = 0; row < img.channels() * img.height(); row++) {
+      for (int x = 0; x < w; x++) {
+        out[row * w + x] = img.data()[row * w + (w - 1 - x)];
+      }
+    }
+    return new Image(img.channels(), img.height(), w, out);
+  }
+
+  /**
+   * Bilinear resize with {@code align_corners=False} and no antialiasing: PyTorch's {@code upsample_bilinear2d},
+   * which torchvision 0.14's {@code Resize} uses on tensors.
+   */
+  static Image resize(Image img, int oh, int ow) {
+    if (oh < 1 || ow < 1) {
+      throw new GraftException("resize: size must be positive, got " + oh + "x" + ow);
+    }
+    int ih = img.height();
+    int iw = img.width();
+    if (ih == oh && iw == ow) {
+      return img;
+    }
+    float sh = (float) ih / oh;
+    float sw = (float) iw / ow;
+    int[] x0 = new int[ow];
+    int[] x1 = new int[ow];
+    float[] lx = new float[ow];
+    for (int x = 0; x < ow; x++) {
+      float src = Math.max(sw * (x + 0.5f) - 0.5f, 0f);
+      x0[x] = (int) src;
+      x1[x] = x0[x] + (x0[x] < iw - 1 ? 1 : 0);
+      lx[x] = src - x0[x];
+    }
+    float[] out = new float[img.channels() * oh * ow];
+    float[] in = img.data();
+    for (int c = 0; c < img.channels(); c++) {
+      int base = c * ih * iw;
+      for (int y = 0; y < oh; y++) {
+        float src = Math.max(sh * (y + 0.5f) - 0.5f, 0f);
+        int y0 = (int) src;
+        int y1 = y0 + (y0 < ih - 1 ? 1 : 0);
+        float ly = src - y0;
+        float hy = 1 - ly;
+        for (int x = 0; x < ow; x++) {
+          float hx = 1 - lx[x];
+          out[(c * oh + y) * ow + x] = hy * (hx * in[base + y0 * iw + x0[x]] + lx[x] * in[base + y0 * iw + x1[x]])
+              + ly * (hx * in[base + y1 * iw + x0[x]] + lx[x] * in[base + y1 * iw + x1[x]]);
+        }
+      }
+    }
+    return new Image(img.channels(), oh, ow, out);
+  }
+
+  /** torchvision's Resize(int): the shorter side becomes {@code size}, the other keeps the aspect ratio. */
+  static int[] shorterSide(int h, int w, int size) {
+    if (h <= w) {
+      return new int[] {size, (int) ((long) size * w / h)};
+    }
+    return new int[] {(int) ((long) size * h / w), size};
+  }
+}
