@@ -57,13 +57,13 @@ public final class ElementwiseOps {
   /** a + s. */
   public static Tensor add(Tensor a, double s) {
     requireFloat("add", a);
-    return record("add_scalar", a.data().add(s), Input.of(a, g -> g));  // d/da = g
+    return record("add_scalar", scalarOp(a.data(), s, true), Input.of(a, g -> g));  // d/da = g
   }
 
   /** a * s. */
   public static Tensor mul(Tensor a, double s) {
     requireFloat("mul", a);
-    return record("mul_scalar", a.data().mul(s), Input.of(a, g -> g.mul(s)));  // d/da = g * s
+    return record("mul_scalar", scalarOp(a.data(), s, false), Input.of(a, g -> scalarOp(g, s, false)));  // g * s
   }
 
   /** -a. */
@@ -147,5 +147,17 @@ public final class ElementwiseOps {
 
   private static void requireFloat(String op, Tensor a) {
     Shapes.requireFloat(op, "input", a);
+  }
+
+  /**
+   * {@code x + s} or {@code x * s}. ND4J's scalar ops silently replace a NaN scalar (x * NaN gives 1e-5 · x), so a
+   * NaN goes through a broadcast with a one-element array instead, giving NaN as in PyTorch.
+   */
+  static INDArray scalarOp(INDArray x, double s, boolean add) {
+    if (Double.isNaN(s)) {
+      INDArray t = org.nd4j.linalg.factory.Nd4j.scalar(x.dataType(), s);
+      return add ? x.add(t) : x.mul(t);
+    }
+    return add ? x.add(s) : x.mul(s);
   }
 }

@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * A backbone's stages in forward order, by module path, for "fine-tune the last K stages" and layer-wise learning
- * rates: the root's children that hold parameters, with {@code Sequential} children (VGG's and MobileNet's
- * {@code features}) expanded one level, and the head excluded. ResNet: conv1, bn1, layer1..layer4; VGG:
+ * rates: the root's children that hold parameters, with torchvision's flat layer lists — {@code Sequential}
+ * children named {@code features} or {@code classifier} — expanded one level, and the head excluded. ResNet: conv1, bn1, layer1..layer4; VGG:
  * features.0, features.1, ..., classifier.0, classifier.3; MobileNetV2: features.0..18; smallcnn: features.0,
  * features.1, features.4, features.5, fc1.
  */
@@ -32,7 +32,9 @@ public final class Stages {
       return;
     }
     boolean holdsHead = head.startsWith(path + ".");
-    if ((expand && m instanceof Sequential) || holdsHead) {
+    boolean flatList = expand && m instanceof Sequential
+        && (path.equals("features") || path.equals("classifier"));
+    if (flatList || holdsHead) {
       for (Map.Entry<String, Module> c : m.namedChildren().entrySet()) {
         add(out, path + "." + c.getKey(), c.getValue(), head, false);
       }

@@ -23,8 +23,9 @@ public final class CenterCrop implements Transform {
 
   @Override
   public Image apply(Image img, Rng rng) {
-    int top = (int) Math.round((img.height() - height) / 2.0);
-    int left = (int) Math.round((img.width() - width) / 2.0);
+    // Python's round() (half to even), as torchvision
+    int top = (int) Math.rint((img.height() - height) / 2.0);
+    int left = (int) Math.rint((img.width() - width) / 2.0);
     if (img.height() < height || img.width() < width) {
       // torchvision pads to the crop size first (left/top get the floor half), then crops
       int padTop = Math.max(0, (height - img.height()) / 2);
@@ -32,8 +33,8 @@ public final class CenterCrop implements Transform {
       int ph = Math.max(img.height(), height);
       int pw = Math.max(img.width(), width);
       Image padded = Geometry.crop(img, -padTop, -padLeft, ph, pw);
-      top = (int) Math.round((ph - height) / 2.0);
-      left = (int) Math.round((pw - width) / 2.0);
+      top = (int) Math.rint((ph - height) / 2.0);
+      left = (int) Math.rint((pw - width) / 2.0);
       return Geometry.crop(padded, top, left, height, width);
     }
     return Geometry.crop(img, top, left, height, width);

@@ -40,8 +40,8 @@ public final class RandomResizedCrop implements Transform {
     for (int attempt = 0; attempt < 10; attempt++) {
       double target = area * (scaleLo + (scaleHi - scaleLo) * rng.nextDouble());
       double aspect = Math.exp(logLo + (logHi - logLo) * rng.nextDouble());
-      int w = (int) Math.round(Math.sqrt(target * aspect));
-      int h = (int) Math.round(Math.sqrt(target / aspect));
+      int w = (int) Math.rint(Math.sqrt(target * aspect));
+      int h = (int) Math.rint(Math.sqrt(target / aspect));
       if (w > 0 && w <= width && h > 0 && h <= height) {
         return new int[] {rng.nextInt(height - h + 1), rng.nextInt(width - w + 1), h, w};
       }
@@ -51,10 +51,10 @@ public final class RandomResizedCrop implements Transform {
     int h;
     if (inRatio < ratioLo) {
       w = width;
-      h = (int) Math.round(w / ratioLo);
+      h = (int) Math.rint(w / ratioLo);
     } else if (inRatio > ratioHi) {
       h = height;
-      w = (int) Math.round(h * ratioHi);
+      w = (int) Math.rint(h * ratioHi);
     } else {
       w = width;
       h = height;

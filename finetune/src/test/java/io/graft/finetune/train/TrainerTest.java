@@ -1,0 +1,188 @@
+package io.graft.finetune.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.GraftException;
+import io.graft.core.Parameter;
+import io.graft.core.init.Init;
+import io.graft.finetune.data.DataLoader;
+import io.graft.finetune.data.Dataset;
+import io.graft.finetune.data.IdxDataset;
+import io.graft.finetune.recipe.FineTune;
+import io.graft.finetune.recipe.Strategy;
+import io.graft.finetune.transforms.Normalize;
+import io.graft.finetune.transforms.Transform;
+import io.graft.layers.loss.CrossEntropyLoss;
+import io.graft.optim.Optimizer;
+import io.graft.optim.scheduler.CosineAnnealingLR;
+import io.graft.optim.scheduler.Scheduler;
+import io.graft.zoo.models.SmallCNN;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The training loop: frozen weights, feature cache equivalence, exact resume, early stopping and its outputs. */
+class TrainerTest {
+  static final Transform NORM = new Normalize(new float[] {0.286f}, new float[] {0.353f});
+  @TempDir
+  static Path tmp;
+  static Dataset train;
+  static Dataset val;
+
+  @BeforeAll
+  static void data() throws Exception {
+    for (String f : new String[] {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"}) {
+      try (InputStream in = TrainerTest.class.getResourceAsStream("/io/graft/finetune/demo/" + f)) {
+        Files.copy(in, tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    Dataset all = new IdxDataset(tmp.resolve("train-images-idx3-ubyte.gz"), tmp.resolve("train-labels-idx1-ubyte.gz"),
+        IdxDataset.FASHION_CLASSES).selectClasses(5, 6, 7, 8, 9);
+    List<Dataset> parts = all.firstPerClass(40).split(0.25, new io.graft.core.random.Rng(1));
+    train = parts.get(0);
+    val = parts.get(1);
+  }
+
+  static DataLoader loader(Dataset d, boolean shuffle) {
+    return new DataLoader(d, NORM, DataLoader.Options.batch(16).withShuffle(shuffle).withSeed(3));
+  }
+
+  record Setup(SmallCNN model, FineTune ft, Optimizer opt) {}
+
+  static Setup setup(Strategy s) {
+    Init.manualSeed(5);
+    SmallCNN m = new SmallCNN(5);
+    FineTune ft = new FineTune(FineTune.Options.lr(0.05).withStrategy(s).withBackboneLr(0.1).withSeed(9));
+    ft.prepare(m, 5);
+    return new Setup(m, ft, ft.optimizer(m));
+  }
+
+  static Map<String, float[]> snapshot(SmallCNN m) {
+    Map<String, float[]> out = new HashMap<>();
+    m.stateDict().forEach(e -> out.put(e.getKey(), e.getValue().toFloatArray()));
+    return out;
+  }
+
+  @Test
+  void frozenParametersAreBitIdenticalAfterTraining() {
+    Setup s = setup(Strategy.FEATURE_EXTRACT);
+    Map<String, float[]> before = snapshot(s.model);
+    try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
+      new Trainer(s.model, s.opt, null, s.ft.loss(), Trainer.Options.epochs(3).withFeatureCache(false)).fit(tr, va);
+    }
+    Map<String, float[]> after = snapshot(s.model);
+    for (String k : before.keySet()) {
+      if (k.startsWith("head.")) {
+        assertFalse(java.util.Arrays.equals(before.get(k), after.get(k)), k + " trained");
+      } else {
+        assertArrayEquals(before.get(k), after.get(k), k + " frozen (weights and BatchNorm statistics)");
+      }
+    }
+    assertEquals(2, s.opt.stateSize(), "optimizer state only for the head");
+  }
+
+  @Test
+  void featureCacheTrainsTheSameHeadAsTheFullModel() {
+    float[][] heads = new float[2][];
+    History[] h = new History[2];
+    for (int cached = 0; cached < 2; cached++) {
+      Setup s = setup(Strategy.FEATURE_EXTRACT);
+      try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
+        h[cached] = new Trainer(s.model, s.opt, null, s.ft.loss(), Trainer.Options.epochs(4).withKeepBest(false)
+            .withFeatureCache(cached == 1)).fit(tr, va);
+      }
+      heads[cached] = s.model.head().weight().toFloatArray();
+      assertEquals(cached == 1, h[cached].last().cached());
+    }
+    assertArrayEquals(heads[0], heads[1], 1e-5f);
+    assertEquals(h[0].last().valAccuracy(), h[1].last().valAccuracy(), 1e-9);
+    // a random transform makes the cache ineligible
+    Setup s = setup(Strategy.FEATURE_EXTRACT);
+    try (DataLoader tr = new DataLoader(train, new io.graft.finetune.transforms.RandomHorizontalFlip(),
+        DataLoader.Options.batch(16))) {
+      assertTrue(FeatureCache.ineligibility(s.model, tr).contains("random"));
+    }
+    Setup full = setup(Strategy.FULL);
+    try (DataLoader tr = loader(train, true)) {
+      assertTrue(FeatureCache.ineligibility(full.model, tr).contains("trainable"));
+    }
+  }
+
+  @Test
+  void resumeFromACheckpointEqualsAnUninterruptedRun() {
+    Path ckpt = tmp.resolve("run.ckpt");
+    Setup straight = setup(Strategy.FULL);
+    Scheduler sched = new CosineAnnealingLR(straight.opt, 4);
+    try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
+      new Trainer(straight.model, straight.opt, sched, straight.ft.loss(), Trainer.Options.epochs(4)).fit(tr, va);
+    }
+    Setup first = setup(Strategy.FULL);
+    try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
+      new Trainer(first.model, first.opt, new CosineAnnealingLR(first.opt, 4), first.ft.loss(),
+          Trainer.Options.epochs(2).withCheckpoint(ckpt, true)).fit(tr, va);
+    }
+    // a new process: fresh objects, resumed from the checkpoint, asked for 4 epochs in all
+    Setup resumed = setup(Strategy.FULL);
+    History h;
+    try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
+      h = new Trainer(resumed.model, resumed.opt, new CosineAnnealingLR(resumed.opt, 4), resumed.ft.loss(),
+          Trainer.Options.epochs(4).withCheckpoint(ckpt, true)).fit(tr, va);
+    }
+    assertEquals(4, h.epochs().size());
+    for (Map.Entry<String, Parameter> e : straight.model.namedParameters().entrySet()) {
+      assertArrayEquals(e.getValue().toFloatArray(), resumed.model.namedParameters().get(e.getKey()).toFloatArray(),
+          e.getKey());
+    }
+    assertArrayEquals(snapshot(straight.model).get("features.1.running_mean"),
+        snapshot(resumed.model).get("features.1.running_mean"));
+  }
+
+  @Test
+  void earlyStoppingKeepsTheBestAndWritesLogAndPlot() throws Exception {
+    Setup s = setup(Strategy.FULL);
+    Path log = tmp.resolve("metrics.jsonl");
+    Path png = tmp.resolve("curve.png");
+    History h;
+    try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
+      h = new Trainer(s.model, s.opt, null, new CrossEntropyLoss(), Trainer.Options.epochs(30)
+          .withMonitor(Trainer.Monitor.VAL_LOSS).withPatience(2).withMetricsLog(log).withPlot(png)).fit(tr, va);
+    }
+    assertTrue(h.stoppedEarly() || h.epochs().size() == 30);
+    assertEquals(h.epochs().size(), Files.readAllLines(log).size());
+    assertTrue(Files.readAllLines(log).get(0).contains("\"val_accuracy\""));
+    byte[] head = Arrays8.first(png);
+    assertEquals((byte) 0x89, head[0]);
+    assertEquals('P', head[1]);
+    double bestLoss = h.epochs().stream().mapToDouble(EpochStats::valLoss).min().orElseThrow();
+    assertEquals(bestLoss, h.bestMetric(), 0);
+  }
+
+  @Test
+  void nonFiniteLossStopsTrainingWithTheStep() {
+    Setup s = setup(Strategy.FULL);
+    try (DataLoader tr = loader(train, true)) {
+      GraftException e = assertThrows(GraftException.class, () -> new Trainer(s.model, s.opt, null,
+          (in, target) -> in.sum().mul(Double.NaN), Trainer.Options.epochs(1)).fit(tr, null));
+      assertTrue(e.getMessage().contains("epoch 0, batch 0"), e.getMessage());
+    }
+  }
+
+  static final class Arrays8 {
+    static byte[] first(Path p) throws java.io.IOException {
+      try (var in = Files.newInputStream(p)) {
+        return in.readNBytes(8);
+      }
+    }
+  }
+}
