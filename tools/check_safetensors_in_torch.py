@@ -41,7 +41,12 @@ def load(path):
 def main():
     path, model, classes = sys.argv[1], sys.argv[2], int(sys.argv[3])
     sd = load(path)
-    m = getattr(tvm, model)(num_classes=classes)
+    if model == "smallcnn":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+        from finetune_demo import smallcnn
+        m = smallcnn(classes)
+    else:
+        m = getattr(tvm, model)(num_classes=classes)
     result = m.load_state_dict(sd, strict=True)
     print(f"{path}: load_state_dict(strict=True) into torchvision {model}: {result}")
     if len(sys.argv) > 4:

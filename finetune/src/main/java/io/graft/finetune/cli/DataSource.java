@@ -1,16 +1,133 @@
 package io.graft.finetune.cli;
 
 import io.graft.core.GraftException;
+import io.graft.core.random.Rng;
+import io.graft.finetune.data.Dataset;
+import io.graft.finetune.data.IdxDataset;
+import io.graft.finetune.data.ImageFolder;
+import io.graft.finetune.transforms.CenterCrop;
+import io.graft.finetune.transforms.Compose;
+import io.graft.finetune.transforms.Grayscale;
+import io.graft.finetune.transforms.Normalize;
+import io.graft.finetune.transforms.RandomHorizontalFlip;
+import io.graft.finetune.transforms.RandomResizedCrop;
+import io.graft.finetune.transforms.Resize;
+import io.graft.finetune.transforms.Transform;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
-/** Parsing of {@code --data} values: {@code fashion-mnist:DIR}, {@code mnist:DIR}, or an ImageFolder path. */
-final class DataSource {
-  private DataSource() {}
-
+/**
+ * {@code --data} values: {@code fashion-mnist:DIR}, {@code mnist:DIR} (IDX files; validation is a seeded 10% of
+ * the selected training images, test the test files), or an ImageFolder root with {@code train/}, {@code val/} and
+ * optionally {@code test/} (else validation doubles as test). Transforms follow the model: 1×28×28 normalised for
+ * {@code smallcnn}; otherwise ImageNet-style 3-channel crops of {@code imageSize} (RandomResizedCrop + flip for
+ * training, Resize + CenterCrop for evaluation) with ImageNet statistics.
+ */
+record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTransform, Transform evalTransform) {
   static Path fashionMnistDir(String data) {
     if (!data.startsWith("fashion-mnist:")) {
       throw new GraftException("--data must be fashion-mnist:DIR here, got '" + data + "'");
     }
     return Path.of(data.substring("fashion-mnist:".length()));
+  }
+
+  /** "5-9" or "0,2,4" (null: all). */
+  static int[] classes(String spec, int available) {
+    if (spec == null) {
+      int[] all = new int[available];
+      for (int i = 0; i < available; i++) {
+        all[i] = i;
+      }
+      return all;
+    }
+    List<Integer> out = new ArrayList<>();
+    try {
+      for (String part : spec.split(",")) {
+        if (part.contains("-")) {
+          String[] ab = part.split("-");
+          for (int i = Integer.parseInt(ab[0].trim()); i <= Integer.parseInt(ab[1].trim()); i++) {
+            out.add(i);
+          }
+        } else {
+          out.add(Integer.parseInt(part.trim()));
+        }
+      }
+    } catch (NumberFormatException | ArrayIndexOutOfBoundsException e) {
+      throw new GraftException("--classes: expected a range like 5-9 or a list like 0,2,4, got '" + spec + "'");
+    }
+    for (int c : out) {
+      if (c < 0 || c >= available) {
+        throw new GraftException("--classes: class " + c + " does not exist (the data has " + available + ")");
+      }
+    }
+    return out.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  static DataSource open(String data, String classSpec, Integer perClass, String model, int imageSize, long seed) {
+    boolean small = model.equals("smallcnn");
+    Dataset train;
+    Dataset val;
+    Dataset test;
+    boolean gray;
+    float[][] stats;
+    if (data.startsWith("fashion-mnist:") || data.startsWith("mnist:")) {
+      boolean fashion = data.startsWith("fashion-mnist:");
+      Path dir = Path.of(data.substring(data.indexOf(':') + 1));
+      Dataset fullTrain = fashion ? IdxDataset.fashionMnist(dir, true) : IdxDataset.mnist(dir, true);
+      Dataset fullTest = fashion ? IdxDataset.fashionMnist(dir, false) : IdxDataset.mnist(dir, false);
+      int[] keep = classes(classSpec, fullTrain.numClasses());
+      Dataset selected = fullTrain.selectClasses(keep);
+      if (perClass != null) {
+        selected = selected.firstPerClass(perClass);
+      }
+      List<Dataset> split = selected.split(0.1, new Rng(seed));
+      train = split.get(0);
+      val = split.get(1);
+      test = fullTest.selectClasses(keep);
+      gray = true;
+      stats = fashion ? new float[][] {{0.2860f}, {0.3530f}} : new float[][] {{0.1307f}, {0.3081f}};
+    } else {
+      Path root = Path.of(data);
+      if (!Files.isDirectory(root.resolve("train")) || !Files.isDirectory(root.resolve("val"))) {
+        throw new GraftException("--data " + data + ": expected fashion-mnist:DIR, mnist:DIR, or an ImageFolder root"
+            + " with train/ and val/ sub-folders");
+      }
+      int channels = small ? 1 : 3;
+      train = new ImageFolder(root.resolve("train"), channels);
+      val = new ImageFolder(root.resolve("val"), channels);
+      test = Files.isDirectory(root.resolve("test")) ? new ImageFolder(root.resolve("test"), channels) : val;
+      if (!train.classes().equals(val.classes())) {
+        throw new GraftException(data + ": train/ and val/ have different class folders: " + train.classes()
+            + " vs " + val.classes());
+      }
+      if (classSpec != null) {
+        int[] keep = classes(classSpec, train.numClasses());
+        train = train.selectClasses(keep);
+        val = val.selectClasses(keep);
+        test = test.selectClasses(keep);
+      }
+      if (perClass != null) {
+        train = train.firstPerClass(perClass);
+      }
+      gray = small;
+      stats = null;
+    }
+    Transform trainT;
+    Transform evalT;
+    if (small) {
+      float[][] s = stats != null ? stats : new float[][] {{0.5f}, {0.5f}};
+      Normalize norm = new Normalize(s[0], s[1]);
+      Transform size = new Resize(28, 28);
+      trainT = gray && stats != null ? norm : Compose.of(size, norm);
+      evalT = trainT;
+    } else {
+      Transform rgb = gray ? new Grayscale(3) : (img, r) -> img;
+      int resize = Math.round(imageSize * 256f / 224f);
+      trainT = Compose.of(rgb, new RandomResizedCrop(imageSize), new RandomHorizontalFlip(), Normalize.IMAGENET);
+      evalT = Compose.of(rgb, new Resize(resize), new CenterCrop(imageSize), Normalize.IMAGENET);
+    }
+    return new DataSource(train, val, test, trainT, evalT);
   }
 }

@@ -17,7 +17,7 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--data", description = "fashion-mnist:DIR with the full dataset: also run stage 1 in Graft")
   String data;
 
-  @Option(names = "--seeds", split = ",", defaultValue = "0,1,2", description = "seeds (default ${DEFAULT-VALUE})")
+  @Option(names = "--seeds", split = ",", defaultValue = "0,1,2", description = "stage-2 seeds (default ${DEFAULT-VALUE})")
   int[] seeds;
 
   @Option(names = "--epochs", defaultValue = "20", description = "stage-2 epochs (default ${DEFAULT-VALUE})")

@@ -11,14 +11,15 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "graft", mixinStandardHelpOptions = true, version = "graft 0.1.0",
     description = "Fine-tuning and transfer learning in pure Java.",
-    subcommands = {DemoCommand.class, InspectCommand.class, PredictCommand.class, ConvertCommand.class})
+    subcommands = {DemoCommand.class, FinetuneCommand.class, EvalCommand.class, InspectCommand.class,
+        PredictCommand.class, ConvertCommand.class})
 public final class Graft implements Runnable {
   /** Exit status for bad input (files, shapes, arguments). */
   public static final int BAD_INPUT = 2;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required: demo, inspect, predict, convert");
+    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required: demo, finetune, eval, inspect, predict, convert");
   }
 
   /** Runs the CLI and returns its exit status (for tests and embedding). */

@@ -105,6 +105,11 @@ public final class Demo {
           first / seeds.length, later / seeds.length));
     }
     printTable(rows, reference, log);
+    if (fashionMnist != null) {
+      log.println("note: stage 1 ran in Graft here; the PyTorch column starts from PyTorch's own stage-1 checkpoint,"
+          + " so feature extraction (which depends most on the stage-1 features) is not a like-for-like comparison.");
+      log.flush();
+    }
     writeMetrics(out, rows, reference, seeds, epochs, stage1Source);
     return rows;
   }

@@ -79,6 +79,55 @@ class GraftCliTest {
     assertEquals(a.keyList(), b.keyList());
   }
 
+  Path demoData() throws Exception {
+    Path dir = tmp.resolve("fmnist");
+    Files.createDirectories(dir);
+    for (String f : new String[] {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "smallcnn_fmnist_0-4.pth"}) {
+      try (var in = getClass().getResourceAsStream("/io/graft/finetune/demo/" + f)) {
+        Files.copy(in, dir.resolve(f));
+      }
+    }
+    return dir;
+  }
+
+  @Test
+  void finetuneThenEvalFromTheCommandLine() throws Exception {
+    Path data = demoData();
+    Path out = tmp.resolve("run");
+    Result r = run("finetune", "--model", "smallcnn", "--weights", data.resolve("smallcnn_fmnist_0-4.pth").toString(),
+        "--data", "fashion-mnist:" + data, "--classes", "5-9", "--per-class", "40", "--strategy", "last-1",
+        "--epochs", "2", "--no-progress", "--out", out.toString());
+    assertEquals(0, r.code, r.err);
+    for (String f : new String[] {"metrics.json", "metrics.jsonl", "learning_curve.png", "model.safetensors",
+        "last.ckpt"}) {
+      assertTrue(Files.isRegularFile(out.resolve(f)), f);
+    }
+    var metrics = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("metrics.json").toFile());
+    double acc = metrics.get("test_accuracy").asDouble();
+    assertTrue(acc > 40 && acc <= 100, "test accuracy " + acc);
+    assertEquals(2, metrics.get("history").size());
+    assertTrue(metrics.has("best_val_accuracy"));
+    Result e = run("eval", "--model", "smallcnn", "--weights", out.resolve("model.safetensors").toString(), "--data",
+        "fashion-mnist:" + data, "--classes", "5-9");
+    assertEquals(0, e.code, e.err);
+    assertTrue(e.out.contains(String.format("top-1 %.2f%%", acc)), e.out);
+    Result bad = run("finetune", "--model", "smallcnn", "--data", "fashion-mnist:" + data, "--strategy", "full",
+        "--out", out.toString());
+    assertEquals(Graft.BAD_INPUT, bad.code);
+    assertTrue(bad.err.contains("--weights"), bad.err);
+  }
+
+  @Test
+  void demoRunsOfflineOnShippedData() throws Exception {
+    Path out = tmp.resolve("demo");
+    Result r = run("demo", "--seeds", "0", "--epochs", "1", "--out", out.toString());
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.out.contains("feature-extract") && r.out.contains("PyTorch acc"), r.out);
+    var metrics = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("metrics.json").toFile());
+    assertEquals(3, metrics.get("strategies").size());
+  }
+
   @Test
   void badInputIsANonZeroStatusAndOneLine() throws Exception {
     Path w = trainedResnet18();

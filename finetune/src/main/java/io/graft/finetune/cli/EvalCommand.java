@@ -1,0 +1,55 @@
+package io.graft.finetune.cli;
+
+import io.graft.finetune.data.DataLoader;
+import io.graft.finetune.train.Evaluation;
+import io.graft.layers.Module;
+import io.graft.layers.loss.CrossEntropyLoss;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code graft eval}: accuracy, top-5, per-class accuracy and confusion matrix of weights on a test set. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+    description = "Evaluate weights on the test images of --data: loss, top-1, top-5, per-class accuracy, confusion.")
+final class EvalCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true)
+  String model;
+
+  @Option(names = "--weights", required = true, description = "a .pth, .safetensors or .onnx file, or 'imagenet'")
+  String weights;
+
+  @Option(names = "--data", required = true, description = "fashion-mnist:DIR, mnist:DIR or an ImageFolder root")
+  String data;
+
+  @Option(names = "--classes", description = "the classes the model was trained on, e.g. 5-9")
+  String classes;
+
+  @Option(names = "--image-size", defaultValue = "224")
+  int imageSize;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    DataSource ds = DataSource.open(data, classes, null, model, imageSize, 0);
+    Module m = ModelLoading.load(model, ModelLoading.resolve(model, weights));
+    Evaluation e;
+    try (DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(128))) {
+      e = Evaluation.of(m, te, new CrossEntropyLoss(), ds.test().numClasses());
+    }
+    var out = spec.commandLine().getOut();
+    out.printf("%s on %d images: loss %.4f, top-1 %.2f%%, top-5 %.2f%%%n", model, e.count(), e.loss(), e.top1(),
+        e.top5());
+    for (int c = 0; c < e.perClassAccuracy().length; c++) {
+      StringBuilder row = new StringBuilder();
+      for (long v : e.confusion()[c]) {
+        row.append(String.format("%6d", v));
+      }
+      out.printf("  %-14s %6.2f%% |%s%n", ds.test().classes().get(c), e.perClassAccuracy()[c], row);
+    }
+    return 0;
+  }
+}
