@@ -94,18 +94,20 @@ class TrainerTest {
 
   @Test
   void featureCacheTrainsTheSameHeadAsTheFullModel() {
-    float[][] heads = new float[2][];
-    History[] h = new History[2];
-    for (int cached = 0; cached < 2; cached++) {
+    // 0: uncached, 1: cached in memory, 2: cached on disk
+    float[][] heads = new float[3][];
+    History[] h = new History[3];
+    for (int mode = 0; mode < 3; mode++) {
       Setup s = setup(Strategy.FEATURE_EXTRACT);
       try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
-        h[cached] = new Trainer(s.model, s.opt, null, s.ft.loss(), Trainer.Options.epochs(4).withKeepBest(false)
-            .withFeatureCache(cached == 1)).fit(tr, va);
+        h[mode] = new Trainer(s.model, s.opt, null, s.ft.loss(), Trainer.Options.epochs(4).withKeepBest(false)
+            .withFeatureCache(mode > 0).withCacheMemoryBytes(mode == 2 ? 0 : 1L << 30)).fit(tr, va);
       }
-      heads[cached] = s.model.head().weight().toFloatArray();
-      assertEquals(cached == 1, h[cached].last().cached());
+      heads[mode] = s.model.head().weight().toFloatArray();
+      assertEquals(mode > 0, h[mode].last().cached());
     }
     assertArrayEquals(heads[0], heads[1], 1e-5f);
+    assertArrayEquals(heads[1], heads[2], "memory and disk caches hold the same features");
     assertEquals(h[0].last().valAccuracy(), h[1].last().valAccuracy(), 1e-9);
     // a random transform makes the cache ineligible
     Setup s = setup(Strategy.FEATURE_EXTRACT);
