@@ -1,0 +1,97 @@
+package io.graft.benchmarks;
+
+import io.graft.core.Tensor;
+import io.graft.core.autograd.GradMode;
+import io.graft.layers.Module;
+import io.graft.optim.Optimizer;
+import io.graft.zoo.models.Classifier;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Whole training steps (forward, cross-entropy, backward, SGD-momentum step). {@code workload} picks model, input
+ * size and batch: {@code mlp} (784-512-512-10, b256), {@code smallcnn} (1×28², b64), {@code resnet18_224}
+ * (b8), {@code resnet18_64} (b32), {@code resnet18_frozen_224} (all but fc frozen, b8); and
+ * {@link #forwardOnly} (ResNet-18 eval, no grad, 224², b8).
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 3)
+@Measurement(iterations = 5, time = 3)
+@Fork(value = 1, jvmArgs = {"-Xmx4g"})
+@State(Scope.Thread)
+public class StepBenchmarks {
+  @Param({"mlp", "smallcnn", "resnet18_224", "resnet18_64", "resnet18_frozen_224"})
+  String workload;
+
+  @Param({"2"})
+  int threads;
+
+  Module model;
+  Optimizer opt;
+  Tensor x;
+  Tensor y;
+
+  @Setup(Level.Trial)
+  public void setup() {
+    Workloads.threads(threads);
+    String name = workload.startsWith("resnet18") ? "resnet18" : workload;
+    int batch = switch (workload) {
+      case "mlp" -> 256;
+      case "smallcnn" -> 64;
+      case "resnet18_64" -> 32;
+      default -> 8;
+    };
+    int size = workload.endsWith("_64") ? 64 : 224;
+    model = Workloads.model(name, 10);
+    if (workload.contains("frozen")) {
+      model.requiresGrad(false);
+      ((Classifier) model).head().requiresGrad(true);
+    }
+    model.train();
+    opt = Workloads.sgd(model);
+    x = Workloads.input(name, batch, size);
+    y = Workloads.labels(batch, 10);
+  }
+
+  @Benchmark
+  public double trainStep() {
+    return Workloads.step(model, opt, Workloads.CE, x, y);
+  }
+
+  /** ResNet-18 forward only, eval mode, no grad, 224², batch 8 (state of its own). */
+  @State(Scope.Thread)
+  public static class Eval {
+    @Param({"2"})
+    int threads;
+
+    Module model;
+    Tensor x;
+
+    @Setup(Level.Trial)
+    public void setup() {
+      Workloads.threads(threads);
+      model = Workloads.model("resnet18", 1000);
+      model.eval();
+      x = Workloads.input("resnet18", 8, 224);
+    }
+  }
+
+  @Benchmark
+  public double forwardOnly(Eval e) {
+    try (var g = GradMode.disabled()) {
+      return e.model.call(e.x).sum().item();
+    }
+  }
+}
