@@ -1,7 +1,6 @@
 package io.graft.benchmarks;
 
 import io.graft.core.Tensor;
-import io.graft.core.autograd.GradMode;
 import io.graft.layers.Module;
 import io.graft.optim.Optimizer;
 import io.graft.zoo.models.Classifier;
@@ -68,30 +67,5 @@ public class StepBenchmarks {
   @Benchmark
   public double trainStep() {
     return Workloads.step(model, opt, Workloads.CE, x, y);
-  }
-
-  /** ResNet-18 forward only, eval mode, no grad, 224², batch 8 (state of its own). */
-  @State(Scope.Thread)
-  public static class Eval {
-    @Param({"2"})
-    int threads;
-
-    Module model;
-    Tensor x;
-
-    @Setup(Level.Trial)
-    public void setup() {
-      Workloads.threads(threads);
-      model = Workloads.model("resnet18", 1000);
-      model.eval();
-      x = Workloads.input("resnet18", 8, 224);
-    }
-  }
-
-  @Benchmark
-  public double forwardOnly(Eval e) {
-    try (var g = GradMode.disabled()) {
-      return e.model.call(e.x).sum().item();
-    }
   }
 }

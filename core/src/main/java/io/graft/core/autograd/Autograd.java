@@ -1,6 +1,7 @@
 package io.graft.core.autograd;
 
 import io.graft.core.GraftException;
+import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Tensor;
 import java.util.ArrayDeque;
@@ -22,6 +23,7 @@ public final class Autograd {
 
   /** Records {@code out} as the result of op {@code name} if grad mode is on and some input requires grad. */
   public static Tensor record(String name, INDArray out, Input... inputs) {
+    NativeMemory.allocated(out);
     Tensor t = Tensor.of(out);
     if (GradMode.isEnabled()) {
       for (Input i : inputs) {
@@ -36,6 +38,7 @@ public final class Autograd {
 
   /** Joint form of {@link #record}: one backward function yields every input's gradient. */
   public static Tensor recordJoint(String name, INDArray out, Tensor[] inputs, JointVjp fn) {
+    NativeMemory.allocated(out);
     Tensor t = Tensor.of(out);
     if (GradMode.isEnabled()) {
       for (Tensor i : inputs) {
@@ -82,6 +85,7 @@ public final class Autograd {
         if (in == null || gi == null || !in.requiresGrad()) {
           continue;
         }
+        NativeMemory.allocated(gi);
         if (!Arrays.equals(gi.shape(), in.shape())) {
           throw new IllegalStateException("backward of op '" + node.op() + "' produced a gradient of shape "
               + Arrays.toString(gi.shape()) + " for an input of shape " + Arrays.toString(in.shape()));
