@@ -5,6 +5,7 @@ import io.graft.core.Parameter;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Stochastic gradient descent with momentum, dampening, Nesterov momentum and (L2) weight decay, exactly as
@@ -92,10 +93,21 @@ public final class SGD extends Optimizer {
         buf = d.dup();
         s.put("momentum_buffer", buf);
       } else {
-        buf.muli(momentum).addi(d.mul(1 - g.getDouble("dampening")));
+        double dampening = g.getDouble("dampening");
+        buf.muli(momentum).addi(dampening == 0 ? d : d.mul(1 - dampening));
       }
       d = g.getBoolean("nesterov") ? d.add(buf.mul(momentum)) : buf;
     }
-    w.subi(d.mul(g.lr()));
+    axpy(-g.lr(), d, w);
+  }
+
+  /** {@code y += alpha * x} in place (BLAS axpy on contiguous arrays: no temporary). */
+  static void axpy(double alpha, INDArray x, INDArray y) {
+    if (x.dataType() == y.dataType() && x.ordering() == y.ordering() && !x.isView() && !y.isView()
+        && x.length() == y.length()) {
+      Nd4j.getBlasWrapper().level1().axpy(y.length(), alpha, x, y);
+    } else {
+      y.addi(x.mul(alpha));
+    }
   }
 }
