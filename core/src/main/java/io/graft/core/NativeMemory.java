@@ -34,6 +34,16 @@ public final class NativeMemory {
     }
   }
 
+  /**
+   * Frees an array's native buffer now. Only for arrays the caller created and nothing else references (an op's
+   * temporaries, a node's saved intermediates): any later use of a released array is a bug.
+   */
+  public static void release(INDArray a) {
+    if (a != null && !a.wasClosed() && a.closeable()) {
+      a.close();
+    }
+  }
+
   /** Bytes allocated between collections (0: never collect). */
   public static long budgetBytes() {
     return BUDGET;

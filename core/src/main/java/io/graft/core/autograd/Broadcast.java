@@ -37,11 +37,29 @@ public final class Broadcast {
       throw ShapeException.of(op, "dtype mismatch " + a.dataType() + " vs " + b.dataType(), a.shape(), b.shape());
     }
     long[] shape = shape(op, a.shape(), b.shape());
-    INDArray out = Nd4j.create(a.dataType(), shape);
+    // every element is written by the kernel: no need to zero the buffer first
+    INDArray out = Nd4j.createUninitialized(a.dataType(), shape);
     if (out.length() == 0) {
       return out;
     }
     Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(a, b).addOutputs(out).build());
+    return out;
+  }
+
+  /**
+   * {@code a} materialised at {@code shape} (NumPy broadcasting; {@code a} has the same rank, with 1 in expanded
+   * dimensions). Uses libnd4j's broadcasting {@code assign}: {@code INDArray.broadcast} was measured 14× slower
+   * (150 ms for 6.4 M floats).
+   */
+  public static INDArray to(INDArray a, long[] shape) {
+    if (Arrays.equals(a.shape(), shape)) {
+      return a.dup();
+    }
+    INDArray out = Nd4j.createUninitialized(a.dataType(), shape);
+    if (out.length() == 0) {
+      return out;
+    }
+    Nd4j.exec(DynamicCustomOp.builder("assign").addInputs(out, a).addOutputs(out).build());
     return out;
   }
 

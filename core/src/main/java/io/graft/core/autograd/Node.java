@@ -16,6 +16,7 @@ public final class Node {
   private Vjp[] vjps;
   private JointVjp joint;
   private boolean[] needs;
+  private INDArray[] owned;
 
   Node(String op, Tensor[] inputs, Vjp[] vjps, JointVjp joint, boolean[] needs) {
     this.op = op;
@@ -93,11 +94,25 @@ public final class Node {
     return out;
   }
 
-  /** Drops inputs and closures so their arrays can be released. */
+  /**
+   * Hands the node arrays that only its backward uses (saved intermediates no tensor exposes); they are released
+   * as soon as the graph is freed instead of waiting for the garbage collector.
+   */
+  public void own(INDArray... arrays) {
+    owned = arrays;
+  }
+
+  /** Drops inputs and closures so their arrays can be released; closes the arrays the node owns. */
   void free() {
     inputs = null;
     vjps = null;
     joint = null;
     needs = null;
+    if (owned != null) {
+      for (INDArray a : owned) {
+        io.graft.core.NativeMemory.release(a);
+      }
+      owned = null;
+    }
   }
 }

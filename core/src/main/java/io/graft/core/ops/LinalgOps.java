@@ -108,7 +108,7 @@ public final class LinalgOps {
     long[] padded = new long[target.length];
     Arrays.fill(padded, 1);
     System.arraycopy(x.shape(), 0, padded, target.length - x.rank(), x.rank());
-    return x.reshape('c', padded).broadcast(target);
+    return Broadcast.to(x.reshape('c', padded), target);
   }
 
   private static long[] append(long[] batch, long r, long c) {

@@ -1,6 +1,7 @@
 package io.graft.core.ops;
 
 import io.graft.core.GraftException;
+import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
@@ -63,7 +64,9 @@ public final class NormOps {
     if (useBatch) {
       mean = channelSum(xv).divi(n);
       centered = Broadcast.apply(op, "subtract", xv, mean.reshape(bshape));
-      var = channelSum(centered.mul(centered)).divi(n);
+      INDArray sq = centered.mul(centered);
+      var = channelSum(sq).divi(n);
+      NativeMemory.release(sq);
       if (runningMean != null && training) {
         // running stats: in-place update of the module's buffers, never part of a graph
         runningMean.data().muli(1 - momentum).addi(mean.mul(momentum));
@@ -76,16 +79,24 @@ public final class NormOps {
     }
     INDArray invstd = Transforms.pow(var.add(eps), -0.5, false).reshape(bshape);
     INDArray xhat = Broadcast.apply(op, "multiply", centered, invstd);
+    // temporaries are released at once: a fresh native allocation costs about as much as the op itself
+    NativeMemory.release(centered);
     INDArray y = weight == null ? xhat : Broadcast.apply(op, "multiply", xhat, weight.data().reshape(bshape));
     if (bias != null) {
-      y = Broadcast.apply(op, "add", y, bias.data().reshape(bshape));
+      INDArray scaled = y;
+      y = Broadcast.apply(op, "add", scaled, bias.data().reshape(bshape));
+      if (scaled != xhat) {
+        NativeMemory.release(scaled);
+      }
     }
     INDArray wv = weight == null ? null : weight.data();
     Tensor[] inputs = {x, weight, bias};
-    return Autograd.recordJoint(op, y, inputs, (g, needs) -> {
+    Tensor out = Autograd.recordJoint(op, y, inputs, (g, needs) -> {
       INDArray[] r = new INDArray[3];
       if (needs[1]) {
-        r[1] = channelSum(g.mul(xhat));  // dweight = sum(g * xhat)
+        INDArray gx = g.mul(xhat);
+        r[1] = channelSum(gx);  // dweight = sum(g * xhat)
+        NativeMemory.release(gx);
       }
       if (needs[2]) {
         r[2] = channelSum(g);  // dbias = sum(g)
@@ -95,15 +106,27 @@ public final class NormOps {
         if (useBatch) {
           // dx = invstd * (gw - mean(gw) - xhat * mean(gw * xhat))
           INDArray meanG = channelSum(gw).divi(n).reshape(bshape);
-          INDArray meanGX = channelSum(gw.mul(xhat)).divi(n).reshape(bshape);
+          INDArray gwx = gw.mul(xhat);
+          INDArray meanGX = channelSum(gwx).divi(n).reshape(bshape);
+          NativeMemory.release(gwx);
           INDArray t = Broadcast.apply(op, "multiply", xhat, meanGX);
-          r[0] = Broadcast.apply(op, "multiply", Broadcast.apply(op, "subtract", gw, meanG).subi(t), invstd);
+          INDArray d = Broadcast.apply(op, "subtract", gw, meanG).subi(t);
+          NativeMemory.release(t);
+          r[0] = Broadcast.apply(op, "multiply", d, invstd);
+          NativeMemory.release(d);
         } else {
           r[0] = Broadcast.apply(op, "multiply", gw, invstd);  // dx = gw * invstd
+        }
+        if (gw != g) {
+          NativeMemory.release(gw);
         }
       }
       return r;
     });
+    if (out.gradFn() != null && xhat != y) {
+      out.gradFn().own(xhat);  // only the backward reads xhat: released with the graph
+    }
+    return out;
   }
 
   /**

@@ -4,6 +4,7 @@ import static io.graft.core.autograd.Autograd.record;
 
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
+import io.graft.core.autograd.Broadcast;
 import io.graft.core.autograd.Input;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -66,17 +67,17 @@ public final class ReductionOps {
     INDArray out = keepDim ? kept : kept.reshape(reducedShape(xs, d, false));
     return record(op, out, Input.of(x, g -> {
       // d/dx = g at the extremum, split between ties: mask / count(mask)
-      INDArray mask = xv.eq(kept.broadcast(xs)).castTo(xv.dataType());
+      INDArray mask = xv.eq(Broadcast.to(kept, xs)).castTo(xv.dataType());
       INDArray count = mask.sum(true, d);
       INDArray gk = g.reshape(reducedShape(xs, d, true)).div(count);
-      return mask.muli(gk.broadcast(xs));
+      return mask.muli(Broadcast.to(gk, xs));
     }));
   }
 
   /** {@code g} (reduced over {@code dims}, kept or not) broadcast back to {@code shape}. */
   static INDArray expandBack(INDArray g, long[] shape, int[] dims) {
     INDArray gk = g.reshape(reducedShape(shape, dims, true));
-    return gk.broadcast(shape);
+    return Broadcast.to(gk, shape);
   }
 
   static long[] reducedShape(long[] shape, int[] dims, boolean keepDim) {

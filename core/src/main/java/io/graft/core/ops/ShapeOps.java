@@ -148,7 +148,7 @@ public final class ShapeOps {
       return x;
     }
     INDArray src = xs.length == target.length ? x.data() : x.data().reshape('c', leftPad(xs, target.length));
-    return record("expand", src.broadcast(target), Input.of(x, g -> Broadcast.sumTo(g, xs)));  // sum back
+    return record("expand", Broadcast.to(src, target), Input.of(x, g -> Broadcast.sumTo(g, xs)));  // sum back
   }
 
   /** {@code x[start:end:step]} along {@code dim}, PyTorch slicing rules (negative indices wrap, ends clamp). */
