@@ -55,6 +55,9 @@ public final class Npy {
       }
       int major = b.get() & 0xFF;
       b.get();
+      if (major >= 2 && size < 12) {
+        throw new GraftException(src + ": truncated .npy header (" + size + " bytes)");
+      }
       long headerLen = switch (major) {
         case 1 -> b.getShort() & 0xFFFF;
         case 2, 3 -> b.getInt() & 0xFFFFFFFFL;
