@@ -40,63 +40,72 @@ public final class Trainer {
   /** Settings; {@code Options.epochs(n)} gives: monitor val accuracy, no early stopping, keep best, cache on. */
   public record Options(int epochs, Monitor monitor, int patience, boolean keepBest, double clipGradNorm,
       boolean featureCache, long cacheMemoryBytes, boolean progress, Path checkpoint, boolean resume,
-      Path metricsLog, Path plot) {
+      Path metricsLog, Path plot, boolean skipNonFinite) {
     public static Options epochs(int n) {
-      return new Options(n, Monitor.VAL_ACCURACY, 0, true, 0, true, 1L << 30, false, null, false, null, null);
+      return new Options(n, Monitor.VAL_ACCURACY, 0, true, 0, true, 1L << 30, false, null, false, null, null, false);
+    }
+
+    /**
+     * With {@code true}, a step whose loss or gradients are not finite is skipped (no update) and counted
+     * ({@link Trainer#skippedSteps()}); by default training stops with an error naming the step and parameter.
+     */
+    public Options withSkipNonFinite(boolean skip) {
+      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
+          checkpoint, resume, metricsLog, plot, skip);
     }
 
     public Options withMonitor(Monitor m) {
       return new Options(epochs, m, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot);
+          checkpoint, resume, metricsLog, plot, skipNonFinite);
     }
 
     /** Stop after this many epochs without improvement (0: never). */
     public Options withPatience(int p) {
       return new Options(epochs, monitor, p, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot);
+          checkpoint, resume, metricsLog, plot, skipNonFinite);
     }
 
     public Options withKeepBest(boolean k) {
       return new Options(epochs, monitor, patience, k, clipGradNorm, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot);
+          checkpoint, resume, metricsLog, plot, skipNonFinite);
     }
 
     /** Global L2 gradient-norm clipping (0: off). */
     public Options withClipGradNorm(double c) {
       return new Options(epochs, monitor, patience, keepBest, c, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot);
+          checkpoint, resume, metricsLog, plot, skipNonFinite);
     }
 
     public Options withFeatureCache(boolean f) {
       return new Options(epochs, monitor, patience, keepBest, clipGradNorm, f, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot);
+          checkpoint, resume, metricsLog, plot, skipNonFinite);
     }
 
     /** Features beyond this many bytes are cached on disk instead of in memory. */
     public Options withCacheMemoryBytes(long b) {
       return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, b, progress, checkpoint,
-          resume, metricsLog, plot);
+          resume, metricsLog, plot, skipNonFinite);
     }
 
     public Options withProgress(boolean p) {
       return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, p,
-          checkpoint, resume, metricsLog, plot);
+          checkpoint, resume, metricsLog, plot, skipNonFinite);
     }
 
     /** Write a checkpoint here after every epoch; with {@code resume}, continue from it when it exists. */
     public Options withCheckpoint(Path c, boolean resumeIfPresent) {
       return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
-          progress, c, resumeIfPresent, metricsLog, plot);
+          progress, c, resumeIfPresent, metricsLog, plot, skipNonFinite);
     }
 
     public Options withMetricsLog(Path p) {
       return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
-          progress, checkpoint, resume, p, plot);
+          progress, checkpoint, resume, p, plot, skipNonFinite);
     }
 
     public Options withPlot(Path p) {
       return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
-          progress, checkpoint, resume, metricsLog, p);
+          progress, checkpoint, resume, metricsLog, p, skipNonFinite);
     }
   }
 
@@ -108,6 +117,8 @@ public final class Trainer {
   private final List<TrainListener> listeners = new ArrayList<>();
   private final int numClasses;
   private Evaluation lastValidation;
+  private final java.util.Map<String, Parameter> named;
+  private long skipped;
 
   public Trainer(Module model, Optimizer optimizer, Scheduler scheduler, Loss loss, Options options) {
     if (options.epochs() < 1) {
@@ -119,6 +130,12 @@ public final class Trainer {
     this.loss = loss;
     this.o = options;
     this.numClasses = model instanceof Classifier c ? (int) c.head().outFeatures() : -1;
+    this.named = model.namedParameters();
+  }
+
+  /** Steps skipped because their loss or gradients were not finite (with {@code skipNonFinite}). */
+  public long skippedSteps() {
+    return skipped;
   }
 
   public Trainer addListener(TrainListener l) {
@@ -282,11 +299,28 @@ public final class Trainer {
     optimizer.zeroGrad();
     Tensor l = loss.forward(logits, y);
     double lv = l.item();
+    String where = "at epoch " + epoch + ", batch " + batch;
+    String ckpt = o.checkpoint() != null ? "; last good checkpoint: " + o.checkpoint() : "";
     if (!Double.isFinite(lv)) {
-      throw new GraftException("non-finite loss " + lv + " at epoch " + epoch + ", batch " + batch
-          + "; weights were not updated" + (o.checkpoint() != null ? "; last good checkpoint: " + o.checkpoint() : ""));
+      if (o.skipNonFinite()) {
+        skipped++;
+        return lv;
+      }
+      throw new GraftException("non-finite loss " + lv + " " + where + "; weights were not updated" + ckpt);
     }
     l.backward();
+    for (Map.Entry<String, Parameter> e : named.entrySet()) {
+      Tensor g = e.getValue().requiresGrad() ? e.getValue().grad() : null;
+      if (g != null && !Double.isFinite(g.data().sumNumber().doubleValue())) {
+        if (o.skipNonFinite()) {
+          optimizer.zeroGrad();
+          skipped++;
+          return lv;
+        }
+        throw new GraftException("non-finite gradient for parameter '" + e.getKey() + "' " + where
+            + " (loss " + lv + "); weights were not updated" + ckpt);
+      }
+    }
     if (o.clipGradNorm() > 0) {
       List<Parameter> ps = model.parameters();
       GradClip.clipGradNorm(ps, o.clipGradNorm());

@@ -180,6 +180,25 @@ class TrainerTest {
     }
   }
 
+  @Test
+  void nonFiniteGradientNamesTheParameterOrIsSkipped() {
+    Setup s = setup(Strategy.FULL);
+    float[] before = s.model.head().weight().toFloatArray();
+    // a finite loss (sqrt(0) = 0) whose gradient is NaN (d sqrt/du at 0 is inf, times d(0·x)/dx = 0)
+    io.graft.layers.loss.Loss poisoned = (in, target) -> in.mul(0.0).sqrt().sum();
+    try (DataLoader tr = loader(train, true)) {
+      GraftException e = assertThrows(GraftException.class, () -> new Trainer(s.model, s.opt, null, poisoned,
+          Trainer.Options.epochs(1)).fit(tr, null));
+      assertTrue(e.getMessage().contains("non-finite gradient for parameter '") && e.getMessage().contains("batch 0"),
+          e.getMessage());
+      assertArrayEquals(before, s.model.head().weight().toFloatArray(), "weights untouched");
+      Trainer skipping = new Trainer(s.model, s.opt, null, poisoned, Trainer.Options.epochs(1).withSkipNonFinite(true));
+      skipping.fit(tr, null);
+      assertEquals(tr.numBatches(), skipping.skippedSteps());
+      assertArrayEquals(before, s.model.head().weight().toFloatArray(), "skipped steps change nothing");
+    }
+  }
+
   static final class Arrays8 {
     static byte[] first(Path p) throws java.io.IOException {
       try (var in = Files.newInputStream(p)) {
