@@ -1,0 +1,89 @@
+package io.graft.finetune.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.Tensor;
+import io.graft.core.autograd.GradMode;
+import io.graft.core.random.Rng;
+import io.graft.layers.loss.CrossEntropyLoss;
+import io.graft.optim.SGD;
+import io.graft.zoo.models.SmallCNN;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * 3,000 training steps of smallcnn and 10,000 eval-mode forward passes keep resident memory (heap + native) and the
+ * heap flat: after the first third of a run, neither grows by more than a fixed margin. The curves are printed (and
+ * recorded in docs/reliability.md).
+ */
+class LongRunMemoryTest {
+  static final long MIB = 1 << 20;
+
+  static long rss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    throw new IllegalStateException("no VmRSS");
+  }
+
+  static long heap() {
+    Runtime r = Runtime.getRuntime();
+    return r.totalMemory() - r.freeMemory();
+  }
+
+  static void assertFlat(String what, List<long[]> curve) {
+    StringBuilder sb = new StringBuilder(what + " (step: RSS MiB / heap used MiB):");
+    for (long[] p : curve) {
+      sb.append(String.format(" %d: %d/%d", p[0], p[1] / MIB, p[2] / MIB));
+    }
+    System.out.println(sb);
+    long base = curve.get(curve.size() / 3)[1];
+    long max = curve.subList(curve.size() / 3, curve.size()).stream().mapToLong(p -> p[1]).max().orElseThrow();
+    assertTrue(max - base < 160 * MIB, what + ": resident memory grew by " + (max - base) / MIB + " MiB after the "
+        + "first third");
+  }
+
+  @Test
+  void trainingAndInferenceStayFlat() {
+    SmallCNN m = new SmallCNN(10);
+    SGD opt = new SGD(SGD.Options.lr(0.01).withMomentum(0.9), m.namedParameters());
+    CrossEntropyLoss ce = new CrossEntropyLoss();
+    Tensor x = Tensor.randn(new Rng(1), 32, 1, 28, 28);
+    long[] y = new long[32];
+    for (int i = 0; i < 32; i++) {
+      y[i] = i % 10;
+    }
+    Tensor labels = Tensor.fromArray(y, 32);
+    List<long[]> train = new ArrayList<>();
+    for (int step = 1; step <= 3000; step++) {
+      opt.zeroGrad();
+      ce.forward(m.call(x), labels).backward();
+      opt.step();
+      if (step % 250 == 0) {
+        train.add(new long[] {step, rss(), heap()});
+      }
+    }
+    assertFlat("3000 training steps", train);
+    m.eval();
+    List<long[]> eval = new ArrayList<>();
+    try (var g = GradMode.disabled()) {
+      for (int i = 1; i <= 10_000; i++) {
+        m.call(x).sum().item();
+        if (i % 1000 == 0) {
+          eval.add(new long[] {i, rss(), heap()});
+        }
+      }
+    }
+    assertFlat("10000 eval forwards", eval);
+  }
+}
