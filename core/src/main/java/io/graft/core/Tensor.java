@@ -251,7 +251,7 @@ public class Tensor {
     }
     if (grad == null) {
       grad = new Tensor(g.dup('c'));
-    } else {
+    } else if (g.length() > 0) {
       grad.data.addi(g);
     }
   }

@@ -91,7 +91,7 @@ public final class Autograd {
               + Arrays.toString(gi.shape()) + " for an input of shape " + Arrays.toString(in.shape()));
         }
         INDArray prev = grads.get(in);
-        grads.put(in, prev == null ? gi : prev.add(gi));
+        grads.put(in, prev == null ? gi : gi.length() == 0 ? prev : prev.add(gi));  // ND4J refuses empty adds
       }
       if (!retainGraph) {
         node.free();

@@ -22,6 +22,9 @@ public final class ActivationOps {
   /** max(x, 0); gradient 0 at x = 0 (PyTorch's threshold_backward). */
   public static Tensor relu(Tensor x) {
     check("relu", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("relu", x);
+    }
     INDArray xv = x.data();
     return record("relu", Transforms.relu(xv, true),
         Input.of(x, g -> g.mul(xv.gt(0).castTo(xv.dataType()))));  // g * [x > 0]
@@ -30,6 +33,9 @@ public final class ActivationOps {
   /** min(max(x, 0), 6); gradient where 0 &lt; x &lt; 6 (PyTorch's hardtanh_backward). */
   public static Tensor relu6(Tensor x) {
     check("relu6", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("relu6", x);
+    }
     INDArray xv = x.data();
     INDArray out = Transforms.min(Transforms.relu(xv, true), 6.0, false);
     return record("relu6", out, Input.of(x, g ->    // g * [0 < x < 6]
@@ -39,6 +45,9 @@ public final class ActivationOps {
   /** x if x &gt; 0 else slope * x. */
   public static Tensor leakyRelu(Tensor x, double slope) {
     check("leaky_relu", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("leaky_relu", x);
+    }
     INDArray xv = x.data();
     INDArray pos = xv.gt(0).castTo(xv.dataType());
     // factor = [x > 0] + slope * [x <= 0] = pos * (1 - slope) + slope
@@ -49,6 +58,9 @@ public final class ActivationOps {
   /** Exact GELU: x * Φ(x) = 0.5 x (1 + erf(x / √2)) (PyTorch's default, approximate='none'). */
   public static Tensor gelu(Tensor x) {
     check("gelu", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("gelu", x);
+    }
     INDArray xv = x.data();
     INDArray cdf = Nd4j.exec(new Erf(xv.mul(SQRT_HALF))).addi(1).muli(0.5);  // Φ(x)
     return record("gelu", xv.mul(cdf), Input.of(x, g -> {
@@ -61,6 +73,9 @@ public final class ActivationOps {
   /** x * sigmoid(x). */
   public static Tensor silu(Tensor x) {
     check("silu", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("silu", x);
+    }
     INDArray xv = x.data();
     INDArray s = Transforms.sigmoid(xv, true);
     return record("silu", xv.mul(s), Input.of(x, g -> {
@@ -73,6 +88,9 @@ public final class ActivationOps {
   /** 1 / (1 + e^-x). */
   public static Tensor sigmoid(Tensor x) {
     check("sigmoid", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("sigmoid", x);
+    }
     INDArray out = Transforms.sigmoid(x.data(), true);
     return record("sigmoid", out, Input.of(x, g -> g.mul(out.rsub(1).muli(out))));  // g * s (1 - s)
   }
@@ -80,6 +98,9 @@ public final class ActivationOps {
   /** tanh x. */
   public static Tensor tanh(Tensor x) {
     check("tanh", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("tanh", x);
+    }
     INDArray out = Transforms.tanh(x.data(), true);
     return record("tanh", out, Input.of(x, g -> g.mul(out.mul(out).rsubi(1))));  // g * (1 - t²)
   }
@@ -87,6 +108,13 @@ public final class ActivationOps {
   /** exp(x) / sum(exp(x)) along {@code dim}; composed, with the max subtracted for stability. */
   public static Tensor softmax(Tensor x, int dim) {
     check("softmax", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("softmax", x);
+    }
+    if (x.rank() == 0) {
+      Shapes.dim("softmax", dim, 0);
+      return ShapeOps.reshape(softmax(ShapeOps.reshape(x, 1), 0));
+    }
     Tensor e = ElementwiseOps.exp(ElementwiseOps.sub(x, ReductionOps.max(x.detach(), true, dim)));
     return ElementwiseOps.div(e, ReductionOps.sum(e, true, dim));
   }
@@ -94,6 +122,13 @@ public final class ActivationOps {
   /** x - logsumexp(x) along {@code dim}; composed, with the max subtracted for stability. */
   public static Tensor logSoftmax(Tensor x, int dim) {
     check("log_softmax", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("log_softmax", x);
+    }
+    if (x.rank() == 0) {
+      Shapes.dim("log_softmax", dim, 0);
+      return ShapeOps.reshape(logSoftmax(ShapeOps.reshape(x, 1), 0));
+    }
     Tensor z = ElementwiseOps.sub(x, ReductionOps.max(x.detach(), true, dim));
     Tensor lse = ElementwiseOps.log(ReductionOps.sum(ElementwiseOps.exp(z), true, dim));
     return ElementwiseOps.sub(z, lse);

@@ -28,6 +28,9 @@ public final class DropoutOps {
     if (!training || p == 0) {
       return x;
     }
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("dropout", x);
+    }
     int n = Math.toIntExact(x.numel());
     float[] m = new float[n];
     if (p < 1) {

@@ -19,6 +19,8 @@ public final class ElementwiseOps {
 
   /** a + b. */
   public static Tensor add(Tensor a, Tensor b) {
+    requireFloat("add", a);
+    requireFloat("add", b);
     INDArray out = Broadcast.apply("add", "add", a.data(), b.data());
     return record("add", out,
         Input.of(a, g -> Broadcast.sumTo(g, a.shape())),   // d/da = g
@@ -27,6 +29,8 @@ public final class ElementwiseOps {
 
   /** a - b. */
   public static Tensor sub(Tensor a, Tensor b) {
+    requireFloat("sub", a);
+    requireFloat("sub", b);
     INDArray out = Broadcast.apply("sub", "subtract", a.data(), b.data());
     return record("sub", out,
         Input.of(a, g -> Broadcast.sumTo(g, a.shape())),          // d/da = g
@@ -35,6 +39,8 @@ public final class ElementwiseOps {
 
   /** a * b. */
   public static Tensor mul(Tensor a, Tensor b) {
+    requireFloat("mul", a);
+    requireFloat("mul", b);
     INDArray av = a.data();
     INDArray bv = b.data();
     INDArray out = Broadcast.apply("mul", "multiply", av, bv);
@@ -43,8 +49,10 @@ public final class ElementwiseOps {
         Input.of(b, g -> Broadcast.sumTo(Broadcast.apply("mul", "multiply", g, av), b.shape())));  // g * a
   }
 
-  /** a / b. */
+  /** a / b (floating point: integer division by zero would kill the JVM in libnd4j). */
   public static Tensor div(Tensor a, Tensor b) {
+    requireFloat("div", a);
+    requireFloat("div", b);
     INDArray av = a.data();
     INDArray bv = b.data();
     INDArray out = Broadcast.apply("div", "divide", av, bv);
@@ -57,24 +65,36 @@ public final class ElementwiseOps {
   /** a + s. */
   public static Tensor add(Tensor a, double s) {
     requireFloat("add", a);
+    if (a.numel() == 0) {
+      return empty("add", a);
+    }
     return record("add_scalar", scalarOp(a.data(), s, true), Input.of(a, g -> g));  // d/da = g
   }
 
   /** a * s. */
   public static Tensor mul(Tensor a, double s) {
     requireFloat("mul", a);
+    if (a.numel() == 0) {
+      return empty("mul", a);
+    }
     return record("mul_scalar", scalarOp(a.data(), s, false), Input.of(a, g -> scalarOp(g, s, false)));  // g * s
   }
 
   /** -a. */
   public static Tensor neg(Tensor a) {
     requireFloat("neg", a);
+    if (a.numel() == 0) {
+      return empty("neg", a);
+    }
     return record("neg", a.data().neg(), Input.of(a, INDArray::neg));  // d/da = -g
   }
 
   /** a^p for a scalar exponent. */
   public static Tensor pow(Tensor a, double p) {
     requireFloat("pow", a);
+    if (a.numel() == 0) {
+      return empty("pow", a);
+    }
     INDArray av = a.data();
     INDArray out = Transforms.pow(av, p, true);
     return record("pow", out,
@@ -84,6 +104,9 @@ public final class ElementwiseOps {
   /** e^a. */
   public static Tensor exp(Tensor a) {
     requireFloat("exp", a);
+    if (a.numel() == 0) {
+      return empty("exp", a);
+    }
     INDArray out = Transforms.exp(a.data(), true);
     return record("exp", out, Input.of(a, g -> g.mul(out)));  // d/da = g * e^a
   }
@@ -91,6 +114,9 @@ public final class ElementwiseOps {
   /** ln a. */
   public static Tensor log(Tensor a) {
     requireFloat("log", a);
+    if (a.numel() == 0) {
+      return empty("log", a);
+    }
     INDArray av = a.data();
     return record("log", Transforms.log(av, true), Input.of(a, g -> g.div(av)));  // d/da = g / a
   }
@@ -98,6 +124,9 @@ public final class ElementwiseOps {
   /** sqrt a. */
   public static Tensor sqrt(Tensor a) {
     requireFloat("sqrt", a);
+    if (a.numel() == 0) {
+      return empty("sqrt", a);
+    }
     INDArray out = Transforms.sqrt(a.data(), true);
     return record("sqrt", out, Input.of(a, g -> g.div(out).muli(0.5)));  // d/da = g / (2 sqrt a)
   }
@@ -105,6 +134,9 @@ public final class ElementwiseOps {
   /** |a|; the gradient at 0 is 0, as in PyTorch. */
   public static Tensor abs(Tensor a) {
     requireFloat("abs", a);
+    if (a.numel() == 0) {
+      return empty("abs", a);
+    }
     INDArray av = a.data();
     return record("abs", Transforms.abs(av, true), Input.of(a, g -> g.mul(Transforms.sign(av, true))));  // g*sgn(a)
   }
@@ -115,8 +147,11 @@ public final class ElementwiseOps {
    */
   public static Tensor clamp(Tensor a, double lo, double hi) {
     requireFloat("clamp", a);
+    if (a.numel() == 0) {
+      return empty("clamp", a);
+    }
     if (lo > hi) {
-      throw new IllegalArgumentException("clamp: min " + lo + " > max " + hi);
+      throw new io.graft.core.GraftException("clamp: min " + lo + " > max " + hi);
     }
     INDArray av = a.data();
     INDArray out = av.dup();
@@ -159,5 +194,10 @@ public final class ElementwiseOps {
       return add ? x.add(t) : x.mul(t);
     }
     return add ? x.add(s) : x.mul(s);
+  }
+
+  /** The result of an elementwise op on an empty tensor: empty, same shape and dtype (ND4J refuses empty arrays). */
+  static Tensor empty(String op, Tensor a) {
+    return record(op, org.nd4j.linalg.factory.Nd4j.create(a.dtype(), a.shape()), Input.of(a, g -> g));
   }
 }

@@ -41,6 +41,15 @@ public final class LinalgOps {
     if (bs[bs.length - 2] != k) {
       throw ShapeException.of("matmul", "inner dimensions differ (" + k + " vs " + bs[bs.length - 2] + ")", as, bs);
     }
+    if (a.numel() == 0 || b.numel() == 0) {
+      // empty operands (libnd4j's matmul fails on them): the product is zeros (k = 0) or empty
+      long[] lead = as.length == 2 && bs.length == 2 ? new long[0]
+          : Broadcast.shape("matmul", Arrays.copyOf(as, as.length - 2), Arrays.copyOf(bs, bs.length - 2));
+      long[] outShape = append(lead, m, n);
+      Shapes.checkNew("matmul", outShape);
+      return record("matmul", Nd4j.zeros(a.dtype(), outShape),
+          Input.of(a, g -> Nd4j.zeros(g.dataType(), as)), Input.of(b, g -> Nd4j.zeros(g.dataType(), bs)));
+    }
     if (as.length == 2 && bs.length == 2) {
       INDArray av = a.data();
       INDArray bv = b.data();

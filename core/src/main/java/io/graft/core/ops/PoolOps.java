@@ -2,6 +2,7 @@ package io.graft.core.ops;
 
 import static io.graft.core.autograd.Autograd.record;
 
+import io.graft.core.GraftException;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
@@ -27,7 +28,7 @@ public final class PoolOps {
     Window win = Window.check("max_pool2d", x, kernel, stride, padding, dilation);
     if (win.dH() != 1 || win.dW() != 1) {
       // libnd4j's dilated max-pool kernel gives different windows than PyTorch's (checked against a fixture)
-      throw new UnsupportedOperationException("max_pool2d with dilation " + java.util.Arrays.toString(dilation)
+      throw new GraftException("max_pool2d with dilation " + java.util.Arrays.toString(dilation)
           + ": not supported (libnd4j's dilated max-pool disagrees with PyTorch); use dilation 1");
     }
     INDArray xv = x.data();

@@ -98,6 +98,10 @@ public final class ReductionOps {
   }
 
   private static int[] normalise(String op, Tensor x, int[] dims) {
+    if (x.rank() == 0) {
+      Shapes.dims(op, dims, 0); // 0 and -1 name the single element of a 0-d tensor, as in PyTorch
+      return new int[0];
+    }
     if (dims.length == 0) {
       int[] all = new int[x.rank()];
       for (int i = 0; i < all.length; i++) {

@@ -60,6 +60,9 @@ public final class ShapeOps {
     int r = x.rank();
     int a = Shapes.dim("transpose", dim0, r);
     int b = Shapes.dim("transpose", dim1, r);
+    if (r == 0) {
+      return x; // PyTorch: transposing a 0-d tensor is the identity
+    }
     int[] p = new int[r];
     for (int i = 0; i < r; i++) {
       p[i] = i;
@@ -153,6 +156,9 @@ public final class ShapeOps {
 
   /** {@code x[start:end:step]} along {@code dim}, PyTorch slicing rules (negative indices wrap, ends clamp). */
   public static Tensor slice(Tensor x, int dim, long start, long end, long step) {
+    if (x.rank() == 0) {
+      throw new ShapeException("slice: a zero-dimensional tensor cannot be sliced");
+    }
     int d = Shapes.dim("slice", dim, x.rank());
     if (step <= 0) {
       throw new ShapeException("slice: step must be positive, got " + step);
@@ -167,7 +173,9 @@ public final class ShapeOps {
     if (count == n) {
       return x;
     }
-    INDArrayIndex[] idx = index(xs.length, d, s, e, step);
+    // one element: a plain interval (libnd4j rejects a strided interval that selects a single element)
+    INDArrayIndex[] idx = count == 0 ? null : count == 1 ? index(xs.length, d, s, s + 1, 1)
+        : index(xs.length, d, s, e, step);
     INDArray out = count == 0 ? Nd4j.create(x.dtype(), outShape) : x.data().get(idx);
     return record("slice", out, Input.of(x, g -> {   // d/dx = g scattered into zeros
       INDArray gx = Nd4j.create(g.dataType(), xs);
@@ -184,6 +192,9 @@ public final class ShapeOps {
       throw new ShapeException("cat: needs at least one tensor");
     }
     int r = xs[0].rank();
+    if (r == 0) {
+      throw new ShapeException("cat: zero-dimensional tensors cannot be concatenated (reshape them to [1] first)");
+    }
     int d = Shapes.dim("cat", dim, r);
     long[] sizes = new long[xs.length];
     for (int i = 0; i < xs.length; i++) {
