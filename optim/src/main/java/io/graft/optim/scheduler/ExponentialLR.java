@@ -19,20 +19,11 @@ public final class ExponentialLR extends LRScheduler {
   @Override
   protected double[] computeLr() {
     double[] lr = currentLrs();
-    if (lastEpoch != 0) {
-      for (int i = 0; i < lr.length; i++) {
-        lr[i] *= gamma;
-      }
-    }
-    return lr;
+    return lastEpoch == 0 ? lr : scaled(lr, gamma);
   }
 
   @Override
   protected double[] closedFormLr() {
-    double[] lr = baseLrs.clone();
-    for (int i = 0; i < lr.length; i++) {
-      lr[i] *= Math.pow(gamma, lastEpoch);
-    }
-    return lr;
+    return scaled(baseLrs, Math.pow(gamma, lastEpoch));
   }
 }

@@ -75,6 +75,15 @@ public abstract class LRScheduler implements Scheduler {
     lastLr = lrs.clone();
   }
 
+  /** Each value times {@code f} (a new array). */
+  protected static double[] scaled(double[] lrs, double f) {
+    double[] out = lrs.clone();
+    for (int i = 0; i < out.length; i++) {
+      out[i] *= f;
+    }
+    return out;
+  }
+
   protected final double groupLr(int i) {
     return optimizer.paramGroups().get(i).lr();
   }

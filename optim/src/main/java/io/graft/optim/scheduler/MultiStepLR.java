@@ -31,12 +31,7 @@ public final class MultiStepLR extends LRScheduler {
     for (int m : milestones) {
       count += m == lastEpoch ? 1 : 0;
     }
-    if (count > 0) {
-      for (int i = 0; i < lr.length; i++) {
-        lr[i] *= Math.pow(gamma, count);
-      }
-    }
-    return lr;
+    return count == 0 ? lr : scaled(lr, Math.pow(gamma, count));
   }
 
   @Override
@@ -45,10 +40,6 @@ public final class MultiStepLR extends LRScheduler {
     for (int m : milestones) {
       passed += m <= lastEpoch ? 1 : 0;
     }
-    double[] lr = baseLrs.clone();
-    for (int i = 0; i < lr.length; i++) {
-      lr[i] *= Math.pow(gamma, passed);
-    }
-    return lr;
+    return scaled(baseLrs, Math.pow(gamma, passed));
   }
 }

@@ -25,21 +25,11 @@ public final class StepLR extends LRScheduler {
   @Override
   protected double[] computeLr() {
     double[] lr = currentLrs();
-    if (lastEpoch == 0 || lastEpoch % stepSize != 0) {
-      return lr;
-    }
-    for (int i = 0; i < lr.length; i++) {
-      lr[i] *= gamma;
-    }
-    return lr;
+    return lastEpoch == 0 || lastEpoch % stepSize != 0 ? lr : scaled(lr, gamma);
   }
 
   @Override
   protected double[] closedFormLr() {
-    double[] lr = baseLrs.clone();
-    for (int i = 0; i < lr.length; i++) {
-      lr[i] *= Math.pow(gamma, Math.floorDiv(lastEpoch, stepSize));
-    }
-    return lr;
+    return scaled(baseLrs, Math.pow(gamma, Math.floorDiv(lastEpoch, stepSize)));
   }
 }

@@ -181,11 +181,11 @@ public final class TorchPth {
 
   private static Storage zipStorage(Object pid, Map<String, Storage> storages, String src) {
     if (!(pid instanceof Tuple t) || t.size() < 5 || !"storage".equals(t.get(0))) {
-      throw new GraftException(src + ": unexpected persistent id " + pid + " (expected ('storage', type, key, "
-          + "location, numel))");
+      throw new GraftException(src + ": unexpected persistent id " + Unpickler.describe(pid) + " (expected "
+          + "('storage', type, key, location, numel))");
     }
     String dtype = storageDtype(t.get(1), src);
-    String key = String.valueOf(t.get(2));
+    String key = storageKey(t.get(2), src);
     long numel = asLong(t.get(4), "storage numel", src);
     if (numel < 0) {
       throw new GraftException(src + ": storage '" + key + "' has negative size " + numel);
@@ -215,11 +215,12 @@ public final class TorchPth {
     });
     Object magic = Unpickler.load(buf, src + " (magic number)", plain);
     if (!LEGACY_MAGIC.equals(magic)) {
-      throw new GraftException(src + ": a pickle, but not a torch.save file (magic number " + magic + ")");
+      throw new GraftException(src + ": a pickle, but not a torch.save file (magic number "
+          + (magic instanceof Long || magic instanceof java.math.BigInteger ? magic : Unpickler.describe(magic)) + ")");
     }
     Object protocol = Unpickler.load(buf, src + " (protocol version)", plain);
     if (!(protocol instanceof Long p) || p != 1001) {
-      throw new GraftException(src + ": unsupported legacy protocol version " + protocol);
+      throw new GraftException(src + ": unsupported legacy protocol version " + Unpickler.describe(protocol));
     }
     Unpickler.load(buf, src + " (sys info)", plain);
     Map<String, Storage> storages = new LinkedHashMap<>();
@@ -230,6 +231,9 @@ public final class TorchPth {
       throw new GraftException(src + ": storage key list missing");
     }
     for (Object k : keyList) {
+      if (!(k instanceof String) && !(k instanceof Long)) {
+        throw new GraftException(src + ": storage key list holds a " + Unpickler.describe(k));
+      }
       Storage s = storages.get(String.valueOf(k));
       if (s == null) {
         throw new GraftException(src + ": storage key '" + k + "' is not used by any tensor");
@@ -248,6 +252,12 @@ public final class TorchPth {
       s.bytes = b;
       buf.position(buf.position() + (int) (numel * es));
     }
+    for (Storage s : storages.values()) {
+      if (s.bytes == null) {
+        throw new GraftException(src + ": storage '" + s.key + "' is used by a tensor but missing from the file's "
+            + "storage list");
+      }
+    }
     if (!views.isEmpty()) {
       throw new GraftException(src + ": storage views (torch < 0.4 files) are not supported: " + views.keySet());
     }
@@ -257,10 +267,10 @@ public final class TorchPth {
   private static Storage legacyStorage(Object pid, Map<String, Storage> storages, Map<String, long[]> views,
       String src) {
     if (!(pid instanceof Tuple t) || t.size() < 6 || !"storage".equals(t.get(0))) {
-      throw new GraftException(src + ": unexpected persistent id " + pid);
+      throw new GraftException(src + ": unexpected persistent id " + Unpickler.describe(pid));
     }
     String dtype = storageDtype(t.get(1), src);
-    String key = String.valueOf(t.get(2));
+    String key = storageKey(t.get(2), src);
     long numel = asLong(t.get(4), "storage numel", src);
     if (t.get(5) != Unpickler.NONE) {
       views.put(key, new long[0]);
@@ -275,6 +285,13 @@ public final class TorchPth {
       return STORAGES.get(g.name());
     }
     throw new GraftException(src + ": unsupported storage type " + Unpickler.describe(type));
+  }
+
+  private static String storageKey(Object k, String src) {
+    if (k instanceof String || k instanceof Long) {
+      return String.valueOf(k);
+    }
+    throw new GraftException(src + ": storage key is a " + Unpickler.describe(k) + ", not a string");
   }
 
   private static long asLong(Object o, String what, String src) {
@@ -430,6 +447,9 @@ public final class TorchPth {
       throw new GraftException(src + ": tensor '" + key + "' is larger than 2 GiB; not supported");
     }
     ByteBuffer data = s.bytes;
+    if (data == null) {
+      throw new GraftException(src + ": tensor '" + key + "' refers to storage '" + s.key + "', which has no data");
+    }
     if (isContiguous(size, v.stride())) {
       ByteBuffer b = data.duplicate();
       b.position((int) (v.offset() * es));

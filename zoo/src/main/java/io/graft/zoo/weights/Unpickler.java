@@ -282,7 +282,7 @@ public final class Unpickler {
         case 's' -> {
           Object v = pop();
           Object k = pop();
-          asMap(top()).put(k, v);
+          asMap(top()).put(key(k), v);
         }
         case 'u' -> {
           List<Object> items = popMark();
@@ -342,6 +342,33 @@ public final class Unpickler {
     }
   }
 
+  /**
+   * A dict key must be hashable as in Python: a scalar, or a shallow tuple of scalars. (A list or dict key — which
+   * Python itself would refuse — could nest deep enough to overflow the stack when hashed.)
+   */
+  private Object key(Object k) {
+    if (hashable(k, 0)) {
+      return k;
+    }
+    throw error("unhashable dict key (" + describe(k) + ")");
+  }
+
+  private static boolean hashable(Object k, int depth) {
+    if (k instanceof String || k instanceof Long || k instanceof BigInteger || k instanceof Double
+        || k instanceof Boolean || k == NONE || k instanceof Global) {
+      return true;
+    }
+    if (k instanceof Tuple t && depth < 8) {
+      for (Object o : t.items()) {
+        if (!hashable(o, depth + 1)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
   private Object memoGet(long key) {
     Object v = memo.get(key);
     if (v == null) {
@@ -391,7 +418,7 @@ public final class Unpickler {
       throw error("odd number of items for a dict");
     }
     for (int i = 0; i < items.size(); i += 2) {
-      m.put(items.get(i), items.get(i + 1));
+      m.put(key(items.get(i)), items.get(i + 1));
     }
   }
 
