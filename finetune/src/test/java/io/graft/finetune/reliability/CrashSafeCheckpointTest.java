@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the weights of an uninterrupted run.
  */
 class CrashSafeCheckpointTest {
-  static final int EPOCHS = 400;
+  static final int EPOCHS = 1000;
 
   @TempDir
   Path tmp;
