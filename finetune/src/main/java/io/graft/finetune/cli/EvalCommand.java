@@ -35,7 +35,7 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     DataSource ds = DataSource.open(data, classes, null, model, imageSize, 0);
-    Module m = ModelLoading.load(model, ModelLoading.resolve(model, weights));
+    Module m = ModelLoading.load(model, ModelLoading.resolve(model, weights), null);
     Evaluation e;
     try (DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(128))) {
       e = Evaluation.of(m, te, new CrossEntropyLoss(), ds.test().numClasses());

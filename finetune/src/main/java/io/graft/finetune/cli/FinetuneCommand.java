@@ -115,7 +115,7 @@ final class FinetuneCommand implements Callable<Integer> {
     int numClasses = ds.train().numClasses();
     Init.manualSeed(seed);
     Module m = weights == null ? Zoo.create(model, numClasses) : ModelLoading.load(model,
-        ModelLoading.resolve(model, weights));
+        ModelLoading.resolve(model, weights), null);
     FineTune ft = new FineTune(FineTune.Options.lr(lr).withStrategy(s)
         .withBackboneLr(backboneLr == null ? 0.1 : backboneLr / lr).withLayerDecay(layerDecay)
         .withOptimizer(optimizer, momentum, weightDecay).withLabelSmoothing(labelSmoothing).withSeed(seed));

@@ -4,7 +4,6 @@ import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import io.graft.layers.Module;
-import io.graft.zoo.models.Classifier;
 import io.graft.zoo.models.Zoo;
 import io.graft.zoo.pretrained.Pretrained;
 import io.graft.zoo.weights.Weights;
@@ -21,20 +20,25 @@ final class ModelLoading {
     return Path.of(weights);
   }
 
-  /** The model with its head sized as in the weights file, weights loaded strictly. */
-  static Module load(String model, Path weights) {
-    if (!Zoo.names().contains(model)) {
-      throw new GraftException("unknown model '" + model + "'; known: " + Zoo.names());
-    }
+  /**
+   * The model with its head sized as in the weights file (or {@code numClasses} when given), weights loaded
+   * strictly; the file is read once.
+   */
+  static Module load(String model, Path weights, Integer numClasses) {
+    String key = Zoo.headPath(model) + ".weight";
     StateDict sd = Weights.read(weights);
-    Module probe = Zoo.create(model, 2);
-    String key = ((Classifier) probe).headPath() + ".weight";
-    Tensor w = sd.get(key);
-    if (w == null || w.rank() != 2) {
-      throw new GraftException(weights + ": no head weight '" + key + "' for " + model);
+    int classes;
+    if (numClasses != null) {
+      classes = numClasses;
+    } else {
+      Tensor w = sd.get(key);
+      if (w == null || w.rank() != 2) {
+        throw new GraftException(weights + ": no head weight '" + key + "' for " + model + "; pass --num-classes");
+      }
+      classes = Math.toIntExact(w.shape()[0]);
     }
-    Module m = Zoo.create(model, Math.toIntExact(w.shape()[0]));
-    m.loadStateDict(sd, true);
+    Module m = Zoo.create(model, classes);
+    Weights.loadInto(m, sd, weights, true);
     return m;
   }
 }

@@ -1,15 +1,12 @@
 package io.graft.finetune.cli;
 
 import io.graft.core.GraftException;
-import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
 import io.graft.core.io.Npy;
 import io.graft.core.ops.ShapeOps;
 import io.graft.layers.Module;
-import io.graft.zoo.models.Classifier;
 import io.graft.zoo.models.Zoo;
-import io.graft.zoo.weights.Weights;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,14 +69,7 @@ final class PredictCommand implements Callable<Integer> {
       }
       x = x.to(DataType.FLOAT);
     }
-    StateDict sd = Weights.read(weights);
-    Module m = Zoo.create(model, 1000);
-    String head = ((Classifier) m).headPath();
-    int classes = numClasses != null ? numClasses : headClasses(sd, head + ".weight");
-    if (classes != 1000) {
-      ((Classifier) m).replaceHead(classes);
-    }
-    Weights.loadInto(m, weights, true);
+    Module m = ModelLoading.load(model, weights, numClasses);
     m.eval();
     List<Tensor> outs = new ArrayList<>();
     long n = x.shape()[0];
@@ -93,13 +83,5 @@ final class PredictCommand implements Callable<Integer> {
     spec.commandLine().getOut().printf("%s: %d images -> %s %s%n", model, n, output,
         java.util.Arrays.toString(logits.shape()));
     return 0;
-  }
-
-  private int headClasses(StateDict sd, String key) {
-    Tensor w = sd.get(key);
-    if (w == null || w.rank() != 2) {
-      throw new GraftException(weights + ": no head weight '" + key + "' for " + model + "; pass --num-classes");
-    }
-    return Math.toIntExact(w.shape()[0]);
   }
 }

@@ -57,7 +57,7 @@ public final class Demo {
     if (seeds.length == 0) {
       throw new GraftException("demo: at least one seed");
     }
-    Path assets = extractAssets();
+    Path assets = assets();
     JsonNode reference = readJson(assets.resolve("reference.json"));
     Dataset train;
     Dataset test;
@@ -196,7 +196,12 @@ public final class Demo {
     }
   }
 
-  static Path extractAssets() {
+  /**
+   * The demo's shipped files unpacked into a fresh temporary folder: the four Fashion-MNIST IDX files (classes 5–9:
+   * 500 training, 5000 test images) under their standard names, PyTorch's stage-1 checkpoint
+   * {@code smallcnn_fmnist_0-4.pth} and {@code reference.json}.
+   */
+  public static Path assets() {
     try {
       Path dir = Files.createTempDirectory("graft-demo-");
       dir.toFile().deleteOnExit();

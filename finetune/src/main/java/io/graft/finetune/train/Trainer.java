@@ -257,14 +257,7 @@ public final class Trainer {
     try (Progress bar = Progress.of(o.progress(), epoch, o.epochs(), batches)) {
       int b = 0;
       for (DataLoader.Batch batch : train.epoch(epoch)) {
-        Tensor logits = model.call(batch.x());
-        double lv = step(logits, batch.y(), epoch, b);
-        acc.add(logits, batch.y(), lv);
-        bar.step(lv, acc);
-        for (TrainListener l : listeners) {
-          l.onBatchEnd(epoch, b, batches, lv);
-        }
-        b++;
+        trainBatch(model, batch.x(), batch.y(), epoch, b++, batches, acc, bar);
       }
     }
     return acc.result();
@@ -283,16 +276,22 @@ public final class Trainer {
         int[] idx = new int[n];
         System.arraycopy(order, b * bs, idx, 0, n);
         Tensor[] xy = cache.batch(idx);
-        Tensor logits = head.call(xy[0]);
-        double lv = step(logits, xy[1], epoch, b);
-        acc.add(logits, xy[1], lv);
-        bar.step(lv, acc);
-        for (TrainListener l : listeners) {
-          l.onBatchEnd(epoch, b, batches, lv);
-        }
+        trainBatch(head, xy[0], xy[1], epoch, b, batches, acc, bar);
       }
     }
     return acc.result();
+  }
+
+  /** Forward through {@code net} (the model, or its head on cached features), step, and the batch's bookkeeping. */
+  private void trainBatch(Module net, Tensor x, Tensor y, int epoch, int batch, int batches,
+      Evaluation.Accumulator acc, Progress bar) {
+    Tensor logits = net.call(x);
+    double lv = step(logits, y, epoch, batch);
+    acc.add(logits, y, lv);
+    bar.step(lv, acc);
+    for (TrainListener l : listeners) {
+      l.onBatchEnd(epoch, batch, batches, lv);
+    }
   }
 
   private double step(Tensor logits, Tensor y, int epoch, int batch) {

@@ -79,16 +79,8 @@ class GraftCliTest {
     assertEquals(a.keyList(), b.keyList());
   }
 
-  Path demoData() throws Exception {
-    Path dir = tmp.resolve("fmnist");
-    Files.createDirectories(dir);
-    for (String f : new String[] {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "smallcnn_fmnist_0-4.pth"}) {
-      try (var in = getClass().getResourceAsStream("/io/graft/finetune/demo/" + f)) {
-        Files.copy(in, dir.resolve(f));
-      }
-    }
-    return dir;
+  Path demoData() {
+    return io.graft.finetune.recipe.Demo.assets();
   }
 
   @Test

@@ -12,10 +12,8 @@ import io.graft.finetune.transforms.Normalize;
 import io.graft.finetune.transforms.RandomCrop;
 import io.graft.finetune.transforms.RandomHorizontalFlip;
 import java.awt.image.BufferedImage;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import javax.imageio.ImageIO;
@@ -31,12 +29,9 @@ class DataTest {
 
   @BeforeAll
   static void unpack() throws Exception {
-    for (String f : new String[] {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"}) {
-      try (InputStream in = DataTest.class.getResourceAsStream("/io/graft/finetune/demo/" + f)) {
-        Files.copy(in, tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
-    demoTrain = new IdxDataset(tmp.resolve("train-images-idx3-ubyte.gz"), tmp.resolve("train-labels-idx1-ubyte.gz"),
+    Path assets = io.graft.finetune.recipe.Demo.assets();
+    demoTrain = new IdxDataset(assets.resolve("train-images-idx3-ubyte.gz"),
+        assets.resolve("train-labels-idx1-ubyte.gz"),
         IdxDataset.FASHION_CLASSES);
   }
 

@@ -11,11 +11,7 @@ import io.graft.finetune.recipe.Strategy;
 import io.graft.finetune.train.Trainer;
 import io.graft.finetune.transforms.Normalize;
 import io.graft.zoo.models.SmallCNN;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
 
 /**
@@ -26,25 +22,20 @@ import java.util.Map;
 public final class CheckpointChild {
   private CheckpointChild() {}
 
-  static Dataset data(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    for (String f : new String[] {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"}) {
-      try (InputStream in = CheckpointChild.class.getResourceAsStream("/io/graft/finetune/demo/" + f)) {
-        Files.copy(in, dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
+  static Dataset data() {
+    Path dir = io.graft.finetune.recipe.Demo.assets();
     return new IdxDataset(dir.resolve("train-images-idx3-ubyte.gz"), dir.resolve("train-labels-idx1-ubyte.gz"),
         IdxDataset.FASHION_CLASSES).selectClasses(5, 6, 7, 8, 9).firstPerClass(4).subset(new int[] {0, 1, 2, 3, 4, 5,
         6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
   }
 
   /** Trains (resuming from {@code checkpoint} if present) and returns the final state. */
-  static StateDict train(Path checkpoint, int epochs, Path dataDir) throws IOException {
+  static StateDict train(Path checkpoint, int epochs) {
     Init.manualSeed(11);
     SmallCNN m = new SmallCNN(5);
     FineTune ft = new FineTune(FineTune.Options.lr(0.05).withStrategy(Strategy.FULL).withSeed(3));
     ft.prepare(m, 5);
-    try (DataLoader tr = new DataLoader(data(dataDir), new Normalize(new float[] {0.286f}, new float[] {0.353f}),
+    try (DataLoader tr = new DataLoader(data(), new Normalize(new float[] {0.286f}, new float[] {0.353f}),
         DataLoader.Options.batch(16).withShuffle(true).withSeed(5).withWorkers(0))) {
       Trainer.Options o = Trainer.Options.epochs(epochs).withKeepBest(false).withFeatureCache(false);
       if (checkpoint != null) {
@@ -55,10 +46,10 @@ public final class CheckpointChild {
     return m.stateDict();
   }
 
-  public static void main(String[] args) throws IOException {
+  public static void main(String[] args) {
     Path ckpt = Path.of(args[0]);
     int epochs = Integer.parseInt(args[1]);
-    StateDict sd = train(ckpt, epochs, ckpt.resolveSibling("data-" + ProcessHandle.current().pid()));
+    StateDict sd = train(ckpt, epochs);
     if (args.length > 2) {
       Safetensors.write(Path.of(args[2]), sd, Map.of());
     }

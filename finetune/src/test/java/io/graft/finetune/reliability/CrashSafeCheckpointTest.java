@@ -42,7 +42,7 @@ class CrashSafeCheckpointTest {
 
   @Test
   void killedWritersLeaveALoadableCheckpointAndResumeExactly() throws Exception {
-    StateDict reference = CheckpointChild.train(null, EPOCHS, tmp.resolve("data-ref"));
+    StateDict reference = CheckpointChild.train(null, EPOCHS);
     Path ckpt = tmp.resolve("run.ckpt");
     Rng rng = new Rng(2026);
     int kills = 0;

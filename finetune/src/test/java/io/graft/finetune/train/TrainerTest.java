@@ -21,10 +21,8 @@ import io.graft.optim.Optimizer;
 import io.graft.optim.scheduler.CosineAnnealingLR;
 import io.graft.optim.scheduler.Scheduler;
 import io.graft.zoo.models.SmallCNN;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,13 +40,9 @@ class TrainerTest {
 
   @BeforeAll
   static void data() throws Exception {
-    for (String f : new String[] {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"}) {
-      try (InputStream in = TrainerTest.class.getResourceAsStream("/io/graft/finetune/demo/" + f)) {
-        Files.copy(in, tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
-    Dataset all = new IdxDataset(tmp.resolve("train-images-idx3-ubyte.gz"), tmp.resolve("train-labels-idx1-ubyte.gz"),
-        IdxDataset.FASHION_CLASSES).selectClasses(5, 6, 7, 8, 9);
+    Path assets = io.graft.finetune.recipe.Demo.assets();
+    Dataset all = new IdxDataset(assets.resolve("train-images-idx3-ubyte.gz"),
+        assets.resolve("train-labels-idx1-ubyte.gz"), IdxDataset.FASHION_CLASSES).selectClasses(5, 6, 7, 8, 9);
     List<Dataset> parts = all.firstPerClass(40).split(0.25, new io.graft.core.random.Rng(1));
     train = parts.get(0);
     val = parts.get(1);

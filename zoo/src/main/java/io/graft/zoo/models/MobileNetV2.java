@@ -45,10 +45,7 @@ public final class MobileNetV2 extends Module implements Classifier {
   }
 
   static Conv2d conv(int in, int out, int k, int stride, int groups, Rng rng) {
-    Conv2d c = new Conv2d(in, out, k, Conv2d.Options.defaults().withStride(stride).withPadding((k - 1) / 2)
-        .withGroups(groups).withBias(false).withRng(rng));
-    Init.kaimingNormal(c.weight(), 0, "fan_out", "relu", rng);
-    return c;
+    return ResNet.conv(in, out, k, stride, (k - 1) / 2, groups, rng);
   }
 
   /** torchvision's Conv2dNormActivation with ReLU6: keys {@code 0.weight}, {@code 1.*}. */

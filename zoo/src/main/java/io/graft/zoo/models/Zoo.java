@@ -47,6 +47,20 @@ public final class Zoo {
     return f.apply(numClasses);
   }
 
+  /** The head's dotted path for an architecture, without building it ({@code fc}, {@code classifier.6}, ...). */
+  public static String headPath(String name) {
+    if (!MODELS.containsKey(name)) {
+      throw new GraftException("unknown model '" + name + "'; known: " + MODELS.keySet());
+    }
+    if (name.startsWith("resnet")) {
+      return "fc";
+    }
+    if (name.startsWith("vgg")) {
+      return "classifier.6";
+    }
+    return name.equals("mobilenet_v2") ? "classifier.1" : "head";
+  }
+
   /** {@link #create} as a {@link Classifier} (every zoo model is one). */
   public static Classifier classifier(String name, int numClasses) {
     return (Classifier) create(name, numClasses);

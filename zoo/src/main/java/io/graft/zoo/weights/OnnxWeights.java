@@ -13,7 +13,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.List;
 import java.util.Map;
 import onnx.Onnx;
 import org.nd4j.shade.protobuf.CodedInputStream;
@@ -203,9 +202,5 @@ public final class OnnxWeights {
     } catch (NumberFormatException e) {
       throw new GraftException(what + ": bad external data number '" + s + "'");
     }
-  }
-
-  static List<String> nodeTypes(Onnx.ModelProto m) {
-    return m.getGraph().getNodeList().stream().map(Onnx.NodeProto::getOpType).distinct().toList();
   }
 }

@@ -71,7 +71,11 @@ public final class Weights {
    * An ONNX file whose weights PyTorch fused and renamed gets an error saying so.
    */
   public static LoadResult loadInto(Module model, Path path, boolean strict) {
-    StateDict sd = read(path);
+    return loadInto(model, read(path), path, strict);
+  }
+
+  /** As {@link #loadInto(Module, Path, boolean)} for weights already read from {@code path}. */
+  public static LoadResult loadInto(Module model, StateDict sd, Path path, boolean strict) {
     try {
       return model.loadStateDict(sd, strict);
     } catch (StateDictLoadException e) {

@@ -69,9 +69,12 @@ class ZooKeysTest {
     Map<String, String> heads = Map.of("resnet18", "fc", "resnet50", "fc", "vgg11", "classifier.6",
         "mobilenet_v2", "classifier.1");
     Map<String, Long> features = Map.of("resnet18", 512L, "resnet50", 2048L, "vgg11", 4096L, "mobilenet_v2", 1280L);
+    assertEquals("head", Zoo.headPath("smallcnn"));
+    assertEquals(((Classifier) Zoo.create("smallcnn", 3)).headPath(), Zoo.headPath("smallcnn"));
     heads.forEach((name, path) -> {
       Classifier c = Zoo.classifier(name, 1000);
       assertEquals(path, c.headPath());
+      assertEquals(path, Zoo.headPath(name), "Zoo.headPath agrees with the built model");
       assertEquals(features.get(name), c.numFeatures());
       c.replaceHead(7);
       assertEquals(7, c.head().outFeatures());
