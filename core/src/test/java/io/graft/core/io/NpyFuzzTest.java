@@ -8,7 +8,7 @@ import java.nio.file.Path;
 
 /** Coverage-guided fuzzing of the {@code .npy} reader (see {@link SafetensorsFuzzTest}). */
 class NpyFuzzTest {
-  @FuzzTest(maxDuration = "15s")
+  @FuzzTest(maxExecutions = 100_000, maxDuration = "45s")
   void fuzz(byte[] data) throws IOException {
     Path p = Files.createTempFile("fuzz", ".npy");
     try {

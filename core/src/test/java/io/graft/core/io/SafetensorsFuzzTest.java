@@ -11,7 +11,7 @@ import io.graft.core.GraftException;
  * docs/reliability.md for longer runs.
  */
 class SafetensorsFuzzTest {
-  @FuzzTest(maxDuration = "20s")
+  @FuzzTest(maxExecutions = 300_000, maxDuration = "60s")
   void fuzz(byte[] data) {
     try {
       Safetensors.File f = Safetensors.open(data, "fuzz.safetensors");

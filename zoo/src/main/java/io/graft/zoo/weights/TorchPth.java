@@ -114,7 +114,7 @@ public final class TorchPth {
       ZipEntry pkl = null;
       int entries = 0;
       for (Enumeration<? extends ZipEntry> e = zip.entries(); e.hasMoreElements(); ) {
-        ZipEntry z = e.nextElement();
+        ZipEntry z = nextEntry(e, src);
         entries++;
         String name = z.getName();
         if (name.endsWith("/data.pkl") && name.indexOf('/') == name.length() - "/data.pkl".length()) {
@@ -129,7 +129,7 @@ public final class TorchPth {
             + " entries): not a torch.save file");
       }
       String prefix = pkl.getName().substring(0, pkl.getName().length() - "data.pkl".length());
-      ZipEntry order = zip.getEntry(prefix + "byteorder");
+      ZipEntry order = entry(zip, prefix + "byteorder", src);
       if (order != null) {
         String bo = new String(readEntry(zip, order, 16, src), java.nio.charset.StandardCharsets.US_ASCII).trim();
         if (!bo.equals("little")) {
@@ -141,7 +141,7 @@ public final class TorchPth {
       Object root = Unpickler.load(ByteBuffer.wrap(pickle), src + " (" + pkl.getName() + ")",
           new Handler(src, pid -> zipStorage(pid, storages, src)));
       for (Storage s : storages.values()) {
-        ZipEntry z = zip.getEntry(prefix + "data/" + s.key);
+        ZipEntry z = entry(zip, prefix + "data/" + s.key, src);
         if (z == null) {
           throw new GraftException(src + ": storage '" + s.key + "' has no entry " + prefix + "data/" + s.key);
         }
@@ -161,6 +161,26 @@ public final class TorchPth {
       throw new GraftException(src + ": broken zip archive (" + e.getMessage() + "); the file may be truncated", e);
     } catch (IOException e) {
       throw new GraftException(src + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  // java.util.zip decodes entry names and comments lazily and reports malformed UTF-8 with an unchecked
+  // IllegalArgumentException; these two turn it into a refusal that names the file.
+  private static ZipEntry nextEntry(Enumeration<? extends ZipEntry> e, String src) {
+    try {
+      return e.nextElement();
+    } catch (IllegalArgumentException bad) {
+      throw new GraftException(src + ": broken zip archive (an entry name or comment is not valid UTF-8: "
+          + bad.getMessage() + ")", bad);
+    }
+  }
+
+  private static ZipEntry entry(ZipFile zip, String name, String src) {
+    try {
+      return zip.getEntry(name);
+    } catch (IllegalArgumentException bad) {
+      throw new GraftException(src + ": broken zip archive (entry " + name + " has a name or comment that is not "
+          + "valid UTF-8: " + bad.getMessage() + ")", bad);
     }
   }
 

@@ -8,7 +8,7 @@ import java.nio.file.Path;
 
 /** Coverage-guided fuzzing of the ONNX initializer reader (see {@link TorchPthFuzzTest}). */
 class OnnxFuzzTest {
-  @FuzzTest(maxDuration = "20s")
+  @FuzzTest(maxExecutions = 150_000, maxDuration = "60s")
   void fuzz(byte[] data) throws IOException {
     Path dir = Files.createTempDirectory("fuzz");
     Path p = dir.resolve("model.onnx");

@@ -12,7 +12,7 @@ import java.nio.file.Path;
  * Jazzer's sanitizers also flag any attempt to run a command or deserialize arbitrary classes.
  */
 class TorchPthFuzzTest {
-  @FuzzTest(maxDuration = "30s")
+  @FuzzTest(maxExecutions = 100_000, maxDuration = "90s")
   void fuzz(byte[] data) throws IOException {
     Path p = Files.createTempFile("fuzz", ".pth");
     try {

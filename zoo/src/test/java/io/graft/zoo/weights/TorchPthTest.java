@@ -105,6 +105,36 @@ class TorchPthTest {
   }
 
   @Test
+  void zipEntryNamesAndCommentsThatAreNotUtf8AreClearErrors() throws Exception {
+    // Found by the fuzzer in CI: java.util.zip decodes entry comments lazily and rejects malformed UTF-8 with an
+    // IllegalArgumentException. Build a torch-like archive whose entry comment and (separately) name are invalid.
+    for (String part : new String[] {"comment", "name"}) {
+      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+      try (java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(bytes)) {
+        java.util.zip.ZipEntry e = new java.util.zip.ZipEntry("archive/data.pkl");
+        e.setComment("QQQQ");
+        out.putNextEntry(e);
+        out.write(new byte[] {(byte) 0x80, 2, '}', '.'});
+        out.closeEntry();
+      }
+      byte[] zip = bytes.toByteArray();
+      String marker = part.equals("comment") ? "QQQQ" : "data.pkl";
+      int patched = 0;
+      for (int i = 0; i + marker.length() <= zip.length; i++) {
+        if (new String(zip, i, marker.length(), java.nio.charset.StandardCharsets.ISO_8859_1).equals(marker)) {
+          zip[i + 1] = (byte) 0xFF;
+          patched++;
+        }
+      }
+      assertTrue(patched >= 1, part);
+      Path p = tmp.resolve("bad" + part + ".pth");
+      Files.write(p, zip);
+      GraftException e = assertThrows(GraftException.class, () -> TorchPth.read(p), part);
+      assertTrue(e.getMessage().contains(p.toString()), e.getMessage());
+    }
+  }
+
+  @Test
   void zipAndLegacyFormatsAgree() {
     StateDict zip = TorchPth.read(resource("mobilenet_v2.pth"));
     StateDict legacy = TorchPth.read(resource("mobilenet_v2_legacy.pth"));
