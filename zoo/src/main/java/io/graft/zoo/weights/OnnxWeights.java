@@ -96,7 +96,12 @@ public final class OnnxWeights {
     }
     Shapes.checkNew(what, shape);
     long numel = Shapes.numel(shape);
-    String dtype = switch (t.getDataType()) {
+    int onnxType = t.getDataType();
+    if (onnxType == Onnx.TensorProto.DataType.UINT16_VALUE || onnxType == Onnx.TensorProto.DataType.UINT32_VALUE
+        || onnxType == Onnx.TensorProto.DataType.UINT64_VALUE) {
+      return unsigned(t, shape, numel, what);
+    }
+    String dtype = switch (onnxType) {
       case Onnx.TensorProto.DataType.FLOAT_VALUE -> "F32";
       case Onnx.TensorProto.DataType.DOUBLE_VALUE -> "F64";
       case Onnx.TensorProto.DataType.FLOAT16_VALUE -> "F16";
@@ -155,6 +160,54 @@ public final class OnnxWeights {
     }
     b.flip();
     return TensorBytes.decode(dtype, shape, b);
+  }
+
+  /**
+   * Unsigned integers, which ND4J lacks as Graft tensors, widened to the next signed type: UINT16 to int32,
+   * UINT32 to int64; UINT64 to int64 (values above 2^63 - 1 are refused).
+   */
+  private static Tensor unsigned(Onnx.TensorProto t, long[] shape, long numel, String what) {
+    int type = t.getDataType();
+    int width = type == Onnx.TensorProto.DataType.UINT16_VALUE ? 2 : type == Onnx.TensorProto.DataType.UINT32_VALUE
+        ? 4 : 8;
+    if (t.getDataLocation() == Onnx.TensorProto.DataLocation.EXTERNAL) {
+      throw new GraftException(what + ": unsigned integer tensors in external data are not supported");
+    }
+    int n = Math.toIntExact(numel);
+    long[] v = new long[n];
+    if (!t.getRawData().isEmpty()) {
+      if (t.getRawData().size() != numel * width) {
+        throw new GraftException(what + " has " + t.getRawData().size() + " bytes of raw data; shape "
+            + Shapes.str(shape) + " needs " + numel * width);
+      }
+      ByteBuffer b = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n; i++) {
+        v[i] = width == 2 ? b.getShort(2 * i) & 0xFFFFL : width == 4 ? b.getInt(4 * i) & 0xFFFFFFFFL : b.getLong(8 * i);
+      }
+    } else if (width == 2) {
+      check(t.getInt32DataCount(), numel, what);
+      for (int i = 0; i < n; i++) {
+        v[i] = t.getInt32Data(i) & 0xFFFFL;
+      }
+    } else {
+      check(t.getUint64DataCount(), numel, what);
+      for (int i = 0; i < n; i++) {
+        v[i] = t.getUint64Data(i);
+      }
+    }
+    ByteBuffer out = ByteBuffer.allocate(n * (width == 2 ? 4 : 8)).order(ByteOrder.LITTLE_ENDIAN);
+    for (long x : v) {
+      if (width == 8 && x < 0) {
+        throw new GraftException(what + ": UINT64 value " + Long.toUnsignedString(x) + " does not fit int64");
+      }
+      if (width == 2) {
+        out.putInt((int) x);
+      } else {
+        out.putLong(x);
+      }
+    }
+    out.flip();
+    return TensorBytes.decode(width == 2 ? "I32" : "I64", shape, out);
   }
 
   private static void check(int count, long numel, String what) {

@@ -1,0 +1,447 @@
+package io.graft.zoo.onnx;
+
+import io.graft.core.GraftException;
+import io.graft.core.Parameter;
+import io.graft.core.Shapes;
+import io.graft.core.Tensor;
+import io.graft.layers.Module;
+import io.graft.zoo.weights.OnnxWeights;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import onnx.Onnx;
+
+/**
+ * An ONNX graph imported as a trainable {@link Module}.
+ *
+ * <p>Floating-point initializers become {@link Parameter}s named by their ONNX names, split at dots into child
+ * modules, so a torchvision export's {@code layer4.1.conv2.weight} is frozen with {@code freeze("layer4.*")} and
+ * appears under that key in {@link #stateDict()}; a fused export's {@code onnx::Conv_193} sits at the top level.
+ * Integer initializers are constants. Nodes run in file order (ONNX requires topological order) as Graft ops, so
+ * {@code forward} records the autograd graph; shapes are resolved at run time.
+ *
+ * <p>Every operator in the file is checked when loading: an unsupported one is an error listing all of them.
+ * Head replacement: {@link #cut(String)} keeps the subgraph that computes one named tensor (for a classifier, the
+ * input of its last {@code Gemm}, {@link #featureTensor()}), to be followed by a new head.
+ */
+public final class OnnxModel extends Module {
+  private final String source;
+  private final List<OnnxNode> nodes;
+  private final List<String> inputNames;
+  private final Map<String, long[]> inputShapes;
+  private final List<String> outputNames;
+  private final Map<String, Tensor> initializers;   // name -> Parameter (float) or constant (integer)
+
+  private OnnxModel(String source, List<OnnxNode> nodes, List<String> inputNames, Map<String, long[]> inputShapes,
+      List<String> outputNames, Map<String, Tensor> initializers) {
+    this.source = source;
+    this.nodes = List.copyOf(nodes);
+    this.inputNames = List.copyOf(inputNames);
+    this.inputShapes = Map.copyOf(inputShapes);
+    this.outputNames = List.copyOf(outputNames);
+    this.initializers = initializers;
+    for (Map.Entry<String, Tensor> e : initializers.entrySet()) {
+      if (e.getValue() instanceof Parameter p) {
+        register(e.getKey(), p);
+      }
+    }
+  }
+
+  /** Reads and checks an ONNX model: every operator must be supported (all unsupported ones are listed). */
+  public static OnnxModel load(Path path) {
+    String src = path.toString();
+    Onnx.ModelProto m = OnnxWeights.model(path);
+    int opset = 1;
+    for (Onnx.OperatorSetIdProto o : m.getOpsetImportList()) {
+      if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) {
+        opset = (int) o.getVersion();
+      }
+    }
+    if (opset > Operators.MAX_OPSET) {
+      throw new GraftException(src + ": opset " + opset + " is newer than the newest Graft supports ("
+          + Operators.MAX_OPSET + "); re-export with opset_version=" + Operators.MAX_OPSET);
+    }
+    Onnx.GraphProto g = m.getGraph();
+    List<OnnxNode> nodes = new ArrayList<>();
+    Set<String> unsupported = new TreeSet<>();
+    for (int k = 0; k < g.getNodeCount(); k++) {
+      Onnx.NodeProto n = g.getNode(k);
+      boolean defaultDomain = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx");
+      if (!defaultDomain || !Operators.supports(n.getOpType())) {
+        unsupported.add(defaultDomain ? n.getOpType() : n.getDomain() + "." + n.getOpType());
+      }
+      nodes.add(new OnnxNode(n, k, opset, src));
+    }
+    if (!unsupported.isEmpty()) {
+      throw new GraftException(src + ": unsupported ONNX operators " + unsupported + " (opset " + opset
+          + "); supported: " + Operators.names());
+    }
+    Path dir = path.toAbsolutePath().getParent();
+    Map<String, Tensor> inits = new LinkedHashMap<>();
+    for (Onnx.TensorProto t : g.getInitializerList()) {
+      Tensor v = OnnxWeights.tensor(t, dir, src);
+      inits.put(t.getName(), v.dtype().isFPType() ? new Parameter(v.data()) : v);
+    }
+    List<String> inputs = new ArrayList<>();
+    Map<String, long[]> shapes = new HashMap<>();
+    for (Onnx.ValueInfoProto v : g.getInputList()) {
+      if (inits.containsKey(v.getName())) {
+        continue;   // IR < 4 lists initializers among the inputs
+      }
+      inputs.add(v.getName());
+      shapes.put(v.getName(), declaredShape(v));
+    }
+    List<String> outputs = new ArrayList<>();
+    for (Onnx.ValueInfoProto v : g.getOutputList()) {
+      outputs.add(v.getName());
+    }
+    checkWiring(src, nodes, inputs, inits.keySet(), outputs);
+    return new OnnxModel(src, nodes, inputs, shapes, outputs, inits);
+  }
+
+  /** Static dimensions of a graph input; -1 for a symbolic or unknown one; null when no shape is declared. */
+  private static long[] declaredShape(Onnx.ValueInfoProto v) {
+    if (!v.hasType() || !v.getType().hasTensorType() || !v.getType().getTensorType().hasShape()) {
+      return null;
+    }
+    Onnx.TensorShapeProto s = v.getType().getTensorType().getShape();
+    long[] dims = new long[s.getDimCount()];
+    for (int k = 0; k < dims.length; k++) {
+      Onnx.TensorShapeProto.Dimension d = s.getDim(k);
+      dims[k] = d.hasDimValue() && d.getDimValue() > 0 ? d.getDimValue() : -1;
+    }
+    return dims;
+  }
+
+  /** Every node input must be a graph input, an initializer or an earlier node's output. */
+  private static void checkWiring(String src, List<OnnxNode> nodes, List<String> inputs, Set<String> inits,
+      List<String> outputs) {
+    Set<String> known = new HashSet<>(inputs);
+    known.addAll(inits);
+    for (OnnxNode n : nodes) {
+      for (String in : n.inputs()) {
+        if (!in.isEmpty() && !known.contains(in)) {
+          throw n.error("input '" + in + "' is neither a graph input, an initializer nor an earlier node's output "
+              + "(the graph is not in topological order or is incomplete)");
+        }
+      }
+      for (String out : n.outputs()) {
+        if (!out.isEmpty()) {
+          known.add(out);
+        }
+      }
+    }
+    for (String out : outputs) {
+      if (!known.contains(out)) {
+        throw new GraftException(src + ": graph output '" + out + "' is computed by no node");
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- parameters as a module tree
+
+  private void register(String name, Parameter p) {
+    String[] parts = name.split("\\.", -1);
+    boolean dotted = parts.length > 1;
+    for (String part : parts) {
+      dotted &= !part.isEmpty();
+    }
+    if (dotted) {
+      try {
+        Module scope = this;
+        for (int k = 0; k < parts.length - 1; k++) {
+          Module child = scope.namedChildren().get(parts[k]);
+          if (child == null) {
+            child = scope == this ? registerModule(parts[k], new Scope()) : ((Scope) scope).child(parts[k]);
+          }
+          if (!(child instanceof Scope)) {
+            throw new GraftException("not a scope");
+          }
+          scope = child;
+        }
+        if (scope == this) {
+          registerParameter(parts[parts.length - 1], p);
+        } else {
+          ((Scope) scope).parameter(parts[parts.length - 1], p);
+        }
+        return;
+      } catch (GraftException clash) {
+        // a name that is both a parameter and a prefix of others: keep it flat below
+      }
+    }
+    String flat = name.replace('.', '_');
+    while (namedChildren().containsKey(flat) || namedBuffers().containsKey(flat) || hasOwnParameter(flat)) {
+      flat = flat + "_";
+    }
+    registerParameter(flat, p);
+  }
+
+  private boolean hasOwnParameter(String name) {
+    return namedParameters().containsKey(name);
+  }
+
+  /** A module that only holds the parameters under one dotted prefix of an imported graph. */
+  static final class Scope extends Module {
+    Scope child(String name) {
+      return registerModule(name, new Scope());
+    }
+
+    void parameter(String name, Parameter p) {
+      registerParameter(name, p);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+      throw new GraftException("a parameter scope of an imported ONNX graph has no forward of its own; call the "
+          + "OnnxModel");
+    }
+
+    @Override
+    public String typeName() {
+      return "OnnxScope";
+    }
+  }
+
+  // ---------------------------------------------------------------- running
+
+  public List<String> inputNames() {
+    return inputNames;
+  }
+
+  public List<String> outputNames() {
+    return outputNames;
+  }
+
+  /** The file the graph came from. */
+  public String source() {
+    return source;
+  }
+
+  /** Operator types used by the graph, with counts, in first-use order. */
+  public Map<String, Integer> operatorCounts() {
+    Map<String, Integer> c = new LinkedHashMap<>();
+    for (OnnxNode n : nodes) {
+      c.merge(n.opType(), 1, Integer::sum);
+    }
+    return c;
+  }
+
+  /** The first output for a graph with one input. */
+  @Override
+  public Tensor forward(Tensor x) {
+    if (inputNames.size() != 1) {
+      throw new GraftException(source + ": the graph has " + inputNames.size() + " inputs " + inputNames
+          + "; call forward(Tensor...) or run(Map)");
+    }
+    return forward(new Tensor[] {x})[0];
+  }
+
+  /** All outputs, given the inputs in graph order. */
+  public Tensor[] forward(Tensor... inputs) {
+    if (inputs.length != inputNames.size()) {
+      throw new GraftException(source + ": the graph takes " + inputNames.size() + " inputs " + inputNames + ", got "
+          + inputs.length);
+    }
+    Map<String, Tensor> in = new LinkedHashMap<>();
+    for (int k = 0; k < inputs.length; k++) {
+      in.put(inputNames.get(k), inputs[k]);
+    }
+    Map<String, Tensor> out = run(in, outputNames);
+    Tensor[] r = new Tensor[outputNames.size()];
+    for (int k = 0; k < r.length; k++) {
+      r[k] = out.get(outputNames.get(k));
+    }
+    return r;
+  }
+
+  /** Runs the nodes needed for {@code wanted} (graph outputs or any intermediate tensor names). */
+  public Map<String, Tensor> run(Map<String, Tensor> inputs, List<String> wanted) {
+    Map<String, Tensor> env = new HashMap<>(initializers);
+    for (String name : inputNames) {
+      Tensor x = inputs.get(name);
+      if (x == null) {
+        throw new GraftException(source + ": graph input '" + name + "' not given (inputs: " + inputNames + ")");
+      }
+      checkInput(name, x);
+      env.put(name, x);
+    }
+    List<OnnxNode> plan = plan(wanted);
+    Map<String, Integer> lastUse = new HashMap<>();
+    for (int k = 0; k < plan.size(); k++) {
+      for (String in : plan.get(k).inputs()) {
+        lastUse.put(in, k);
+      }
+    }
+    Set<String> keep = new HashSet<>(wanted);
+    keep.addAll(initializers.keySet());
+    for (int k = 0; k < plan.size(); k++) {
+      OnnxNode n = plan.get(k);
+      Tensor[] args = new Tensor[n.inputs().size()];
+      for (int a = 0; a < args.length; a++) {
+        String name = n.inputs().get(a);
+        args[a] = name.isEmpty() ? null : env.get(name);
+      }
+      Tensor[] outs;
+      try {
+        outs = Operators.get(n.opType()).run(n, args, isTraining());
+      } catch (GraftException e) {
+        if (e.getMessage() != null && e.getMessage().contains("node '" + n.name() + "'")) {
+          throw e;
+        }
+        throw n.error(e.getMessage() + describe(args));
+      }
+      for (int o = 0; o < n.outputs().size() && o < outs.length; o++) {
+        if (!n.outputs().get(o).isEmpty() && outs[o] != null) {
+          env.put(n.outputs().get(o), outs[o]);
+        }
+      }
+      for (String in : n.inputs()) {   // drop what no later node reads: its graph can be freed sooner
+        if (lastUse.getOrDefault(in, -1) == k && !keep.contains(in)) {
+          env.remove(in);
+        }
+      }
+    }
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (String w : wanted) {
+      Tensor t = env.get(w);
+      if (t == null) {
+        throw new GraftException(source + ": no tensor '" + w + "' was computed");
+      }
+      out.put(w, t);
+    }
+    return out;
+  }
+
+  private static String describe(Tensor[] args) {
+    StringBuilder sb = new StringBuilder(" (input shapes");
+    for (Tensor t : args) {
+      sb.append(' ').append(t == null ? "-" : t.dtype() + Shapes.str(t.shape()));
+    }
+    return sb.append(')').toString();
+  }
+
+  private void checkInput(String name, Tensor x) {
+    long[] declared = inputShapes.get(name);
+    if (declared == null) {
+      return;
+    }
+    long[] s = x.shape();
+    boolean ok = s.length == declared.length;
+    for (int k = 0; ok && k < s.length; k++) {
+      ok = declared[k] < 0 || declared[k] == s[k];
+    }
+    if (!ok) {
+      throw new GraftException(source + ": input '" + name + "' has shape " + Shapes.str(s) + ", the graph declares "
+          + Shapes.str(declared) + " (-1: any size)");
+    }
+  }
+
+  /** The nodes that {@code wanted} depends on, in file order. */
+  private List<OnnxNode> plan(List<String> wanted) {
+    Map<String, OnnxNode> producer = new HashMap<>();
+    for (OnnxNode n : nodes) {
+      for (String o : n.outputs()) {
+        producer.put(o, n);
+      }
+    }
+    Set<OnnxNode> needed = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    Deque<String> todo = new ArrayDeque<>(wanted);
+    Set<String> seen = new HashSet<>();
+    while (!todo.isEmpty()) {
+      String t = todo.pop();
+      if (!seen.add(t)) {
+        continue;
+      }
+      OnnxNode n = producer.get(t);
+      if (n == null) {
+        if (!initializers.containsKey(t) && !inputNames.contains(t)) {
+          throw new GraftException(source + ": no node computes tensor '" + t + "'");
+        }
+        continue;
+      }
+      if (needed.add(n)) {
+        for (String in : n.inputs()) {
+          if (!in.isEmpty()) {
+            todo.push(in);
+          }
+        }
+      }
+    }
+    List<OnnxNode> plan = new ArrayList<>();
+    for (OnnxNode n : nodes) {
+      if (needed.contains(n)) {
+        plan.add(n);
+      }
+    }
+    return plan;
+  }
+
+  // ---------------------------------------------------------------- head replacement
+
+  /**
+   * The subgraph that computes {@code tensor}, as a model whose one output it is; it shares this model's
+   * parameters (same objects, same names) and drops those it does not use.
+   */
+  public OnnxModel cut(String tensor) {
+    List<OnnxNode> plan = plan(List.of(tensor));
+    Set<String> used = new LinkedHashSet<>();
+    for (OnnxNode n : plan) {
+      used.addAll(n.inputs());
+    }
+    Map<String, Tensor> inits = new LinkedHashMap<>();
+    for (Map.Entry<String, Tensor> e : initializers.entrySet()) {
+      if (used.contains(e.getKey())) {
+        inits.put(e.getKey(), e.getValue());
+      }
+    }
+    List<String> inputs = new ArrayList<>();
+    for (String in : inputNames) {
+      if (used.contains(in) || in.equals(tensor)) {
+        inputs.add(in);
+      }
+    }
+    Map<String, long[]> shapes = new HashMap<>();
+    for (String in : inputs) {
+      if (inputShapes.containsKey(in)) {
+        shapes.put(in, inputShapes.get(in));
+      }
+    }
+    OnnxModel m = new OnnxModel(source, plan, inputs, shapes, List.of(tensor), inits);
+    m.train(isTraining());
+    return m;
+  }
+
+  /**
+   * The tensor a classifier's head reads: the data input of the last {@code Gemm} (or {@code MatMul}) in the
+   * graph, e.g. the flattened 512 features of a ResNet-18.
+   */
+  public String featureTensor() {
+    for (int k = nodes.size() - 1; k >= 0; k--) {
+      OnnxNode n = nodes.get(k);
+      if (n.opType().equals("Gemm") || n.opType().equals("MatMul")) {
+        return n.inputs().get(0);
+      }
+    }
+    throw new GraftException(source + ": no Gemm or MatMul node: name the tensor to cut at");
+  }
+
+  @Override
+  public String typeName() {
+    return "OnnxModel";
+  }
+
+  @Override
+  protected String extraRepr() {
+    return source + ", " + nodes.size() + " nodes, inputs " + inputNames + ", outputs " + outputNames;
+  }
+}

@@ -1,0 +1,123 @@
+package io.graft.zoo.onnx;
+
+import io.graft.core.GraftException;
+import io.graft.core.Tensor;
+import io.graft.zoo.weights.OnnxWeights;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import onnx.Onnx;
+
+/**
+ * One node of an imported ONNX graph: operator, input and output tensor names ({@code ""} marks an omitted
+ * optional input), attributes, and the opset of its domain. Attribute getters take the ONNX spec's default;
+ * errors name the node.
+ */
+public final class OnnxNode {
+  private final String opType;
+  private final String name;
+  private final List<String> inputs;
+  private final List<String> outputs;
+  private final Map<String, Onnx.AttributeProto> attributes = new LinkedHashMap<>();
+  private final int opset;
+  private final String source;
+
+  OnnxNode(Onnx.NodeProto n, int index, int opset, String source) {
+    this.opType = n.getOpType();
+    this.name = n.getName().isEmpty() ? opType + "_" + index : n.getName();
+    this.inputs = List.copyOf(n.getInputList());
+    this.outputs = List.copyOf(n.getOutputList());
+    for (Onnx.AttributeProto a : n.getAttributeList()) {
+      attributes.put(a.getName(), a);
+    }
+    this.opset = opset;
+    this.source = source;
+  }
+
+  public String opType() {
+    return opType;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public List<String> inputs() {
+    return inputs;
+  }
+
+  public List<String> outputs() {
+    return outputs;
+  }
+
+  /** The opset version of the default ONNX domain the model imports. */
+  public int opset() {
+    return opset;
+  }
+
+  public boolean has(String attribute) {
+    return attributes.containsKey(attribute);
+  }
+
+  public long i(String attribute, long dflt) {
+    Onnx.AttributeProto a = attributes.get(attribute);
+    return a == null ? dflt : a.getI();
+  }
+
+  public float f(String attribute, float dflt) {
+    Onnx.AttributeProto a = attributes.get(attribute);
+    return a == null ? dflt : a.getF();
+  }
+
+  public String s(String attribute, String dflt) {
+    Onnx.AttributeProto a = attributes.get(attribute);
+    return a == null ? dflt : a.getS().toStringUtf8();
+  }
+
+  /** An ints attribute, or {@code dflt} (which may be null) when absent. */
+  public long[] ints(String attribute, long[] dflt) {
+    Onnx.AttributeProto a = attributes.get(attribute);
+    if (a == null) {
+      return dflt;
+    }
+    long[] v = new long[a.getIntsCount()];
+    for (int k = 0; k < v.length; k++) {
+      v[k] = a.getInts(k);
+    }
+    return v;
+  }
+
+  public float[] floats(String attribute) {
+    Onnx.AttributeProto a = attributes.get(attribute);
+    if (a == null) {
+      return null;
+    }
+    float[] v = new float[a.getFloatsCount()];
+    for (int k = 0; k < v.length; k++) {
+      v[k] = a.getFloats(k);
+    }
+    return v;
+  }
+
+  /** A tensor attribute (Constant's {@code value}, ConstantOfShape's {@code value}), or null. */
+  public Tensor tensor(String attribute) {
+    Onnx.AttributeProto a = attributes.get(attribute);
+    return a == null ? null : OnnxWeights.tensor(a.getT(), null, source + ": node " + name);
+  }
+
+  /** Attribute names, for error messages about unsupported ones. */
+  public List<String> attributeNames() {
+    return new ArrayList<>(attributes.keySet());
+  }
+
+  /** A failure of this node: names the file, node, operator and opset. */
+  public GraftException error(String message) {
+    return new GraftException(source + ": node '" + name + "' (" + opType + ", opset " + opset + "): " + message);
+  }
+
+  @Override
+  public String toString() {
+    return name + " = " + opType + inputs + " -> " + outputs;
+  }
+}
