@@ -98,15 +98,33 @@ public final class OnnxModel extends Module {
       if (inits.containsKey(v.getName())) {
         continue;   // IR < 4 lists initializers among the inputs
       }
+      checkTensorType(src, "input", v);
       inputs.add(v.getName());
       shapes.put(v.getName(), declaredShape(v));
     }
     List<String> outputs = new ArrayList<>();
     for (Onnx.ValueInfoProto v : g.getOutputList()) {
+      checkTensorType(src, "output", v);
       outputs.add(v.getName());
     }
     checkWiring(src, nodes, inputs, inits.keySet(), outputs);
     return new OnnxModel(src, nodes, inputs, shapes, outputs, inits);
+  }
+
+  /** Graph inputs and outputs must be numeric tensors (no sequences, maps, optionals or strings). */
+  private static void checkTensorType(String src, String what, Onnx.ValueInfoProto v) {
+    if (!v.hasType()) {
+      return;
+    }
+    Onnx.TypeProto t = v.getType();
+    if (!t.hasTensorType()) {
+      throw new GraftException(src + ": graph " + what + " '" + v.getName() + "' is a " + t.getValueCase()
+          + ", not a tensor; Graft imports graphs of tensors only");
+    }
+    if (t.getTensorType().getElemType() == Onnx.TensorProto.DataType.STRING_VALUE) {
+      throw new GraftException(src + ": graph " + what + " '" + v.getName() + "' is a STRING tensor; Graft imports "
+          + "numeric tensors only");
+    }
   }
 
   /** Static dimensions of a graph input; -1 for a symbolic or unknown one; null when no shape is declared. */
