@@ -1,0 +1,60 @@
+package io.graft.zoo.onnx;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import onnx.Onnx;
+
+/** Small ONNX graphs built in tests with the protobuf classes. */
+final class Graphs {
+  private Graphs() {}
+
+  static Onnx.ValueInfoProto input(String name, int elemType, long... dims) {
+    Onnx.TensorShapeProto.Builder s = Onnx.TensorShapeProto.newBuilder();
+    for (long d : dims) {
+      s.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+    }
+    return Onnx.ValueInfoProto.newBuilder().setName(name).setType(Onnx.TypeProto.newBuilder().setTensorType(
+        Onnx.TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(s))).build();
+  }
+
+  static Onnx.NodeProto node(String op, List<String> inputs, List<String> outputs, Onnx.AttributeProto... attrs) {
+    Onnx.NodeProto.Builder n = Onnx.NodeProto.newBuilder().setOpType(op).addAllInput(inputs).addAllOutput(outputs);
+    for (Onnx.AttributeProto a : attrs) {
+      n.addAttribute(a);
+    }
+    return n.build();
+  }
+
+  static Onnx.AttributeProto ints(String name, long... v) {
+    Onnx.AttributeProto.Builder a = Onnx.AttributeProto.newBuilder().setName(name)
+        .setType(Onnx.AttributeProto.AttributeType.INTS);
+    for (long x : v) {
+      a.addInts(x);
+    }
+    return a.build();
+  }
+
+  static Onnx.AttributeProto i(String name, long v) {
+    return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INT).setI(v)
+        .build();
+  }
+
+  static Onnx.AttributeProto f(String name, float v) {
+    return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.FLOAT).setF(v)
+        .build();
+  }
+
+  static Onnx.AttributeProto s(String name, String v) {
+    return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.STRING)
+        .setS(org.nd4j.shade.protobuf.ByteString.copyFromUtf8(v)).build();
+  }
+
+  static Path save(Path p, Onnx.GraphProto.Builder g, int opset) throws IOException {
+    Onnx.ModelProto m = Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset)).build();
+    Files.write(p, m.toByteArray());
+    return p;
+  }
+}
