@@ -65,6 +65,62 @@ class GraftCliTest {
     assertArrayEquals(expected.toFloatArray(), y.toFloatArray(), 1e-5f);
   }
 
+  /** A one-node ONNX graph y = x Wᵀ + b over a free batch dimension, built with the protobuf classes. */
+  Path gemmOnnx(float[] w, float[] b) throws Exception {
+    onnx.Onnx.TensorShapeProto.Builder shape = onnx.Onnx.TensorShapeProto.newBuilder()
+        .addDim(onnx.Onnx.TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+        .addDim(onnx.Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(4));
+    onnx.Onnx.GraphProto g = onnx.Onnx.GraphProto.newBuilder().setName("gemm")
+        .addInput(onnx.Onnx.ValueInfoProto.newBuilder().setName("x").setType(onnx.Onnx.TypeProto.newBuilder()
+            .setTensorType(onnx.Onnx.TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))))
+        .addOutput(onnx.Onnx.ValueInfoProto.newBuilder().setName("y"))
+        .addInitializer(floats("W", w, 3, 4)).addInitializer(floats("B", b, 3))
+        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Gemm").addInput("x").addInput("W").addInput("B")
+            .addOutput("y").addAttribute(onnx.Onnx.AttributeProto.newBuilder().setName("transB").setI(1)
+                .setType(onnx.Onnx.AttributeProto.AttributeType.INT)))
+        .build();
+    Path p = tmp.resolve("gemm.onnx");
+    java.nio.file.Files.write(p, onnx.Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(onnx.Onnx.OperatorSetIdProto.newBuilder().setVersion(13)).build().toByteArray());
+    return p;
+  }
+
+  static onnx.Onnx.TensorProto floats(String name, float[] v, long... dims) {
+    onnx.Onnx.TensorProto.Builder t = onnx.Onnx.TensorProto.newBuilder().setName(name).setDataType(1);
+    for (long d : dims) {
+      t.addDims(d);
+    }
+    for (float f : v) {
+      t.addFloatData(f);
+    }
+    return t.build();
+  }
+
+  @Test
+  void predictRunsAnOnnxGraph() throws Exception {
+    Rng rng = new Rng(5);
+    Tensor w = Tensor.randn(rng, 3, 4);
+    Tensor b = Tensor.randn(rng, 3);
+    Path model = gemmOnnx(w.toFloatArray(), b.toFloatArray());
+    Tensor x = Tensor.randn(rng, 5, 4);
+    Path in = tmp.resolve("x.npy");
+    Path out = tmp.resolve("y.npy");
+    Npy.write(in, x);
+    Result r = run("predict", "--onnx", model.toString(), "--input", in.toString(), "--output", out.toString(),
+        "--batch-size", "2");
+    assertEquals(0, r.code, r.err);
+    Tensor expected = x.matmul(w.transpose(0, 1)).add(b);
+    Tensor y = Npy.read(out);
+    assertArrayEquals(new long[] {5, 3}, y.shape());
+    assertArrayEquals(expected.toFloatArray(), y.toFloatArray(), 1e-5f);
+    Result both = run("predict", "--onnx", model.toString(), "--model", "resnet18", "--input", in.toString(),
+        "--output", out.toString());
+    assertTrue(both.code != 0 && both.err.contains("--onnx"), both.err);
+    Npy.write(in, Tensor.randn(rng, 5, 7));
+    Result bad = run("predict", "--onnx", model.toString(), "--input", in.toString(), "--output", out.toString());
+    assertTrue(bad.code != 0 && bad.err.contains("[5, 7]") && bad.err.contains("'x'"), bad.err);
+  }
+
   @Test
   void inspectAndConvertRoundTrip() {
     Path w = trainedResnet18();

@@ -39,6 +39,7 @@ public final class OnnxModel extends Module {
   private final List<OnnxNode> nodes;
   private final List<String> inputNames;
   private final Map<String, long[]> inputShapes;
+  private final Map<String, org.nd4j.linalg.api.buffer.DataType> inputTypes = new HashMap<>();
   private final List<String> outputNames;
   private final Map<String, Tensor> initializers;   // name -> Parameter (float) or constant (integer)
 
@@ -108,7 +109,17 @@ public final class OnnxModel extends Module {
       outputs.add(v.getName());
     }
     checkWiring(src, nodes, inputs, inits.keySet(), outputs);
-    return new OnnxModel(src, nodes, inputs, shapes, outputs, inits);
+    OnnxModel model = new OnnxModel(src, nodes, inputs, shapes, outputs, inits);
+    for (Onnx.ValueInfoProto v : g.getInputList()) {
+      if (inputs.contains(v.getName()) && v.hasType() && v.getType().hasTensorType()
+          && v.getType().getTensorType().getElemType() != 0) {
+        org.nd4j.linalg.api.buffer.DataType t = Operators.tensorType(v.getType().getTensorType().getElemType());
+        if (t != null) {
+          model.inputTypes.put(v.getName(), t);
+        }
+      }
+    }
+    return model;
   }
 
   /** Graph inputs and outputs must be numeric tensors (no sequences, maps, optionals or strings). */
@@ -240,6 +251,17 @@ public final class OnnxModel extends Module {
     return outputNames;
   }
 
+  /** The declared shape of a graph input (-1 for a free dimension), or null when the file declares none. */
+  public long[] inputShape(String name) {
+    long[] s = inputShapes.get(name);
+    return s == null ? null : s.clone();
+  }
+
+  /** The declared element type of a graph input, or null when the file declares none. */
+  public org.nd4j.linalg.api.buffer.DataType inputType(String name) {
+    return inputTypes.get(name);
+  }
+
   /** The file the graph came from. */
   public String source() {
     return source;
@@ -349,6 +371,10 @@ public final class OnnxModel extends Module {
   }
 
   private void checkInput(String name, Tensor x) {
+    org.nd4j.linalg.api.buffer.DataType type = inputTypes.get(name);
+    if (type != null && type != x.dtype()) {
+      throw new GraftException(source + ": input '" + name + "' is " + x.dtype() + ", the graph declares " + type);
+    }
     long[] declared = inputShapes.get(name);
     if (declared == null) {
       return;
@@ -435,6 +461,11 @@ public final class OnnxModel extends Module {
       }
     }
     OnnxModel m = new OnnxModel(source, plan, inputs, shapes, List.of(tensor), inits);
+    for (String in : inputs) {
+      if (inputTypes.containsKey(in)) {
+        m.inputTypes.put(in, inputTypes.get(in));
+      }
+    }
     m.train(isTraining());
     return m;
   }

@@ -101,6 +101,24 @@ public final class Operators {
 
   /** The ND4J type of an ONNX TensorProto.DataType number. */
   static DataType dtype(OnnxNode n, long onnxType) {
+    DataType t = dtypeOrNull(onnxType);
+    if (t == null) {
+      throw n.error("unsupported ONNX data type " + onnxType);
+    }
+    return t;
+  }
+
+  /** As Graft reads tensors of that type (unsigned types widen, half types read as float32), or null. */
+  static DataType tensorType(long onnxType) {
+    return switch ((int) onnxType) {
+      case 4 -> DataType.INT;
+      case 12, 13 -> DataType.LONG;
+      case 10, 16 -> DataType.FLOAT;
+      default -> dtypeOrNull(onnxType);
+    };
+  }
+
+  private static DataType dtypeOrNull(long onnxType) {
     return switch ((int) onnxType) {
       case 1 -> DataType.FLOAT;
       case 2 -> DataType.UBYTE;
@@ -112,7 +130,7 @@ public final class Operators {
       case 10 -> DataType.HALF;
       case 11 -> DataType.DOUBLE;
       case 16 -> DataType.BFLOAT16;
-      default -> throw n.error("unsupported ONNX data type " + onnxType);
+      default -> null;
     };
   }
 }
