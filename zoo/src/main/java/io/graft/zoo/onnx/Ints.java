@@ -27,6 +27,17 @@ final class Ints {
         : t.data().castTo(DataType.LONG).dup('c').reshape(t.numel()).toLongVector();
   }
 
+  /** Integer tensors here are shape arithmetic: a larger one is refused rather than built element by element. */
+  static final long MAX_ELEMENTS = 1L << 24;
+
+  static void checkSize(String op, long[] shape) {
+    Shapes.checkNew(op, shape);
+    if (Shapes.numel(shape) > MAX_ELEMENTS) {
+      throw new io.graft.core.GraftException(op + ": an integer tensor of shape " + Shapes.str(shape) + " is larger "
+          + "than Graft's integer path allows (" + MAX_ELEMENTS + " elements)");
+    }
+  }
+
   static Tensor of(long[] values, long[] shape, DataType dtype) {
     Shapes.checkData("int tensor", values.length, shape);
     if (values.length == 0) {
@@ -60,6 +71,7 @@ final class Ints {
 
   private static Tensor broadcast(String op, Tensor a, Tensor b, DataType dtype, Combine f) {
     long[] out = Broadcast.shape(op, a.shape(), b.shape());
+    checkSize(op, out);
     long[] av = values(a);
     int n = Math.toIntExact(Shapes.numel(out));
     long[] r = new long[n];

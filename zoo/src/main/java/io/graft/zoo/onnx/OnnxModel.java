@@ -48,7 +48,7 @@ public final class OnnxModel extends Module {
     this.source = source;
     this.nodes = List.copyOf(nodes);
     this.inputNames = List.copyOf(inputNames);
-    this.inputShapes = Map.copyOf(inputShapes);
+    this.inputShapes = new HashMap<>(inputShapes);   // null: no declared shape
     this.outputNames = List.copyOf(outputNames);
     this.initializers = initializers;
     for (Map.Entry<String, Tensor> e : initializers.entrySet()) {
@@ -339,6 +339,10 @@ public final class OnnxModel extends Module {
           throw e;
         }
         throw n.error(e.getMessage() + describe(args));
+      } catch (RuntimeException e) {   // a failure below Graft's checks: still name the node and its inputs
+        GraftException g = n.error("failed: " + e + describe(args));
+        g.initCause(e);
+        throw g;
       }
       for (int o = 0; o < n.outputs().size() && o < outs.length; o++) {
         if (!n.outputs().get(o).isEmpty() && outs[o] != null) {

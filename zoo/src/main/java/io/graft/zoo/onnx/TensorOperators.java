@@ -103,6 +103,7 @@ final class TensorOperators {
       throw n.error("value must hold one element");
     }
     if (!v.dtype().isFPType()) {
+      Ints.checkSize("ConstantOfShape", shape);
       long[] vals = new long[Math.toIntExact(Shapes.numel(shape))];
       Arrays.fill(vals, Ints.values(v)[0]);
       return one(Ints.of(vals, shape, v.dtype()));
@@ -352,6 +353,7 @@ final class TensorOperators {
     System.arraycopy(indices.shape(), 0, outShape, a, indices.rank());
     System.arraycopy(xs, a + 1, outShape, a + indices.rank(), xs.length - a - 1);
     if (Ints.isInt(x)) {
+      Ints.checkSize("Gather", outShape);
       long[] v = Ints.values(x);
       long inner = 1;
       for (int k = a + 1; k < xs.length; k++) {
@@ -460,11 +462,20 @@ final class TensorOperators {
       throw n.error("repeats " + Arrays.toString(reps) + " must have one value per dimension of "
           + Shapes.str(x.shape()));
     }
-    Tensor y = x;
+    long[] outShape = x.shape().clone();
     for (int d = 0; d < reps.length; d++) {
       if (reps[d] < 0) {
         throw n.error("negative repeat " + reps[d]);
       }
+      try {
+        outShape[d] = Math.multiplyExact(outShape[d], reps[d]);
+      } catch (ArithmeticException e) {
+        throw n.error("repeats " + Arrays.toString(reps) + " overflow the shape");
+      }
+    }
+    Shapes.checkNew("Tile", outShape);
+    Tensor y = x;
+    for (int d = 0; d < reps.length; d++) {
       if (reps[d] != 1) {
         Tensor[] copies = new Tensor[(int) reps[d]];
         Arrays.fill(copies, y);
