@@ -364,9 +364,7 @@ final class NnOperators {
 
   private static Tensor[] pool(OnnxNode n, Tensor[] in, boolean max) {
     Tensor x = in(n, in, 0);
-    if (n.outputs().size() > 1 && !n.outputs().get(1).isEmpty()) {
-      throw n.error("MaxPool's Indices output is not supported");
-    }
+    boolean wantIndices = max && n.outputs().size() > 1 && !n.outputs().get(1).isEmpty();
     if (max && !x.dtype().isFPType()) {   // integer max-pool: exact in float64
       Tensor[] in2 = in.clone();
       in2[0] = Tensor.of(x.data().castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE));
@@ -389,7 +387,80 @@ final class NnOperators {
     if (!max && Arrays.stream(dil).anyMatch(v -> v != 1)) {
       throw n.error("dilated AveragePool is not supported");
     }
-    return one(poolNd(x, w, max));
+    Tensor y = poolNd(x, w, max);
+    if (wantIndices) {
+      return new Tensor[] {y, argmax(x, w, y.shape(), n.i("storage_order", 0) != 0)};
+    }
+    return one(y);
+  }
+
+  /**
+   * MaxPool's Indices output: for every output cell the flat index of its maximum in the input (row-major, or
+   * column-major over the spatial dimensions with storage_order=1); the first maximum wins. Computed in Java.
+   */
+  private static Tensor argmax(Tensor x, Window w, long[] yShape, boolean columnMajor) {
+    int s = x.rank() - 2;
+    long[] xs = x.shape();
+    double[] v = x.data().castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).dup('c').reshape(x.numel())
+        .toDoubleVector();
+    long spatial = 1;
+    for (int d = 0; d < s; d++) {
+      spatial *= xs[d + 2];
+    }
+    long outSpatial = 1;
+    for (int d = 0; d < s; d++) {
+      outSpatial *= yShape[d + 2];
+    }
+    long planes = xs[0] * xs[1];
+    long[] r = new long[Math.toIntExact(planes * outSpatial)];
+    long[] o = new long[s];
+    long[] kk = new long[s];
+    for (long p = 0; p < planes; p++) {
+      for (long q = 0; q < outSpatial; q++) {
+        long rem = q;
+        for (int d = s - 1; d >= 0; d--) {
+          o[d] = rem % yShape[d + 2];
+          rem /= yShape[d + 2];
+        }
+        double best = Double.NEGATIVE_INFINITY;
+        long bestIndex = -1;
+        long taps = 1;
+        for (int d = 0; d < s; d++) {
+          taps *= w.k()[d];
+        }
+        for (long t = 0; t < taps; t++) {
+          long tr = t;
+          for (int d = s - 1; d >= 0; d--) {
+            kk[d] = tr % w.k()[d];
+            tr /= w.k()[d];
+          }
+          long flat = 0;
+          long colFlat = 0;
+          long colStride = 1;
+          boolean inside = true;
+          for (int d = 0; d < s; d++) {
+            long pos = o[d] * w.stride()[d] - w.begin()[d] + kk[d] * w.dil()[d];
+            if (pos < 0 || pos >= xs[d + 2]) {
+              inside = false;
+              break;
+            }
+            flat = flat * xs[d + 2] + pos;
+            colFlat += pos * colStride;
+            colStride *= xs[d + 2];
+          }
+          if (!inside) {
+            continue;
+          }
+          double val = v[(int) (p * spatial + flat)];
+          if (bestIndex < 0 || val > best) {
+            best = val;
+            bestIndex = p * spatial + (columnMajor ? colFlat : flat);
+          }
+        }
+        r[(int) (p * outSpatial + q)] = bestIndex;
+      }
+    }
+    return Ints.of(r, yShape, org.nd4j.linalg.api.buffer.DataType.LONG);
   }
 
   /** A pooling window per spatial dimension. */
