@@ -60,6 +60,11 @@ final class NnOperators {
     if (v.length != s) {
       throw n.error(name + " " + Arrays.toString(v) + " does not match " + s + " spatial dimensions");
     }
+    for (long x : v) {
+      if (x < (dflt == 0 ? 0 : 1)) {
+        throw n.error(name + " " + Arrays.toString(v) + " must be " + (dflt == 0 ? "non-negative" : "positive"));
+      }
+    }
     return v;
   }
 
@@ -130,8 +135,15 @@ final class NnOperators {
     long[] stride = attr(n, "strides", s, 1);
     long[] dil = attr(n, "dilations", s, 1);
     long[][] p = pads(n, Arrays.copyOfRange(x.shape(), 2, x.rank()), k, stride, dil);
-    int groups = Math.toIntExact(n.i("group", 1));
-    return one(convNd(x, w, b, stride, p[0], p[1], dil, groups));
+    return one(convNd(x, w, b, stride, p[0], p[1], dil, group(n)));
+  }
+
+  private static int group(OnnxNode n) {
+    long g = n.i("group", 1);
+    if (g < 1 || g > Integer.MAX_VALUE) {
+      throw n.error("group must be positive, got " + g);
+    }
+    return (int) g;
   }
 
   /** 1-D (as 2-D with unit height), 2-D, or 3-D (one 2-D convolution per depth tap, summed) convolution. */
@@ -191,7 +203,7 @@ final class NnOperators {
       throw n.error("ConvTranspose needs an N×C×D1×... input of 1 to 3 spatial dimensions and a weight of the same "
           + "rank, got " + Shapes.str(x.shape()) + " and " + Shapes.str(w.shape()));
     }
-    int groups = Math.toIntExact(n.i("group", 1));
+    int groups = group(n);
     long cin = w.shape()[0];
     long coutPerGroup = w.shape()[1];
     if (x.shape()[1] != cin || cin % groups != 0) {
@@ -376,8 +388,8 @@ final class NnOperators {
           + Shapes.str(x.shape()));
     }
     long[] k = n.ints("kernel_shape", null);
-    if (k == null || k.length != s) {
-      throw n.error("kernel_shape " + Arrays.toString(k) + " does not match " + s + " spatial dimensions");
+    if (k == null || k.length != s || Arrays.stream(k).anyMatch(v -> v < 1)) {
+      throw n.error("kernel_shape " + Arrays.toString(k) + " must be " + s + " positive sizes");
     }
     long[] stride = attr(n, "strides", s, 1);
     long[] dil = attr(n, "dilations", s, 1);

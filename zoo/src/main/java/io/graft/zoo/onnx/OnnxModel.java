@@ -108,6 +108,9 @@ public final class OnnxModel extends Module {
       checkTensorType(src, "output", v);
       outputs.add(v.getName());
     }
+    if (outputs.isEmpty()) {
+      throw new GraftException(src + ": the graph declares no outputs");
+    }
     checkWiring(src, nodes, inputs, inits.keySet(), outputs);
     OnnxModel model = new OnnxModel(src, nodes, inputs, shapes, outputs, inits);
     for (Onnx.ValueInfoProto v : g.getInputList()) {
