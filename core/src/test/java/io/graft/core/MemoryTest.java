@@ -63,10 +63,13 @@ class MemoryTest {
         + " loss %.4f -> %.4f%n", mib(samples[1]), mib(samples[2]), mib(samples[3]), mib(samples[4]),
         mib(samples[5]), firstLoss, lastLoss);
     assertTrue(lastLoss < firstLoss, "the network should learn: " + firstLoss + " -> " + lastLoss);
-    // Each step allocates about 1 MiB of activations and gradients: a leak would add ~600 MiB from step 400 on.
-    // (Up to step 400 the allocator's arenas and the JIT's code cache are still growing.)
-    long growth = samples[5] - samples[2];
-    assertTrue(growth < (32L << 20), "off-heap memory grew by " + mib(growth) + " MiB between step 400 and 1000");
+    // Each step allocates about 1 MiB of activations and gradients: a leak would add ~400 MiB between step 400
+    // and step 800, and ~600 MiB by step 1000. The measure (RSS minus committed heap) moves by ±100 MiB as the
+    // heap resizes, so the lower of the two late samples is compared with the higher of the two early ones: any
+    // real leak still shows, the noise does not.
+    long growth = Math.min(samples[4], samples[5]) - Math.max(samples[1], samples[2]);
+    assertTrue(growth < (32L << 20), "off-heap memory grew by " + mib(growth) + " MiB between steps 200-400 and "
+        + "800-1000");
   }
 
   static double mib(long b) {
