@@ -1,7 +1,14 @@
 package io.graft.core;
 
 import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.indexer.DoubleIndexer;
+import org.bytedeco.javacpp.indexer.FloatIndexer;
+import org.nd4j.linalg.api.buffer.DataBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Keeps native memory bounded. ND4J frees an array's off-heap buffer only when the Java garbage collector finds the
@@ -32,6 +39,32 @@ public final class NativeMemory {
       COLLECTIONS.incrementAndGet();
       System.gc();
     }
+  }
+
+  /**
+   * A C-order float32/float64 array whose contents are undefined, for an output that an op writes completely.
+   * ND4J's {@code Nd4j.createUninitialized} clears its buffer: measured 10–11 ms for a 25 MB activation
+   * (8×64×112×112 floats), against 1.2 ms for the op that then fills it. This wraps a plain javacpp allocation
+   * instead (~0.1 ms; the buffer is freed when the array becomes unreachable, or at once by {@link #release}).
+   * Other dtypes and empty or zero-dimensional shapes go through ND4J.
+   */
+  public static INDArray uninitialized(DataType dtype, long... shape) {
+    long n = 1;
+    for (long d : shape) {
+      n = Math.multiplyExact(n, d);
+    }
+    if (n == 0 || shape.length == 0 || (dtype != DataType.FLOAT && dtype != DataType.DOUBLE)) {
+      return Nd4j.createUninitialized(dtype, shape);
+    }
+    DataBuffer b;
+    if (dtype == DataType.FLOAT) {
+      FloatPointer p = new FloatPointer(n);
+      b = Nd4j.createBuffer(p, DataType.FLOAT, n, FloatIndexer.create(p));
+    } else {
+      DoublePointer p = new DoublePointer(n);
+      b = Nd4j.createBuffer(p, DataType.DOUBLE, n, DoubleIndexer.create(p));
+    }
+    return Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
   }
 
   /**

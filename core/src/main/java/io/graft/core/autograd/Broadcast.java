@@ -38,7 +38,7 @@ public final class Broadcast {
     }
     long[] shape = shape(op, a.shape(), b.shape());
     // every element is written by the kernel: no need to zero the buffer first
-    INDArray out = Nd4j.createUninitialized(a.dataType(), shape);
+    INDArray out = io.graft.core.NativeMemory.uninitialized(a.dataType(), shape);
     if (out.length() == 0) {
       return out;
     }
@@ -55,7 +55,7 @@ public final class Broadcast {
     if (Arrays.equals(a.shape(), shape)) {
       return a;
     }
-    INDArray out = Nd4j.createUninitialized(a.dataType(), shape);
+    INDArray out = io.graft.core.NativeMemory.uninitialized(a.dataType(), shape);
     if (out.length() == 0) {
       return out;
     }

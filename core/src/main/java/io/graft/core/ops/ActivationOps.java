@@ -2,10 +2,12 @@ package io.graft.core.ops;
 
 import static io.graft.core.autograd.Autograd.record;
 
+import io.graft.core.NativeMemory;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Input;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -26,8 +28,15 @@ public final class ActivationOps {
       return ElementwiseOps.empty("relu", x);
     }
     INDArray xv = x.data();
-    return record("relu", Transforms.relu(xv, true),
-        Input.of(x, g -> g.mul(xv.gt(0).castTo(xv.dataType()))));  // g * [x > 0]
+    // libnd4j's relu / relu_bp into buffers that skip ND4J's clearing allocation: one pass each
+    INDArray out = NativeMemory.uninitialized(xv.dataType(), xv.shape());
+    Nd4j.exec(DynamicCustomOp.builder("relu").addInputs(xv).addOutputs(out).addFloatingPointArguments(0.0).build());
+    return record("relu", out, Input.of(x, g -> {   // g * [x > 0]
+      INDArray gx = NativeMemory.uninitialized(g.dataType(), g.shape());
+      Nd4j.exec(DynamicCustomOp.builder("relu_bp").addInputs(xv, g).addOutputs(gx).addFloatingPointArguments(0.0)
+          .build());
+      return gx;
+    }));
   }
 
   /** min(max(x, 0), 6); gradient where 0 &lt; x &lt; 6 (PyTorch's hardtanh_backward). */

@@ -1,5 +1,6 @@
 package io.graft.core.ops;
 
+import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
@@ -70,7 +71,7 @@ public final class ConvOps {
   private static INDArray forward(String kernel, INDArray x, INDArray w, INDArray b, Geometry geo) {
     long cout = kernel.equals("conv2d") ? w.size(0) : w.size(0) * w.size(1);
     // the kernels write every element of their outputs: no need to zero them first
-    INDArray out = Nd4j.createUninitialized(x.dataType(), x.size(0), cout, geo.hOut, geo.wOut);
+    INDArray out = NativeMemory.uninitialized(x.dataType(), x.size(0), cout, geo.hOut, geo.wOut);
     INDArray[] in = b == null ? new INDArray[] {x, w} : new INDArray[] {x, w, b};
     Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(in).addOutputs(out).addIntegerArguments(geo.iargs(kernel))
         .build());
@@ -78,9 +79,9 @@ public final class ConvOps {
   }
 
   private static INDArray[] backward(String kernel, INDArray x, INDArray w, INDArray b, INDArray g, Geometry geo) {
-    INDArray gx = Nd4j.createUninitialized(x.dataType(), x.shape());
-    INDArray gw = Nd4j.createUninitialized(w.dataType(), w.shape());
-    INDArray gb = b == null ? null : Nd4j.createUninitialized(b.dataType(), b.shape());
+    INDArray gx = NativeMemory.uninitialized(x.dataType(), x.shape());
+    INDArray gw = NativeMemory.uninitialized(w.dataType(), w.shape());
+    INDArray gb = b == null ? null : NativeMemory.uninitialized(b.dataType(), b.shape());
     INDArray[] in = b == null ? new INDArray[] {x, w, g} : new INDArray[] {x, w, b, g};
     INDArray[] outs = b == null ? new INDArray[] {gx, gw} : new INDArray[] {gx, gw, gb};
     Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(in).addOutputs(outs).addIntegerArguments(geo.iargs(kernel))

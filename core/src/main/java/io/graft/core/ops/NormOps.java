@@ -57,76 +57,104 @@ public final class NormOps {
     if (useBatch && n <= 1) {
       throw ShapeException.of(op, "expected more than 1 value per channel when training", xs);
     }
-    INDArray xv = x.data();
+    INDArray xv = contiguous(x.data());
     INDArray mean;
     INDArray var;
-    INDArray centered;
     if (useBatch) {
       mean = channelSum(xv).divi(n);
-      centered = Broadcast.apply(op, "subtract", xv, mean.reshape(bshape));
-      INDArray sq = centered.mul(centered);
-      var = channelSum(sq).divi(n);
-      NativeMemory.release(sq);
+      INDArray centered = Broadcast.apply(op, "subtract", xv, mean.reshape(bshape));
+      var = channelSumOfSquares(centered).divi(n);   // two-pass variance, as PyTorch
+      NativeMemory.release(centered);
       if (runningMean != null && training) {
         // running stats: in-place update of the module's buffers, never part of a graph
         runningMean.data().muli(1 - momentum).addi(mean.mul(momentum));
         runningVar.data().muli(1 - momentum).addi(var.mul(momentum * n / (double) (n - 1)));
       }
     } else {
-      mean = runningMean.data();
-      var = runningVar.data();
-      centered = Broadcast.apply(op, "subtract", xv, mean.reshape(bshape));
+      mean = runningMean.data().dup();
+      var = runningVar.data().dup();
     }
-    INDArray invstd = Transforms.pow(var.add(eps), -0.5, false).reshape(bshape);
-    INDArray xhat = Broadcast.apply(op, "multiply", centered, invstd);
-    // temporaries are released at once: a fresh native allocation costs about as much as the op itself
-    NativeMemory.release(centered);
-    INDArray y = weight == null ? xhat : Broadcast.apply(op, "multiply", xhat, weight.data().reshape(bshape));
-    if (bias != null) {
-      INDArray scaled = y;
-      y = Broadcast.apply(op, "add", scaled, bias.data().reshape(bshape));
-      if (scaled != xhat) {
-        NativeMemory.release(scaled);
-      }
-    }
+    INDArray invstd = Transforms.pow(var.add(eps), -0.5, false);   // (C)
     INDArray wv = weight == null ? null : weight.data();
+    INDArray bv = bias == null ? null : bias.data();
+    // y = x * a + b per channel, a = weight * invstd, b = bias - mean * a: one fused pass of libnd4j's batchnorm
+    INDArray a = wv == null ? invstd.dup() : wv.mul(invstd);
+    INDArray shift = mean.mul(a).negi();
+    if (bv != null) {
+      shift.addi(bv);
+    }
+    INDArray y = affine(xv, a, shift);
     Tensor[] inputs = {x, weight, bias};
-    Tensor out = Autograd.recordJoint(op, y, inputs, (g, needs) -> {
+    long count = n;
+    return Autograd.recordJoint(op, y, inputs, (g, needs) -> {
       INDArray[] r = new INDArray[3];
+      INDArray gc = contiguous(g);
+      INDArray sg = channelSum(gc);                           // sum(g)
+      // sum(g * xhat) = invstd * (sum(g * x) - mean * sum(g))
+      INDArray sgx = needs[1] || (needs[0] && useBatch)
+          ? channelDot(gc, xv).subi(mean.mul(sg)).muli(invstd) : null;
       if (needs[1]) {
-        INDArray gx = g.mul(xhat);
-        r[1] = channelSum(gx);  // dweight = sum(g * xhat)
-        NativeMemory.release(gx);
+        r[1] = sgx.dup();                                    // dweight = sum(g * xhat)
       }
       if (needs[2]) {
-        r[2] = channelSum(g);  // dbias = sum(g)
+        r[2] = sg.dup();                                     // dbias = sum(g)
       }
       if (needs[0]) {
-        INDArray gw = wv == null ? g : Broadcast.apply(op, "multiply", g, wv.reshape(bshape));  // dL/dxhat
         if (useBatch) {
-          // dx = invstd * (gw - mean(gw) - xhat * mean(gw * xhat))
-          INDArray meanG = channelSum(gw).divi(n).reshape(bshape);
-          INDArray gwx = gw.mul(xhat);
-          INDArray meanGX = channelSum(gwx).divi(n).reshape(bshape);
-          NativeMemory.release(gwx);
-          INDArray t = Broadcast.apply(op, "multiply", xhat, meanGX);
-          INDArray d = Broadcast.apply(op, "subtract", gw, meanG).subi(t);
-          NativeMemory.release(t);
-          r[0] = Broadcast.apply(op, "multiply", d, invstd);
-          NativeMemory.release(d);
+          // dx = a * (g - mean(g) - xhat * mean(g * xhat)) = g * a + x * B + C per channel
+          INDArray bCoef = a.mul(invstd).muli(sgx).divi(-count);
+          INDArray cCoef = a.mul(sg).divi(-count).subi(bCoef.mul(mean));
+          INDArray gx = affine(gc, a, null);
+          INDArray xPart = affine(xv, bCoef, cCoef);
+          gx.addi(xPart);
+          NativeMemory.release(xPart);
+          r[0] = gx;
         } else {
-          r[0] = Broadcast.apply(op, "multiply", gw, invstd);  // dx = gw * invstd
-        }
-        if (gw != g) {
-          NativeMemory.release(gw);
+          r[0] = affine(gc, a, null);                        // dx = g * weight * invstd
         }
       }
       return r;
     });
-    if (out.gradFn() != null && xhat != y) {
-      out.gradFn().own(xhat);  // only the backward reads xhat: released with the graph
-    }
+  }
+
+  /** x * scale + shift per channel (dimension 1), into a fresh array: libnd4j's fused batchnorm kernel. */
+  static INDArray affine(INDArray x, INDArray scale, INDArray shift) {
+    INDArray out = NativeMemory.uninitialized(x.dataType(), x.shape());
+    long c = x.size(1);
+    INDArray zero = org.nd4j.linalg.factory.Nd4j.zeros(x.dataType(), c);
+    INDArray one = org.nd4j.linalg.factory.Nd4j.ones(x.dataType(), c);
+    INDArray[] in = shift == null ? new INDArray[] {x, zero, one, scale} : new INDArray[] {x, zero, one, scale, shift};
+    org.nd4j.linalg.factory.Nd4j.exec(org.nd4j.linalg.api.ops.DynamicCustomOp.builder("batchnorm").addInputs(in)
+        .addOutputs(out).addIntegerArguments(1, shift == null ? 0 : 1, 1).addFloatingPointArguments(0.0).build());
     return out;
+  }
+
+  /** The array itself when dense in C order, else a C-order copy (the channel reductions reshape it). */
+  private static INDArray contiguous(INDArray a) {
+    return ConvOps.contiguous(a);
+  }
+
+  /** Per-channel sums of squares of {@code (N, C, ...)}: squared 2-norms of the contiguous rows, then summed. */
+  static INDArray channelSumOfSquares(INDArray x) {
+    long[] s = x.shape();
+    if (s.length == 2) {
+      INDArray nrm = x.norm2(0);
+      return nrm.muli(nrm);
+    }
+    INDArray nrm = x.reshape('c', s[0], s[1], x.length() / (s[0] * s[1])).norm2(2);   // (N, C)
+    return nrm.muli(nrm).sum(0);
+  }
+
+  /** Per-channel sums of {@code a * b} without materialising the product (dot products of contiguous rows). */
+  static INDArray channelDot(INDArray a, INDArray b) {
+    long[] s = a.shape();
+    if (s.length == 2) {
+      return org.nd4j.linalg.factory.Nd4j.getExecutioner().exec(new org.nd4j.linalg.api.ops.impl.reduce3.Dot(a, b,
+          0));
+    }
+    long l = a.length() / (s[0] * s[1]);
+    return org.nd4j.linalg.factory.Nd4j.getExecutioner().exec(new org.nd4j.linalg.api.ops.impl.reduce3.Dot(
+        a.reshape('c', s[0], s[1], l), b.reshape('c', s[0], s[1], l), 2)).sum(0);
   }
 
   /**
