@@ -67,6 +67,15 @@ public final class NativeMemory {
     return Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
   }
 
+  /** A C-order array of zeros: {@link #uninitialized} cleared by one libnd4j pass (faster than ND4J's own). */
+  public static INDArray zeros(DataType dtype, long... shape) {
+    INDArray a = uninitialized(dtype, shape);
+    if (a.length() > 0) {
+      a.assign(0);
+    }
+    return a;
+  }
+
   /**
    * Frees an array's native buffer now. Only for arrays the caller created and nothing else references (an op's
    * temporaries, a node's saved intermediates): any later use of a released array is a bug.

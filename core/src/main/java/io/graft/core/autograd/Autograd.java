@@ -91,7 +91,8 @@ public final class Autograd {
               + Arrays.toString(gi.shape()) + " for an input of shape " + Arrays.toString(in.shape()));
         }
         INDArray prev = grads.get(in);
-        grads.put(in, prev == null ? gi : gi.length() == 0 ? prev : prev.add(gi));  // ND4J refuses empty adds
+        // a fresh sum: gradients may alias each other (add passes g on to both inputs), so never in place
+        grads.put(in, prev == null ? gi : gi.length() == 0 ? prev : Broadcast.apply("backward", "add", prev, gi));
       }
       if (!retainGraph) {
         node.free();

@@ -90,9 +90,9 @@ public final class ConvOps {
   }
 
   private static INDArray[] groupedBackward(INDArray x, INDArray w, INDArray b, INDArray g, Geometry geo) {
-    INDArray gx = Nd4j.create(x.dataType(), x.shape());
-    INDArray gw = Nd4j.create(w.dataType(), w.shape());
-    INDArray gb = b == null ? null : Nd4j.create(b.dataType(), b.shape());
+    INDArray gx = NativeMemory.uninitialized(x.dataType(), x.shape());
+    INDArray gw = NativeMemory.uninitialized(w.dataType(), w.shape());
+    INDArray gb = b == null ? null : NativeMemory.uninitialized(b.dataType(), b.shape());
     for (int k = 0; k < geo.groups; k++) {
       INDArray bk = b == null ? null : b.get(NDArrayIndex.interval(k * geo.coutG, (k + 1) * geo.coutG));
       INDArray[] r = backward("conv2d_bp", channels(x, k, geo.cinG), filters(w, k, geo.coutG), bk,
@@ -108,7 +108,7 @@ public final class ConvOps {
 
   /** The weight with {@code d - 1} zeros between neighbouring taps. */
   private static INDArray dilate(INDArray w, Geometry geo) {
-    INDArray wd = Nd4j.create(w.dataType(), w.size(0), w.size(1), geo.effH(), geo.effW());
+    INDArray wd = NativeMemory.zeros(w.dataType(), w.size(0), w.size(1), geo.effH(), geo.effW());
     taps(wd, geo).assign(w);
     return wd;
   }

@@ -3,6 +3,7 @@ package io.graft.core.ops;
 import static io.graft.core.autograd.Autograd.record;
 
 import io.graft.core.GraftException;
+import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
@@ -90,13 +91,13 @@ public final class PoolOps {
   }
 
   private static INDArray run(String kernel, Window w, int mode, INDArray x) {
-    INDArray out = Nd4j.create(x.dataType(), x.size(0), x.size(1), w.hOut, w.wOut);
+    INDArray out = NativeMemory.uninitialized(x.dataType(), x.size(0), x.size(1), w.hOut, w.wOut);
     Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(x).addOutputs(out).addIntegerArguments(w.iargs(mode)).build());
     return out;
   }
 
   private static INDArray runBackward(String kernel, Window w, int mode, INDArray x, INDArray g) {
-    INDArray gx = Nd4j.create(x.dataType(), x.shape());
+    INDArray gx = NativeMemory.zeros(x.dataType(), x.shape());
     Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(x, g).addOutputs(gx).addIntegerArguments(w.iargs(mode)).build());
     return gx;
   }

@@ -178,7 +178,7 @@ public final class ShapeOps {
         : index(xs.length, d, s, e, step);
     INDArray out = count == 0 ? Nd4j.create(x.dtype(), outShape) : x.data().get(idx);
     return record("slice", out, Input.of(x, g -> {   // d/dx = g scattered into zeros
-      INDArray gx = Nd4j.create(g.dataType(), xs);
+      INDArray gx = io.graft.core.NativeMemory.zeros(g.dataType(), xs);
       if (count > 0) {
         gx.get(idx).assign(g);
       }
