@@ -14,10 +14,14 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "eval", mixinStandardHelpOptions = true,
     description = "Evaluate weights on the test images of --data: loss, top-1, top-5, per-class accuracy, confusion.")
 final class EvalCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true)
+  @Option(names = "--model")
   String model;
 
-  @Option(names = "--weights", required = true, description = "a .pth, .safetensors or .onnx file, or 'imagenet'")
+  @Option(names = "--onnx", description = "an ONNX classifier; with --weights, the safetensors that "
+      + "'graft finetune --onnx' wrote")
+  java.nio.file.Path onnx;
+
+  @Option(names = "--weights", description = "a .pth, .safetensors or .onnx file, or 'imagenet'")
   String weights;
 
   @Option(names = "--data", required = true, description = "fashion-mnist:DIR, mnist:DIR or an ImageFolder root")
@@ -34,8 +38,23 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    Module m;
+    if (onnx != null) {
+      if (model != null) {
+        throw new io.graft.core.GraftException("give --onnx or --model, not both");
+      }
+      io.graft.zoo.onnx.OnnxClassifier c = ModelLoading.loadOnnx(onnx, weights == null ? null
+          : java.nio.file.Path.of(weights));
+      imageSize = ModelLoading.onnxImageSize(c, imageSize);
+      model = "onnx:" + onnx.getFileName();
+      m = c;
+    } else {
+      if (model == null || weights == null) {
+        throw new io.graft.core.GraftException("give --model with --weights, or --onnx FILE [--weights FILE]");
+      }
+      m = ModelLoading.load(model, ModelLoading.resolve(model, weights), null);
+    }
     DataSource ds = DataSource.open(data, classes, null, model, imageSize, 0);
-    Module m = ModelLoading.load(model, ModelLoading.resolve(model, weights), null);
     Evaluation e;
     try (DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(128))) {
       e = Evaluation.of(m, te, new CrossEntropyLoss(), ds.test().numClasses());

@@ -34,8 +34,12 @@ import picocli.CommandLine.Model.CommandSpec;
         + " validation every epoch; writes metrics.json, the best weights (safetensors, torchvision names), the "
         + "metrics log, the learning curve and a checkpoint to --out.")
 final class FinetuneCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, description = "zoo architecture, e.g. resnet18 or smallcnn")
+  @Option(names = "--model", description = "zoo architecture, e.g. resnet18 or smallcnn")
   String model;
+
+  @Option(names = "--onnx", description = "an ONNX classifier instead of --model/--weights: its graph up to the last "
+      + "Gemm is the backbone, a new head replaces that Gemm")
+  Path onnx;
 
   @Option(names = "--weights", description = "pretrained weights: a .pth/.safetensors/.onnx file, or 'imagenet'")
   String weights;
@@ -104,18 +108,39 @@ final class FinetuneCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     Strategy s = Strategy.parse(strategy);
-    if (!Zoo.names().contains(model)) {
-      throw new GraftException("unknown model '" + model + "'; known: " + Zoo.names());
-    }
-    if (weights == null && !(s instanceof Strategy.Scratch)) {
-      throw new GraftException("--strategy " + strategy + " starts from pretrained weights: pass --weights FILE (or "
-          + "'imagenet'), or use --strategy scratch");
+    Module m;
+    if (onnx != null) {
+      if (model != null || weights != null) {
+        throw new GraftException("--onnx brings its own graph and weights: leave out --model and --weights");
+      }
+      if (s instanceof Strategy.Scratch) {
+        throw new GraftException("--strategy scratch needs a zoo --model; an ONNX graph is fine-tuned from its weights");
+      }
+      Init.manualSeed(seed);
+      io.graft.zoo.onnx.OnnxClassifier c = ModelLoading.loadOnnx(onnx, null);
+      imageSize = ModelLoading.onnxImageSize(c, imageSize);
+      model = "onnx:" + onnx.getFileName();
+      m = c;
+    } else {
+      if (model == null) {
+        throw new GraftException("give --model NAME (a zoo architecture) or --onnx FILE");
+      }
+      if (!Zoo.names().contains(model)) {
+        throw new GraftException("unknown model '" + model + "'; known: " + Zoo.names());
+      }
+      if (weights == null && !(s instanceof Strategy.Scratch)) {
+        throw new GraftException("--strategy " + strategy + " starts from pretrained weights: pass --weights FILE (or "
+            + "'imagenet'), or use --strategy scratch");
+      }
+      m = null;
     }
     DataSource ds = DataSource.open(data, classes, perClass, model, imageSize, seed);
     int numClasses = ds.train().numClasses();
     Init.manualSeed(seed);
-    Module m = weights == null ? Zoo.create(model, numClasses) : ModelLoading.load(model,
-        ModelLoading.resolve(model, weights), null);
+    if (m == null) {
+      m = weights == null ? Zoo.create(model, numClasses) : ModelLoading.load(model,
+          ModelLoading.resolve(model, weights), null);
+    }
     FineTune ft = new FineTune(FineTune.Options.lr(lr).withStrategy(s)
         .withBackboneLr(backboneLr == null ? 0.1 : backboneLr / lr).withLayerDecay(layerDecay)
         .withOptimizer(optimizer, momentum, weightDecay).withLabelSmoothing(labelSmoothing).withSeed(seed));

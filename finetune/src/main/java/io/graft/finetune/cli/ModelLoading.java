@@ -5,6 +5,8 @@ import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import io.graft.layers.Module;
 import io.graft.zoo.models.Zoo;
+import io.graft.zoo.onnx.OnnxClassifier;
+import io.graft.zoo.onnx.OnnxModel;
 import io.graft.zoo.pretrained.Pretrained;
 import io.graft.zoo.weights.Weights;
 import java.nio.file.Path;
@@ -24,6 +26,34 @@ final class ModelLoading {
    * The model with its head sized as in the weights file (or {@code numClasses} when given), weights loaded
    * strictly; the file is read once.
    */
+  /**
+   * An ONNX classifier ({@link OnnxClassifier}: the graph up to its last Gemm, that Gemm as the head), with
+   * fine-tuned weights loaded strictly when given (a safetensors file written by {@code graft finetune --onnx}).
+   */
+  static OnnxClassifier loadOnnx(Path onnx, Path weights) {
+    OnnxClassifier m = OnnxClassifier.of(OnnxModel.load(onnx));
+    if (weights != null) {
+      StateDict sd = Weights.read(weights);
+      Tensor w = sd.get("fc.weight");
+      if (w == null || w.rank() != 2) {
+        throw new GraftException(weights + ": no head weight 'fc.weight' for an ONNX classifier");
+      }
+      m.replaceHead(Math.toIntExact(w.shape()[0]));
+      Weights.loadInto(m, sd, weights, true);
+    }
+    return m;
+  }
+
+  /** The square image size an ONNX graph's input declares ([N, 3, S, S]), or {@code fallback}. */
+  static int onnxImageSize(OnnxClassifier m, int fallback) {
+    OnnxModel b = m.backbone();
+    long[] s = b.inputShape(b.inputNames().get(0));
+    if (s != null && s.length == 4 && s[2] > 0 && s[2] == s[3]) {
+      return Math.toIntExact(s[2]);
+    }
+    return fallback;
+  }
+
   static Module load(String model, Path weights, Integer numClasses) {
     String key = Zoo.headPath(model) + ".weight";
     StateDict sd = Weights.read(weights);

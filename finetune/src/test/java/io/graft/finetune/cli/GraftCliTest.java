@@ -121,6 +121,62 @@ class GraftCliTest {
     assertTrue(bad.code != 0 && bad.err.contains("[5, 7]") && bad.err.contains("'x'"), bad.err);
   }
 
+  /** A tiny CNN classifier as PyTorch exports it without dynamic axes (batch fixed at 1), 32×32 RGB input. */
+  Path tinyCnnOnnx() throws Exception {
+    Rng rng = new Rng(8);
+    onnx.Onnx.TensorShapeProto.Builder shape = onnx.Onnx.TensorShapeProto.newBuilder();
+    for (long d : new long[] {1, 3, 32, 32}) {
+      shape.addDim(onnx.Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+    }
+    onnx.Onnx.AttributeProto pads = onnx.Onnx.AttributeProto.newBuilder().setName("pads")
+        .setType(onnx.Onnx.AttributeProto.AttributeType.INTS).addInts(1).addInts(1).addInts(1).addInts(1).build();
+    onnx.Onnx.GraphProto g = onnx.Onnx.GraphProto.newBuilder().setName("tiny")
+        .addInput(onnx.Onnx.ValueInfoProto.newBuilder().setName("input").setType(onnx.Onnx.TypeProto.newBuilder()
+            .setTensorType(onnx.Onnx.TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))))
+        .addOutput(onnx.Onnx.ValueInfoProto.newBuilder().setName("logits"))
+        .addInitializer(floats("conv.weight", Tensor.randn(rng, 8, 3, 3, 3).mul(0.3).toFloatArray(), 8, 3, 3, 3))
+        .addInitializer(floats("conv.bias", new float[8], 8))
+        .addInitializer(floats("fc.weight", Tensor.randn(rng, 5, 8).mul(0.3).toFloatArray(), 5, 8))
+        .addInitializer(floats("fc.bias", new float[5], 5))
+        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Conv").addInput("input").addInput("conv.weight")
+            .addInput("conv.bias").addOutput("c").addAttribute(pads))
+        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Relu").addInput("c").addOutput("r"))
+        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("GlobalAveragePool").addInput("r").addOutput("p"))
+        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Flatten").addInput("p").addOutput("f"))
+        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Gemm").addInput("f").addInput("fc.weight")
+            .addInput("fc.bias").addOutput("logits").addAttribute(onnx.Onnx.AttributeProto.newBuilder()
+                .setName("transB").setI(1).setType(onnx.Onnx.AttributeProto.AttributeType.INT)))
+        .build();
+    Path p = tmp.resolve("tiny.onnx");
+    Files.write(p, onnx.Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(onnx.Onnx.OperatorSetIdProto.newBuilder().setVersion(14)).build().toByteArray());
+    return p;
+  }
+
+  @Test
+  void finetuneAndEvalAnOnnxClassifier() throws Exception {
+    Path data = demoData();
+    Path model = tinyCnnOnnx();
+    Path out = tmp.resolve("onnx-run");
+    Result r = run("finetune", "--onnx", model.toString(), "--data", "fashion-mnist:" + data, "--classes", "5-9",
+        "--per-class", "20", "--strategy", "full", "--epochs", "1", "--batch", "16", "--no-progress", "--out",
+        out.toString());
+    assertEquals(0, r.code, r.err);
+    StateDict sd = Safetensors.read(out.resolve("model.safetensors"));
+    assertEquals(java.util.Set.of("backbone.conv.weight", "backbone.conv.bias", "fc.weight", "fc.bias"), sd.keys());
+    assertArrayEquals(new long[] {5, 8}, sd.get("fc.weight").shape());
+    var metrics = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("metrics.json").toFile());
+    double acc = metrics.get("test_accuracy").asDouble();
+    Result e = run("eval", "--onnx", model.toString(), "--weights", out.resolve("model.safetensors").toString(),
+        "--data", "fashion-mnist:" + data, "--classes", "5-9");
+    assertEquals(0, e.code, e.err);
+    assertTrue(e.out.contains(String.format("top-1 %.2f%%", acc)), e.out);
+    Result scratch = run("finetune", "--onnx", model.toString(), "--data", "fashion-mnist:" + data, "--strategy",
+        "scratch", "--out", out.toString());
+    assertEquals(Graft.BAD_INPUT, scratch.code);
+    assertTrue(scratch.err.contains("scratch"), scratch.err);
+  }
+
   @Test
   void inspectAndConvertRoundTrip() {
     Path w = trainedResnet18();

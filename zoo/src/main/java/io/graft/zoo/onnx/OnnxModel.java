@@ -42,6 +42,7 @@ public final class OnnxModel extends Module {
   private final Map<String, org.nd4j.linalg.api.buffer.DataType> inputTypes = new HashMap<>();
   private final List<String> outputNames;
   private final Map<String, Tensor> initializers;   // name -> Parameter (float) or constant (integer)
+  private boolean freeBatch;
 
   private OnnxModel(String source, List<OnnxNode> nodes, List<String> inputNames, Map<String, long[]> inputShapes,
       List<String> outputNames, Map<String, Tensor> initializers) {
@@ -389,7 +390,7 @@ public final class OnnxModel extends Module {
     long[] s = x.shape();
     boolean ok = s.length == declared.length;
     for (int k = 0; ok && k < s.length; k++) {
-      ok = declared[k] < 0 || declared[k] == s[k];
+      ok = declared[k] < 0 || declared[k] == s[k] || (k == 0 && freeBatch);
     }
     if (!ok) {
       throw new GraftException(source + ": input '" + name + "' has shape " + Shapes.str(s) + ", the graph declares "
@@ -475,6 +476,30 @@ public final class OnnxModel extends Module {
     }
     m.train(isTraining());
     return m;
+  }
+
+  /**
+   * Accepts any batch size although the file declares a fixed one (PyTorch exports without dynamic axes fix the
+   * batch they were traced with); a graph that hard-codes it in a Reshape still fails there, naming the node.
+   */
+  public OnnxModel freeBatch() {
+    freeBatch = true;
+    return this;
+  }
+
+  /** The last Gemm node, or null. */
+  OnnxNode lastGemm() {
+    for (int k = nodes.size() - 1; k >= 0; k--) {
+      if (nodes.get(k).opType().equals("Gemm")) {
+        return nodes.get(k);
+      }
+    }
+    return null;
+  }
+
+  /** An initializer by name (a Parameter for floating point), or null. */
+  public Tensor constant(String name) {
+    return initializers.get(name);
   }
 
   /**

@@ -44,11 +44,13 @@ public final class Weights {
     if (n >= 4 && head[0] == 'P' && head[1] == 'K') {
       return Format.PYTORCH;
     }
-    if (n >= 2 && (head[0] & 0xFF) == 0x80) {
-      return Format.PYTORCH;
-    }
+    // safetensors before pickles: its 8-byte header length may start with 0x80 (a 384-byte header does), but its
+    // ninth byte is the header's '{'; a legacy torch.save starts 0x80 <protocol 2-5> and has no '{' there
     if (n == 9 && head[8] == '{') {
       return Format.SAFETENSORS;
+    }
+    if (n >= 2 && (head[0] & 0xFF) == 0x80 && head[1] >= 2 && head[1] <= 5) {
+      return Format.PYTORCH;
     }
     if (name.endsWith(".onnx")) {
       return Format.ONNX;

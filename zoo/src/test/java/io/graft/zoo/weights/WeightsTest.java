@@ -70,6 +70,19 @@ class WeightsTest {
   }
 
   @Test
+  void safetensorsWhoseHeaderLengthStartsWith0x80IsNotTakenForAPickle() throws Exception {
+    // found by `graft eval --onnx`: a 384-byte header's length starts 80 01, like a pickle's protocol opcode
+    String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    byte[] header = (json + " ".repeat(384 - json.length())).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 384 + 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.putLong(384).put(header).putFloat(1.5f);
+    Path p = tmp.resolve("w.safetensors");
+    Files.write(p, b.array());
+    assertEquals(Weights.Format.SAFETENSORS, Weights.detect(p));
+    assertEquals(1.5, Weights.read(p).get("w").item(), 0);
+  }
+
+  @Test
   void pretrainedDescriptorsPointAtTheFileToFetch() throws Exception {
     Pretrained p = Pretrained.of("resnet50");
     assertEquals(Pretrained.RESNET50_IMAGENET1K_V1, p);
