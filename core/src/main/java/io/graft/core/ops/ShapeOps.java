@@ -264,7 +264,11 @@ public final class ShapeOps {
       } else if (shape[i] < 0) {
         throw ShapeException.of(op, "invalid size " + shape[i], from, shape);
       } else {
-        known *= shape[i];
+        try {
+          known = Math.multiplyExact(known, shape[i]);
+        } catch (ArithmeticException e) {
+          throw ShapeException.of(op, "element count overflows", from, shape);
+        }
       }
     }
     long n = Shapes.numel(from);
@@ -277,6 +281,6 @@ public final class ShapeOps {
     } else if (known != n) {
       throw ShapeException.of(op, "element count " + n + " does not match " + known, from, shape);
     }
-    return out;
+    return Shapes.checkNew(op, out);
   }
 }

@@ -126,16 +126,26 @@ final class MathOperators {
     return select(a, b, false);
   }
 
-  /** a * m + b * (1 - m) with the constant mask m = (a >= b) or (a <= b): exact values, differentiable. */
+  /**
+   * The elementwise max/min of a and b (broadcast): exact values from libnd4j, the gradient to the selected input
+   * (to a at ties), so infinities pass through unharmed.
+   */
   private static Tensor select(Tensor a, Tensor b, boolean max) {
     long[] shape = io.graft.core.autograd.Broadcast.shape(max ? "Max" : "Min", a.shape(), b.shape());
     Tensor ae = ShapeOps.expand(a, shape);
     Tensor be = ShapeOps.expand(b, shape);
-    org.nd4j.linalg.api.ndarray.INDArray m = (max ? ae.data().sub(be.data()).gte(0) : ae.data().sub(be.data()).lte(0))
-        .castTo(a.dtype());
-    Tensor mask = Tensor.of(m);
-    Tensor rest = Tensor.of(m.rsub(1));
-    return ElementwiseOps.add(ElementwiseOps.mul(ae, mask), ElementwiseOps.mul(be, rest));
+    org.nd4j.linalg.api.ndarray.INDArray av = ae.data();
+    org.nd4j.linalg.api.ndarray.INDArray bv = be.data();
+    if (ae.numel() == 0) {
+      return ae;
+    }
+    org.nd4j.linalg.api.ndarray.INDArray out = max ? org.nd4j.linalg.ops.transforms.Transforms.max(av, bv, true)
+        : org.nd4j.linalg.ops.transforms.Transforms.min(av, bv, true);
+    org.nd4j.linalg.api.ndarray.INDArray diff = av.sub(bv);   // mask only: NaN (inf - inf, a tie) gives b the gradient
+    org.nd4j.linalg.api.ndarray.INDArray takeA = (max ? diff.gte(0) : diff.lte(0)).castTo(av.dataType());
+    return io.graft.core.autograd.Autograd.record(max ? "max" : "min", out,
+        io.graft.core.autograd.Input.of(ae, g -> g.mul(takeA)),              // g where a was taken
+        io.graft.core.autograd.Input.of(be, g -> g.mul(takeA.rsub(1))));     // g elsewhere
   }
 
   private static Tensor[] pow(OnnxNode n, Tensor[] in, boolean training) {
@@ -144,7 +154,7 @@ final class MathOperators {
     if (Ints.isInt(a)) {   // integer base: computed exactly in Java, result in the base's type
       return one(Ints.pow(a, b));
     }
-    if (b.numel() == 1 && !b.requiresGrad()) {
+    if (b.numel() == 1) {   // a scalar exponent (x^2, x^0.5, ...): an ordinary power for every base
       Tensor r = ElementwiseOps.pow(a, b.data().getDouble(0));
       return one(b.rank() > a.rank() ? ShapeOps.reshape(r, io.graft.core.autograd.Broadcast.shape("Pow",
           a.shape(), b.shape())) : r);
@@ -156,8 +166,9 @@ final class MathOperators {
   private static Tensor[] prelu(OnnxNode n, Tensor[] in, boolean training) {
     Tensor x = in(n, in, 0);
     Tensor slope = in(n, in, 1);
-    if (slope.rank() == 1 && x.rank() > 2 && slope.shape()[0] == x.shape()[1] && slope.shape()[0] != 1) {
-      long[] s = new long[x.rank() - 1];   // per-channel slope [C] as [C, 1, ...] (PyTorch's export)
+    if (slope.rank() == 1 && x.rank() > 2 && slope.shape()[0] == x.shape()[1] && slope.shape()[0] != 1
+        && x.shape()[x.rank() - 1] != slope.shape()[0]) {
+      long[] s = new long[x.rank() - 1];   // legacy per-channel slope [C] (not broadcastable): as [C, 1, ...]
       java.util.Arrays.fill(s, 1);
       s[0] = slope.shape()[0];
       slope = ShapeOps.reshape(slope, s);

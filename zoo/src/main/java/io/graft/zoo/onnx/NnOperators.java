@@ -28,9 +28,17 @@ final class NnOperators {
     ops.put("InstanceNormalization", NnOperators::instanceNorm);
     ops.put("MaxPool", (n, in, t) -> pool(n, in, true));
     ops.put("AveragePool", (n, in, t) -> pool(n, in, false));
-    ops.put("GlobalAveragePool", (n, in, t) -> one(ReductionOps.mean(in(n, in, 0), true, spatial(in(n, in, 0)))));
-    ops.put("GlobalMaxPool", (n, in, t) -> one(ReductionOps.max(in(n, in, 0), true, spatial(in(n, in, 0)))));
+    ops.put("GlobalAveragePool", (n, in, t) -> one(globalPool(in(n, in, 0), false)));
+    ops.put("GlobalMaxPool", (n, in, t) -> one(globalPool(in(n, in, 0), true)));
     ops.put("Dropout", NnOperators::dropout);
+  }
+
+  /** Over the spatial dimensions, kept as size 1; an (N, C) input has none and passes through. */
+  private static Tensor globalPool(Tensor x, boolean max) {
+    if (x.rank() <= 2) {
+      return x;
+    }
+    return max ? ReductionOps.max(x, true, spatial(x)) : ReductionOps.mean(x, true, spatial(x));
   }
 
   private static int[] spatial(Tensor x) {
@@ -326,8 +334,9 @@ final class NnOperators {
     if (n.opset() < 9 && n.i("spatial", 1) == 0) {
       throw n.error("BatchNormalization with spatial=0 (per-activation statistics) is not supported");
     }
+    boolean statsWanted = n.outputs().stream().skip(1).anyMatch(o -> !o.isEmpty());
     boolean batchStats = n.opset() >= 14 ? n.i("training_mode", 0) != 0
-        : n.opset() < 7 ? n.i("is_test", 0) == 0 && n.outputs().size() > 1 : n.outputs().size() > 1;
+        : n.opset() < 7 ? n.i("is_test", 0) == 0 && statsWanted : statsWanted;
     double eps = n.f("epsilon", 1e-5f);
     double momentum = 1 - n.f("momentum", 0.9f);   // ONNX: running = running * momentum + batch * (1 - momentum)
     Tensor mean = in(n, in, 3);
@@ -352,7 +361,7 @@ final class NnOperators {
       double keep = 1 - momentum;
       Tensor rm = ElementwiseOps.add(ElementwiseOps.mul(mean.detach(), keep), ElementwiseOps.mul(bm, momentum));
       Tensor rv = ElementwiseOps.add(ElementwiseOps.mul(var.detach(), keep), ElementwiseOps.mul(bv, momentum));
-      return new Tensor[] {y, rm, rv};
+      return new Tensor[] {y, rm, rv, bm, bv};   // opsets < 14 also name the batch statistics (saved_*)
     }
     return one(NormOps.batchNorm(x, mean, var, in(n, in, 1), in(n, in, 2), false, momentum, eps));
   }
@@ -380,7 +389,9 @@ final class NnOperators {
     if (max && !x.dtype().isFPType()) {   // integer max-pool: exact in float64
       Tensor[] in2 = in.clone();
       in2[0] = Tensor.of(x.data().castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE));
-      return one(Tensor.of(pool(n, in2, true)[0].data().castTo(x.dtype())));
+      Tensor[] r = pool(n, in2, true);
+      r[0] = Tensor.of(r[0].data().castTo(x.dtype()));
+      return r;
     }
     int s = x.rank() - 2;
     if (s < 1 || s > 3) {

@@ -41,26 +41,48 @@ public final class OnnxModel extends Module {
   private final Map<String, long[]> inputShapes;
   private final Map<String, org.nd4j.linalg.api.buffer.DataType> inputTypes = new HashMap<>();
   private final List<String> outputNames;
-  private final Map<String, Tensor> initializers;   // name -> Parameter (float) or constant (integer)
+  private final Map<String, Tensor> initializers;   // name -> Parameter, buffer or constant
+  private final Set<String> bufferNames;             // BatchNormalization's running statistics
   private boolean freeBatch;
 
   private OnnxModel(String source, List<OnnxNode> nodes, List<String> inputNames, Map<String, long[]> inputShapes,
-      List<String> outputNames, Map<String, Tensor> initializers) {
+      List<String> outputNames, Map<String, Tensor> initializers, Set<String> bufferNames) {
     this.source = source;
     this.nodes = List.copyOf(nodes);
     this.inputNames = List.copyOf(inputNames);
     this.inputShapes = new HashMap<>(inputShapes);   // null: no declared shape
     this.outputNames = List.copyOf(outputNames);
     this.initializers = initializers;
+    this.bufferNames = Set.copyOf(bufferNames);
     for (Map.Entry<String, Tensor> e : initializers.entrySet()) {
-      if (e.getValue() instanceof Parameter p) {
-        register(e.getKey(), p);
+      if (e.getValue() instanceof Parameter || bufferNames.contains(e.getKey())) {
+        register(e.getKey(), e.getValue());
       }
     }
   }
 
+  /** Inputs that hold a layer's weights: their initializers are trainable whatever their size. */
+  private static boolean weightSlot(String op, int slot) {
+    return switch (op) {
+      case "Conv", "ConvTranspose", "Gemm", "BatchNormalization", "InstanceNormalization" -> slot == 1 || slot == 2;
+      case "MatMul" -> slot <= 1;
+      case "PRelu" -> slot == 1;
+      default -> false;
+    };
+  }
+
   /** Reads and checks an ONNX model: every operator must be supported (all unsupported ones are listed). */
   public static OnnxModel load(Path path) {
+    try {
+      return read(path);
+    } catch (GraftException e) {
+      throw e;
+    } catch (RuntimeException e) {   // a malformed file that slipped past the checks: still a clear refusal
+      throw new GraftException(path + ": malformed ONNX model (" + e + ")", e);
+    }
+  }
+
+  private static OnnxModel read(Path path) {
     String src = path.toString();
     Onnx.ModelProto m = OnnxWeights.model(path);
     int opset = 1;
@@ -89,10 +111,32 @@ public final class OnnxModel extends Module {
           + "); supported: " + Operators.names());
     }
     Path dir = path.toAbsolutePath().getParent();
+    // float initializers are trainable Parameters, except BatchNormalization's running statistics (buffers, in
+    // the state dict) and single numbers that no layer uses as weights (exponents, epsilons, scales: constants)
+    Set<String> weights = new HashSet<>();
+    Set<String> buffers = new HashSet<>();
+    for (OnnxNode n : nodes) {
+      for (int k = 0; k < n.inputs().size(); k++) {
+        if (weightSlot(n.opType(), k)) {
+          weights.add(n.inputs().get(k));
+        } else if (n.opType().equals("BatchNormalization") && (k == 3 || k == 4)) {
+          buffers.add(n.inputs().get(k));
+        }
+      }
+    }
     Map<String, Tensor> inits = new LinkedHashMap<>();
+    Set<String> bufferNames = new HashSet<>();
     for (Onnx.TensorProto t : g.getInitializerList()) {
       Tensor v = OnnxWeights.tensor(t, dir, src);
-      inits.put(t.getName(), v.dtype().isFPType() ? new Parameter(v.data()) : v);
+      String name = t.getName();
+      if (!v.dtype().isFPType() || (v.numel() == 1 && !weights.contains(name))) {
+        inits.put(name, v);
+      } else if (buffers.contains(name) && !weights.contains(name)) {
+        inits.put(name, v);
+        bufferNames.add(name);
+      } else {
+        inits.put(name, new Parameter(v.data()));
+      }
     }
     List<String> inputs = new ArrayList<>();
     Map<String, long[]> shapes = new HashMap<>();
@@ -113,7 +157,7 @@ public final class OnnxModel extends Module {
       throw new GraftException(src + ": the graph declares no outputs");
     }
     checkWiring(src, nodes, inputs, inits.keySet(), outputs);
-    OnnxModel model = new OnnxModel(src, nodes, inputs, shapes, outputs, inits);
+    OnnxModel model = new OnnxModel(src, nodes, inputs, shapes, outputs, inits, bufferNames);
     for (Onnx.ValueInfoProto v : g.getInputList()) {
       if (inputs.contains(v.getName()) && v.hasType() && v.getType().hasTensorType()
           && v.getType().getTensorType().getElemType() != 0) {
@@ -183,7 +227,7 @@ public final class OnnxModel extends Module {
 
   // ---------------------------------------------------------------- parameters as a module tree
 
-  private void register(String name, Parameter p) {
+  private void register(String name, Tensor t) {
     String[] parts = name.split("\\.", -1);
     boolean dotted = parts.length > 1;
     for (String part : parts) {
@@ -203,9 +247,9 @@ public final class OnnxModel extends Module {
           scope = child;
         }
         if (scope == this) {
-          registerParameter(parts[parts.length - 1], p);
+          hold(parts[parts.length - 1], t);
         } else {
-          ((Scope) scope).parameter(parts[parts.length - 1], p);
+          ((Scope) scope).hold(parts[parts.length - 1], t);
         }
         return;
       } catch (GraftException clash) {
@@ -216,7 +260,15 @@ public final class OnnxModel extends Module {
     while (namedChildren().containsKey(flat) || namedBuffers().containsKey(flat) || hasOwnParameter(flat)) {
       flat = flat + "_";
     }
-    registerParameter(flat, p);
+    hold(flat, t);
+  }
+
+  private void hold(String name, Tensor t) {
+    if (t instanceof Parameter p) {
+      registerParameter(name, p);
+    } else {
+      registerBuffer(name, t);
+    }
   }
 
   private boolean hasOwnParameter(String name) {
@@ -229,8 +281,12 @@ public final class OnnxModel extends Module {
       return registerModule(name, new Scope());
     }
 
-    void parameter(String name, Parameter p) {
-      registerParameter(name, p);
+    void hold(String name, Tensor t) {
+      if (t instanceof Parameter p) {
+        registerParameter(name, p);
+      } else {
+        registerBuffer(name, t);
+      }
     }
 
     @Override
@@ -468,7 +524,9 @@ public final class OnnxModel extends Module {
         shapes.put(in, inputShapes.get(in));
       }
     }
-    OnnxModel m = new OnnxModel(source, plan, inputs, shapes, List.of(tensor), inits);
+    Set<String> keptBuffers = new HashSet<>(bufferNames);
+    keptBuffers.retainAll(inits.keySet());
+    OnnxModel m = new OnnxModel(source, plan, inputs, shapes, List.of(tensor), inits, keptBuffers);
     for (String in : inputs) {
       if (inputTypes.containsKey(in)) {
         m.inputTypes.put(in, inputTypes.get(in));

@@ -58,8 +58,9 @@ final class TensorOperators {
       // float32, and let the gradient pass straight through
       Tensor xf = x.dtype().isFPType() ? x : Tensor.of(x.data().castTo(DataType.FLOAT));
       Tensor f = xf.dtype() == DataType.FLOAT ? xf : ElementwiseOps.cast(xf, DataType.FLOAT);
-      Tensor rounded = Tensor.of(f.data().castTo(to).castTo(DataType.FLOAT));
-      return ElementwiseOps.add(f, Tensor.of(rounded.data().sub(f.data())));
+      org.nd4j.linalg.api.ndarray.INDArray rounded = f.data().castTo(to).castTo(DataType.FLOAT);
+      return io.graft.core.autograd.Autograd.record("cast_" + to, rounded,
+          io.graft.core.autograd.Input.of(f, g -> g));   // straight through
     }
     if (to == DataType.BOOL) {
       return Tensor.of(x.data().neq(0));
@@ -245,7 +246,7 @@ final class TensorOperators {
       sizes = new long[parts];
       Arrays.fill(sizes, dim / parts);
     }
-    if (sizes.length != parts || Arrays.stream(sizes).sum() != dim) {
+    if (sizes.length != parts || Arrays.stream(sizes).anyMatch(v -> v < 0) || Arrays.stream(sizes).sum() != dim) {
       throw n.error("split " + Arrays.toString(sizes) + " does not cover size " + dim + " in " + parts + " parts");
     }
     Tensor[] out = new Tensor[parts];
@@ -284,6 +285,9 @@ final class TensorOperators {
     }
     if (ax.length != starts.length || (steps != null && steps.length != starts.length)) {
       throw n.error("starts, ends, axes and steps must have the same length");
+    }
+    if (Arrays.stream(axes(n, ax, x.rank())).distinct().count() != ax.length) {
+      throw n.error("axes " + Arrays.toString(ax) + " repeat an axis");
     }
     Tensor y = x;
     for (int k = 0; k < starts.length; k++) {
@@ -406,25 +410,30 @@ final class TensorOperators {
     if (width == 0) {
       return null;
     }
+    if (mode.equals("constant")) {
+      long[] s = x.shape().clone();
+      s[d] = width;
+      return Tensor.full(x.dtype(), value, Shapes.checkNew("Pad", s));
+    }
+    if (dim == 0) {
+      throw new io.graft.core.GraftException(mode + " padding of an empty dimension");
+    }
+    if (mode.equals("edge")) {   // the border slice broadcast to the padding's width
+      long at = before ? 0 : dim - 1;
+      long[] s = x.shape().clone();
+      s[d] = width;
+      return ShapeOps.expand(ShapeOps.slice(x, d, at, at + 1, 1), s);
+    }
+    if (!mode.equals("reflect")) {
+      throw new io.graft.core.GraftException("unknown pad mode '" + mode + "'");
+    }
+    if (width >= dim) {
+      throw new io.graft.core.GraftException("reflect padding of " + width + " needs a dimension larger than "
+          + "that, got " + dim);
+    }
     long[] idx = new long[(int) width];
-    switch (mode) {
-      case "constant" -> {
-        long[] s = x.shape().clone();
-        s[d] = width;
-        Tensor c = Tensor.full(x.dtype(), value, s);
-        return c;
-      }
-      case "edge" -> Arrays.fill(idx, before ? 0 : dim - 1);
-      case "reflect" -> {
-        if (width >= dim) {
-          throw new io.graft.core.GraftException("reflect padding of " + width + " needs a dimension larger than "
-              + "that, got " + dim);
-        }
-        for (int k = 0; k < width; k++) {   // before: x[width], ..., x[1]; after: x[dim-2], ..., x[dim-1-width]
-          idx[k] = before ? width - k : dim - 2 - k;
-        }
-      }
-      default -> throw new io.graft.core.GraftException("unknown pad mode '" + mode + "'");
+    for (int k = 0; k < width; k++) {   // before: x[width], ..., x[1]; after: x[dim-2], ..., x[dim-1-width]
+      idx[k] = before ? width - k : dim - 2 - k;
     }
     return take(x, d, idx);
   }
@@ -448,6 +457,15 @@ final class TensorOperators {
     if (!mode.equals("constant") && !mode.equals("reflect") && !mode.equals("edge")) {
       throw n.error("unsupported pad mode '" + mode + "'");
     }
+    long[] outShape = x.shape().clone();
+    for (int d = 0; d < r; d++) {
+      try {
+        outShape[d] = Math.addExact(outShape[d], Math.addExact(pads[d], pads[d + r]));
+      } catch (ArithmeticException e) {
+        throw n.error("pads " + Arrays.toString(pads) + " overflow the shape");
+      }
+    }
+    Shapes.checkNew("Pad", outShape);
     Tensor y = x;
     for (int d = 0; d < r; d++) {
       y = padAxis(y, d, pads[d], pads[d + r], mode, value);
@@ -476,10 +494,15 @@ final class TensorOperators {
     Shapes.checkNew("Tile", outShape);
     Tensor y = x;
     for (int d = 0; d < reps.length; d++) {
-      if (reps[d] != 1) {
-        Tensor[] copies = new Tensor[(int) reps[d]];
-        Arrays.fill(copies, y);
-        y = reps[d] == 0 ? ShapeOps.slice(y, d, 0, 0, 1) : ShapeOps.cat(d, copies);
+      if (reps[d] != 1) {   // [.., n, ..] -> [.., 1, n, ..] -> [.., r, n, ..] -> [.., r*n, ..]: one broadcast copy
+        long[] ys = y.shape();
+        long[] big = new long[ys.length + 1];
+        System.arraycopy(ys, 0, big, 0, d);
+        big[d] = reps[d];
+        System.arraycopy(ys, d, big, d + 1, ys.length - d);
+        long[] flat = ys.clone();
+        flat[d] = ys[d] * reps[d];
+        y = ShapeOps.reshape(ShapeOps.expand(ShapeOps.unsqueeze(y, d), big), flat);
       }
     }
     return one(y);
@@ -490,6 +513,7 @@ final class TensorOperators {
     long[] shape = ints(n, in(n, in, 1), "shape");
     long[] out = Broadcast.shape("Expand", x.shape(), shape);
     if (Ints.isInt(x)) {
+      Ints.checkSize("Expand", out);
       return one(Ints.binary("Expand", x, Ints.of(new long[(int) Shapes.numel(out)], out, DataType.LONG), x.dtype(),
           (a, b) -> a));
     }

@@ -115,7 +115,11 @@ public final class OnnxWeights {
       default -> throw new GraftException(what + " has unsupported ONNX data type " + t.getDataType());
     };
     int es = TensorBytes.elementSize(dtype);
-    long bytes = numel * es;
+    long bytes = numel * es;   // numel < 2^31 (checkNew), es <= 8
+    if (bytes > Integer.MAX_VALUE - 8) {
+      throw new GraftException(what + " has shape " + Shapes.str(shape) + ": " + bytes + " bytes, more than one "
+          + "tensor can hold");
+    }
     if (t.getDataLocation() == Onnx.TensorProto.DataLocation.EXTERNAL) {
       return TensorBytes.decode(dtype, shape, external(t, baseDir, bytes, what));
     }
@@ -127,6 +131,13 @@ public final class OnnxWeights {
       return TensorBytes.decode(dtype, shape, t.getRawData().asReadOnlyByteBuffer().slice()
           .order(ByteOrder.LITTLE_ENDIAN));
     }
+    int declared = switch (dtype) {   // check the value count before allocating anything for it
+      case "F32" -> t.getFloatDataCount();
+      case "F64" -> t.getDoubleDataCount();
+      case "I64" -> t.getInt64DataCount();
+      default -> t.getInt32DataCount();
+    };
+    check(declared, numel, what);
     ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
     int count;
     switch (dtype) {
@@ -174,6 +185,12 @@ public final class OnnxWeights {
       throw new GraftException(what + ": unsigned integer tensors in external data are not supported");
     }
     int n = Math.toIntExact(numel);
+    long available = !t.getRawData().isEmpty() ? t.getRawData().size() / width
+        : width == 2 ? t.getInt32DataCount() : t.getUint64DataCount();
+    if (available != numel || numel > (Integer.MAX_VALUE - 8) / 8) {
+      throw new GraftException(what + " holds " + available + " values, its shape " + Shapes.str(shape) + " needs "
+          + numel);
+    }
     long[] v = new long[n];
     if (!t.getRawData().isEmpty()) {
       if (t.getRawData().size() != numel * width) {

@@ -51,6 +51,27 @@ final class Graphs {
         .setS(org.nd4j.shade.protobuf.ByteString.copyFromUtf8(v)).build();
   }
 
+  static Onnx.TensorProto floats(String name, float[] v, long... dims) {
+    Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name)
+        .setDataType(Onnx.TensorProto.DataType.FLOAT_VALUE);
+    for (long d : dims) {
+      t.addDims(d);
+    }
+    for (float x : v) {
+      t.addFloatData(x);
+    }
+    return t.build();
+  }
+
+  static Onnx.TensorProto longs(String name, long... v) {
+    Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name)
+        .setDataType(Onnx.TensorProto.DataType.INT64_VALUE).addDims(v.length);
+    for (long x : v) {
+      t.addInt64Data(x);
+    }
+    return t.build();
+  }
+
   static Path save(Path p, Onnx.GraphProto.Builder g, int opset) throws IOException {
     Onnx.ModelProto m = Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
         .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset)).build();

@@ -1,0 +1,104 @@
+package io.graft.zoo.onnx;
+
+import static io.graft.zoo.onnx.Graphs.floats;
+import static io.graft.zoo.onnx.Graphs.input;
+import static io.graft.zoo.onnx.Graphs.longs;
+import static io.graft.zoo.onnx.Graphs.node;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.GraftException;
+import io.graft.core.Tensor;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import onnx.Onnx;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Edge cases of single operators, beyond the ONNX backend cases (each found by review or fuzzing). */
+class OnnxOperatorsTest {
+  @TempDir
+  Path tmp;
+
+  static final int F = Onnx.TensorProto.DataType.FLOAT_VALUE;
+
+  OnnxModel model(String name, Onnx.NodeProto n, List<Onnx.TensorProto> inits, long... xShape) throws Exception {
+    Onnx.GraphProto.Builder g = Onnx.GraphProto.newBuilder().setName(name).addInput(input("x", F, xShape))
+        .addOutput(Onnx.ValueInfoProto.newBuilder().setName("y")).addNode(n).addAllInitializer(inits);
+    return OnnxModel.load(Graphs.save(tmp.resolve(name + ".onnx"), g, 17));
+  }
+
+  @Test
+  void powWithAScalarExponentInitializerHandlesNegativeBasesAndIsAConstant() throws Exception {
+    OnnxModel m = model("pow", node("Pow", List.of("x", "e"), List.of("y")),
+        List.of(floats("e", new float[] {2f})), 3);
+    assertArrayEquals(new float[] {9, 0, 4}, m.forward(Tensor.fromArray(new float[] {-3, 0, 2}, 3)).toFloatArray());
+    assertTrue(m.namedParameters().isEmpty(), "a single-number initializer is a constant, not trained");
+  }
+
+  @Test
+  void maxAndMinPassInfinitiesThrough() throws Exception {
+    float inf = Float.POSITIVE_INFINITY;
+    OnnxModel max = model("max", node("Max", List.of("x", "c"), List.of("y")),
+        List.of(floats("c", new float[] {-inf, 1, 5}, 3)), 3);
+    assertArrayEquals(new float[] {2, 2, 5}, max.forward(Tensor.fromArray(new float[] {2, 2, 2}, 3)).toFloatArray());
+    OnnxModel min = model("min", node("Min", List.of("x", "c"), List.of("y")),
+        List.of(floats("c", new float[] {inf, 1, 5}, 3)), 3);
+    assertArrayEquals(new float[] {2, 1, -inf}, min.forward(Tensor.fromArray(new float[] {2, 2, -inf}, 3))
+        .toFloatArray());
+  }
+
+  @Test
+  void castToHalfKeepsInfinities() throws Exception {
+    OnnxModel m = model("cast", node("Cast", List.of("x"), List.of("y"), Graphs.i("to", 10)), List.of(), 3);
+    float[] y = m.forward(Tensor.fromArray(new float[] {Float.NEGATIVE_INFINITY, 1.0001f, 70000f}, 3)).toFloatArray();
+    assertEquals(Float.NEGATIVE_INFINITY, y[0]);
+    assertEquals(1.0f, y[1]);   // rounded to half precision
+    assertEquals(Float.POSITIVE_INFINITY, y[2]);   // beyond half's range
+  }
+
+  @Test
+  void globalPoolingOfAnNxCInputIsTheIdentity() throws Exception {
+    OnnxModel m = model("gap", node("GlobalAveragePool", List.of("x"), List.of("y")), List.of(), 2, 3);
+    assertArrayEquals(new long[] {2, 3}, m.forward(Tensor.ones(2, 3)).shape());
+  }
+
+  @Test
+  void batchNormRunningStatisticsAreBuffersNotParameters() throws Exception {
+    OnnxModel m = model("bn", node("BatchNormalization", List.of("x", "s", "b", "m", "v"), List.of("y")),
+        List.of(floats("s", new float[] {1, 2}, 2), floats("b", new float[] {0, 1}, 2),
+            floats("m", new float[] {0, 0}, 2), floats("v", new float[] {1, 1}, 2)), 1, 2, 2, 2);
+    assertEquals(Set.of("s", "b"), m.namedParameters().keySet());
+    assertEquals(Set.of("s", "b", "m", "v"), m.stateDict().keys());
+  }
+
+  @Test
+  void hostileShapesAreRefusedBeforeNativeCode() throws Exception {
+    OnnxModel reshape = model("reshape", node("Reshape", List.of("x", "s"), List.of("y")),
+        List.of(longs("s", 4, 4611686018427387905L)), 4);
+    assertThrows(GraftException.class, () -> reshape.forward(Tensor.ones(4)));
+    OnnxModel pad = model("pad", node("Pad", List.of("x", "p"), List.of("y")), List.of(longs("p", 0, 4000000000L)),
+        2);
+    assertThrows(GraftException.class, () -> pad.forward(Tensor.ones(2)));
+    OnnxModel tile = model("tile", node("Tile", List.of("x", "r"), List.of("y")), List.of(longs("r", 3000000000L)),
+        1);
+    assertThrows(GraftException.class, () -> tile.forward(Tensor.ones(1)));
+    OnnxModel slice = model("slice", node("Slice", List.of("x", "st", "en", "ax"), List.of("y")),
+        List.of(longs("st", 0, 0), longs("en", 1, 1), longs("ax", 0, 0)), 3);
+    assertThrows(GraftException.class, () -> slice.forward(Tensor.ones(3)));
+    OnnxModel split = model("split", node("Split", List.of("x", "sp"), List.of("y", "z")), List.of(longs("sp", 5, -1)),
+        4);
+    assertThrows(GraftException.class, () -> split.forward(Tensor.ones(4)));
+  }
+
+  @Test
+  void edgePaddingWiderThanTheInputRepeatsTheBorder() throws Exception {
+    OnnxModel m = model("edge", node("Pad", List.of("x", "p"), List.of("y"), Graphs.s("mode", "edge")),
+        List.of(longs("p", 3, 2)), 2);
+    assertArrayEquals(new float[] {1, 1, 1, 1, 2, 2, 2}, m.forward(Tensor.fromArray(new float[] {1, 2}, 2))
+        .toFloatArray());
+  }
+}
