@@ -49,16 +49,6 @@ final class NnOperators {
     return d;
   }
 
-  /** The spatial rank (1 or 2) of an N×C×... input; 3-D is refused with a clear message. */
-  private static int spatialRank(OnnxNode n, Tensor x) {
-    int s = x.rank() - 2;
-    if (s < 1 || s > 2) {
-      throw n.error((s == 3 ? "3-D " : "") + n.opType() + " on a rank-" + x.rank() + " input "
-          + Shapes.str(x.shape()) + " is not supported (Graft supports 1-D and 2-D)");
-    }
-    return s;
-  }
-
   private static long[] attr(OnnxNode n, String name, int s, long dflt) {
     long[] v = n.ints(name, null);
     if (v == null) {
@@ -126,15 +116,21 @@ final class NnOperators {
     return s == 1 ? new long[] {one, v[0]} : v;
   }
 
+  /** The spatial rank (1 to 3) of a Conv/ConvTranspose whose weight has the input's rank. */
+  private static int spatialRank(OnnxNode n, Tensor x, Tensor w) {
+    int s = x.rank() - 2;
+    if (s < 1 || s > 3 || w.rank() != x.rank()) {
+      throw n.error(n.opType() + " needs an N×C×D1×... input of 1 to 3 spatial dimensions and a weight of the same "
+          + "rank, got " + Shapes.str(x.shape()) + " and " + Shapes.str(w.shape()));
+    }
+    return s;
+  }
+
   private static Tensor[] conv(OnnxNode n, Tensor[] in, boolean training) {
     Tensor x = in(n, in, 0);
     Tensor w = in(n, in, 1);
     Tensor b = opt(in, 2);
-    int s = x.rank() - 2;
-    if (s < 1 || s > 3 || w.rank() != x.rank()) {
-      throw n.error("Conv needs an N×C×D1×... input of 1 to 3 spatial dimensions and a weight of the same rank, "
-          + "got " + Shapes.str(x.shape()) + " and " + Shapes.str(w.shape()));
-    }
+    int s = spatialRank(n, x, w);
     long[] k = Arrays.copyOfRange(w.shape(), 2, w.rank());
     long[] declared = n.ints("kernel_shape", null);
     if (declared != null && !Arrays.equals(declared, k)) {
@@ -206,11 +202,7 @@ final class NnOperators {
     Tensor x = in(n, in, 0);
     Tensor w = in(n, in, 1);
     Tensor b = opt(in, 2);
-    int s = x.rank() - 2;
-    if (s < 1 || s > 3 || w.rank() != x.rank()) {
-      throw n.error("ConvTranspose needs an N×C×D1×... input of 1 to 3 spatial dimensions and a weight of the same "
-          + "rank, got " + Shapes.str(x.shape()) + " and " + Shapes.str(w.shape()));
-    }
+    int s = spatialRank(n, x, w);
     int groups = group(n);
     long cin = w.shape()[0];
     long coutPerGroup = w.shape()[1];

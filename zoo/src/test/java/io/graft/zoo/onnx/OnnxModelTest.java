@@ -22,7 +22,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,11 +37,7 @@ class OnnxModelTest {
   Path tmp;
 
   static Path resource(String name) {
-    try {
-      return Paths.get(OnnxModelTest.class.getResource("/" + name).toURI());
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
+    return Fixtures.path(name);
   }
 
   // ---------------------------------------------------------------- the formula weights of tools/fixtures/onnx_graph.py
