@@ -33,8 +33,8 @@ public final class ConvOps {
     // inserted between its taps (same result; the weight gradient is read back at the tap positions)
     boolean dilated = checked.dH() > 1 || checked.dW() > 1;
     Geometry geo = dilated ? checked.undilated() : checked;
-    INDArray xv = contiguous(x.data());
-    INDArray wv = dilated ? dilate(w.data(), checked) : contiguous(w.data());
+    INDArray xv = ShapeOps.contiguous(x.data());
+    INDArray wv = dilated ? dilate(w.data(), checked) : ShapeOps.contiguous(w.data());
     INDArray bv = b == null ? null : b.data();
     INDArray out;
     if (groups == 1) {
@@ -120,23 +120,6 @@ public final class ConvOps {
   }
 
   /** Channels {@code [k*size, (k+1)*size)} of an activation (dimension 1). */
-  /**
-   * The array itself when its elements are dense in C order, else a C-order copy: libnd4j's grouped convolution
-   * fails on sub-views of a strided view (for example a weight sliced out of a 5-D kernel).
-   */
-  static INDArray contiguous(INDArray a) {
-    long[] shape = a.shape();
-    long[] stride = a.stride();
-    long expect = 1;
-    for (int d = shape.length - 1; d >= 0; d--) {
-      if (shape[d] != 1 && stride[d] != expect) {
-        return a.dup('c');
-      }
-      expect *= shape[d];
-    }
-    return a;
-  }
-
   private static INDArray channels(INDArray a, int k, long size) {
     return a.get(NDArrayIndex.all(), NDArrayIndex.interval(k * size, (k + 1) * size), NDArrayIndex.all(),
         NDArrayIndex.all());

@@ -57,7 +57,7 @@ public final class NormOps {
     if (useBatch && n <= 1) {
       throw ShapeException.of(op, "expected more than 1 value per channel when training", xs);
     }
-    INDArray xv = contiguous(x.data());
+    INDArray xv = ShapeOps.contiguous(x.data());
     INDArray mean;
     INDArray var;
     if (useBatch) {
@@ -88,7 +88,7 @@ public final class NormOps {
     long count = n;
     return Autograd.recordJoint(op, y, inputs, (g, needs) -> {
       INDArray[] r = new INDArray[3];
-      INDArray gc = contiguous(g);
+      INDArray gc = ShapeOps.contiguous(g);
       INDArray sg = channelSum(gc);                           // sum(g)
       // sum(g * xhat) = invstd * (sum(g * x) - mean * sum(g))
       INDArray sgx = needs[1] || (needs[0] && useBatch)
@@ -129,11 +129,6 @@ public final class NormOps {
     return out;
   }
 
-  /** The array itself when dense in C order, else a C-order copy (the channel reductions reshape it). */
-  private static INDArray contiguous(INDArray a) {
-    return ConvOps.contiguous(a);
-  }
-
   /** Per-channel sums of squares of {@code (N, C, ...)}: squared 2-norms of the contiguous rows, then summed. */
   static INDArray channelSumOfSquares(INDArray x) {
     long[] s = x.shape();
@@ -170,7 +165,7 @@ public final class NormOps {
     for (int i = 2; i < s.length; i++) {
       l *= s[i];
     }
-    INDArray c = x.ordering() == 'c' && !x.isView() ? x : x.dup('c');
+    INDArray c = ShapeOps.contiguous(x);
     return c.reshape('c', s[0], s[1], l).sum(2).sum(0);
   }
 

@@ -283,4 +283,22 @@ public final class ShapeOps {
     }
     return Shapes.checkNew(op, out);
   }
+
+  /**
+   * The array itself when its elements are dense in C order, else a C-order copy: libnd4j's grouped convolution
+   * fails on sub-views of a strided view (a weight sliced out of a 5-D kernel), and the channel reductions of batch
+   * norm reshape their input.
+   */
+  static INDArray contiguous(INDArray a) {
+    long[] shape = a.shape();
+    long[] stride = a.stride();
+    long expect = 1;
+    for (int d = shape.length - 1; d >= 0; d--) {
+      if (shape[d] != 1 && stride[d] != expect) {
+        return a.dup('c');
+      }
+      expect *= shape[d];
+    }
+    return a;
+  }
 }
