@@ -27,7 +27,8 @@ import torchvision.models as tvm
 
 WORKLOADS = ["op_conv2d_stem", "op_conv2d_mid", "op_batchnorm", "op_linear", "op_maxpool",
              "step_mlp", "step_smallcnn", "step_resnet18_224", "step_resnet18_64", "step_resnet18_frozen_224",
-             "forward_resnet18_224", "optim_frozen", "optim_full", "fe_uncached", "fe_cached"]
+             "forward_resnet18_224", "optim_frozen", "optim_full", "fe_uncached", "fe_cached",
+             "fe_epoch", "fe_epoch_cached"]
 
 
 def smallcnn(c):
@@ -129,6 +130,22 @@ def run(name):
     data = torch.randn(256, 3, 64, 64, generator=g)
     labels = torch.arange(256) % 10
     opt = torch.optim.SGD(m.fc.parameters(), lr=0.01, momentum=0.9)
+    def epoch(forward):
+        perm = torch.randperm(256)
+        for i in range(0, 256, 32):
+            idx = perm[i:i + 32]
+            opt.zero_grad(set_to_none=True)
+            ce(forward(idx), labels[idx]).backward()
+            opt.step()
+
+    if name == "fe_epoch":  # one ordinary frozen-backbone epoch
+        return timeit(lambda: epoch(lambda idx: m(data[idx])), 2, 10)
+    if name == "fe_epoch_cached":  # one epoch of the head on features computed beforehand
+        with torch.no_grad():
+            m.fc, fc = nn.Identity(), m.fc
+            feats = torch.cat([m(data[i:i + 32]) for i in range(0, 256, 32)])
+            m.fc = fc
+        return timeit(lambda: epoch(lambda idx: m.fc(feats[idx])), 5, 50)
     if name == "fe_uncached":
         def run5():
             for _ in range(5):
