@@ -3,6 +3,7 @@ package io.graft.core;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.indexer.DoubleIndexer;
 import org.bytedeco.javacpp.indexer.FloatIndexer;
 import org.nd4j.linalg.api.buffer.DataBuffer;
@@ -58,10 +59,10 @@ public final class NativeMemory {
     }
     DataBuffer b;
     if (dtype == DataType.FLOAT) {
-      FloatPointer p = new FloatPointer(n);
+      FloatPointer p = new OwnedFloats(n);
       b = Nd4j.createBuffer(p, DataType.FLOAT, n, FloatIndexer.create(p));
     } else {
-      DoublePointer p = new DoublePointer(n);
+      DoublePointer p = new OwnedDoubles(n);
       b = Nd4j.createBuffer(p, DataType.DOUBLE, n, DoubleIndexer.create(p));
     }
     return Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
@@ -82,7 +83,26 @@ public final class NativeMemory {
    */
   public static void release(INDArray a) {
     if (a != null && !a.wasClosed() && a.closeable()) {
+      Pointer p = a.data().pointer();
       a.close();
+      // closing an array frees ND4J's wrapper, not memory allocated by uninitialized(): free that too, so the
+      // allocator hands the same pages to the next array instead of faulting in fresh ones (~10 ms per 25 MB)
+      if (p instanceof OwnedFloats || p instanceof OwnedDoubles) {
+        p.deallocate();
+      }
+    }
+  }
+
+  /** Memory allocated by {@link #uninitialized}, which {@link #release} may free. */
+  private static final class OwnedFloats extends FloatPointer {
+    OwnedFloats(long n) {
+      super(n);
+    }
+  }
+
+  private static final class OwnedDoubles extends DoublePointer {
+    OwnedDoubles(long n) {
+      super(n);
     }
   }
 

