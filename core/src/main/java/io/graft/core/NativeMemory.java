@@ -93,6 +93,27 @@ public final class NativeMemory {
     }
   }
 
+  /** Whether {@link #release} would free the array's memory: a live, non-view array from {@link #uninitialized}. */
+  public static boolean isOwned(INDArray a) {
+    if (a == null || a.wasClosed() || !a.closeable()) {
+      return false;
+    }
+    Pointer p = a.data().pointer();
+    return p instanceof OwnedFloats || p instanceof OwnedDoubles;
+  }
+
+  /**
+   * A conservative {@code [start, end)} byte range of native memory holding the array's elements: from its buffer's
+   * address over the buffer's length plus the array's offset, so two arrays whose ranges do not intersect share no
+   * memory.
+   */
+  public static long[] addressRange(INDArray a) {
+    Pointer p = a.data().pointer();
+    long lo = p == null ? 0 : p.address();
+    long width = a.dataType().width();
+    return new long[] {lo, lo + (a.offset() + a.data().length()) * width};
+  }
+
   /** Memory allocated by {@link #uninitialized}, which {@link #release} may free. */
   private static final class OwnedFloats extends FloatPointer {
     OwnedFloats(long n) {

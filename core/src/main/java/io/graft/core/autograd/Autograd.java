@@ -74,7 +74,8 @@ public final class Autograd {
       }
       Node node = t.gradFn();
       if (node == null) {
-        t.accumulateGrad(g);
+        t.accumulateGrad(g);   // keeps a copy: g itself is spent
+        releaseSpent(g, seed, grads, null);
         continue;
       }
       Tensor[] inputs = node.inputs();
@@ -91,13 +92,60 @@ public final class Autograd {
               + Arrays.toString(gi.shape()) + " for an input of shape " + Arrays.toString(in.shape()));
         }
         INDArray prev = grads.get(in);
-        // a fresh sum: gradients may alias each other (add passes g on to both inputs), so never in place
-        grads.put(in, prev == null ? gi : gi.length() == 0 ? prev : Broadcast.apply("backward", "add", prev, gi));
+        if (prev == null || gi.length() == 0) {
+          grads.put(in, prev == null ? gi : prev);
+        } else {
+          // a fresh sum: gradients may alias each other (add passes g on to both inputs), so never in place
+          grads.put(in, Broadcast.apply("backward", "add", prev, gi));
+          INDArray[] unprocessed = Arrays.copyOfRange(gs, i + 1, gs.length);
+          releaseSpent(prev, seed, grads, unprocessed);
+          releaseSpent(gi, seed, grads, unprocessed);
+        }
       }
+      releaseSpent(g, seed, grads, null);
       if (!retainGraph) {
         node.free();
       }
     }
+  }
+
+  /**
+   * Frees a propagated gradient's memory at once unless it is the caller's seed or shares memory with a gradient
+   * still pending (views and aliases: {@code add} hands {@code g} itself to both inputs, {@code reshape} a view of
+   * it). Backward otherwise leaves every intermediate gradient — as large as the activations — to the garbage
+   * collector; freed at once, the next one reuses the same pages. Only arrays Graft's ops allocated are freed
+   * ({@link NativeMemory#release}); gradients never alias forward activations.
+   */
+  private static void releaseSpent(INDArray a, INDArray seed, Map<Tensor, INDArray> pending, INDArray[] live) {
+    if (a == null || !NativeMemory.isOwned(a) || overlaps(a, seed)) {
+      return;
+    }
+    for (INDArray p : pending.values()) {
+      if (overlaps(a, p)) {
+        return;
+      }
+    }
+    if (live != null) {
+      for (INDArray l : live) {
+        if (overlaps(a, l)) {
+          return;
+        }
+      }
+    }
+    NativeMemory.release(a);
+  }
+
+  /** Whether two arrays' buffers may share memory (conservative: whole buffers, offsets included). */
+  private static boolean overlaps(INDArray a, INDArray b) {
+    if (a == null || b == null || b.wasClosed()) {
+      return false;
+    }
+    if (a == b) {
+      return true;
+    }
+    long[] ra = NativeMemory.addressRange(a);
+    long[] rb = NativeMemory.addressRange(b);
+    return ra[0] < rb[1] && rb[0] < ra[1];
   }
 
   /** Post-order (inputs before the tensors computed from them) over tensors that require grad. */
