@@ -24,6 +24,19 @@ class AutogradTest {
   }
 
   @Test
+  void gradientsThatShareMemorySurviveTheEarlyReleaseOfSpentOnes() {
+    // add hands its incoming gradient to both inputs, reshape hands on a view of it, relu and mul allocate fresh
+    // ones: backward frees spent gradients at once, and must never free one still pending under another name
+    Tensor x = Tensor.fromArray(new float[] {-1, 2, 3, -4, 5, 6}, 2, 3).requiresGrad(true);
+    Tensor r = x.relu();
+    Tensor u = r.add(r);                                  // u = 2 relu(x)
+    Tensor v = u.reshape(3, 2).mul(3.0);                  // 6 relu(x)
+    Tensor w = u.add(v.reshape(2, 3)).mul(u);             // (2 relu + 6 relu) * 2 relu = 16 relu²
+    w.sum().add(u.sum()).backward();                      // d/dx = (32 relu + 2) * step(x)
+    assertArrayEquals(new double[] {0, 66, 98, 0, 162, 194}, x.grad().toDoubleArray());
+  }
+
+  @Test
   void gradientsAccumulateAcrossBackwardCalls() {
     Tensor x = leaf(1, 2);
     x.mul(3.0).sum().backward();
