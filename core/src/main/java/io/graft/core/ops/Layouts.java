@@ -6,6 +6,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.indexer.DoubleRawIndexer;
 import org.bytedeco.javacpp.indexer.FloatRawIndexer;
 import org.nd4j.linalg.api.buffer.DataType;
+import java.util.stream.IntStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -15,6 +16,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 final class Layouts {
   private static final int BLOCK = 32;
+  /** Elements per image from which images are transposed in parallel (common fork-join pool). */
+  private static final long PARALLEL_MIN = 1 << 16;
 
   private Layouts() {}
 
@@ -40,54 +43,56 @@ final class Layouts {
         && ShapeOps.contiguous(a) == a && a.length() > 0;
   }
 
-  /** For each of {@code n} images: dst (cols × rows) = transpose of src (rows × cols). */
+  /** For each of {@code n} images: dst (cols × rows) = transpose of src (rows × cols); images split over threads. */
   private static void transpose(INDArray src, INDArray dst, long n, long rows, long cols) {
-    if (src.offset() != 0 || src.data().length() != src.length()) {
-      src = src.dup('c');   // a view into a larger buffer: read a copy of its own
-    }
+    INDArray from = src.offset() != 0 || src.data().length() != src.length() ? src.dup('c') : src;   // a view: copy
     long image = rows * cols;
-    if (src.dataType() == DataType.FLOAT) {
-      FloatRawIndexer si = new FloatRawIndexer(
-          new FloatPointer(src.data().pointer()).capacity(src.data().length()));
-      FloatRawIndexer di = new FloatRawIndexer(
-          new FloatPointer(dst.data().pointer()).capacity(dst.data().length()));
-      for (long i = 0; i < n; i++) {
-        long sb = i * image;
-        long db = i * image;
-        for (long r0 = 0; r0 < rows; r0 += BLOCK) {
-          long r1 = Math.min(rows, r0 + BLOCK);
-          for (long c0 = 0; c0 < cols; c0 += BLOCK) {
-            long c1 = Math.min(cols, c0 + BLOCK);
-            for (long c = c0; c < c1; c++) {
-              long d = db + c * rows;
-              for (long r = r0; r < r1; r++) {
-                di.put(d + r, si.get(sb + r * cols + c));
-              }
-            }
+    boolean isFloat = from.dataType() == DataType.FLOAT;
+    Object si = isFloat ? floats(from) : doubles(from);
+    Object di = isFloat ? floats(dst) : doubles(dst);
+    IntStream images = IntStream.range(0, (int) n);
+    (n > 1 && image >= PARALLEL_MIN ? images.parallel() : images).forEach(i -> {
+      long sb = i * image;
+      long db = i * image;
+      for (long r0 = 0; r0 < rows; r0 += BLOCK) {
+        long r1 = Math.min(rows, r0 + BLOCK);
+        for (long c0 = 0; c0 < cols; c0 += BLOCK) {
+          long c1 = Math.min(cols, c0 + BLOCK);
+          if (isFloat) {
+            block((FloatRawIndexer) si, (FloatRawIndexer) di, sb, db, rows, cols, r0, r1, c0, c1);
+          } else {
+            block((DoubleRawIndexer) si, (DoubleRawIndexer) di, sb, db, rows, cols, r0, r1, c0, c1);
           }
         }
       }
-    } else {
-      DoubleRawIndexer si = new DoubleRawIndexer(
-          new DoublePointer(src.data().pointer()).capacity(src.data().length()));
-      DoubleRawIndexer di = new DoubleRawIndexer(
-          new DoublePointer(dst.data().pointer()).capacity(dst.data().length()));
-      for (long i = 0; i < n; i++) {
-        long sb = i * image;
-        long db = i * image;
-        for (long r0 = 0; r0 < rows; r0 += BLOCK) {
-          long r1 = Math.min(rows, r0 + BLOCK);
-          for (long c0 = 0; c0 < cols; c0 += BLOCK) {
-            long c1 = Math.min(cols, c0 + BLOCK);
-            for (long c = c0; c < c1; c++) {
-              long d = db + c * rows;
-              for (long r = r0; r < r1; r++) {
-                di.put(d + r, si.get(sb + r * cols + c));
-              }
-            }
-          }
-        }
+    });
+  }
+
+  private static void block(FloatRawIndexer s, FloatRawIndexer d, long sb, long db, long rows, long cols, long r0,
+      long r1, long c0, long c1) {
+    for (long c = c0; c < c1; c++) {
+      long o = db + c * rows;
+      for (long r = r0; r < r1; r++) {
+        d.put(o + r, s.get(sb + r * cols + c));
       }
     }
+  }
+
+  private static void block(DoubleRawIndexer s, DoubleRawIndexer d, long sb, long db, long rows, long cols, long r0,
+      long r1, long c0, long c1) {
+    for (long c = c0; c < c1; c++) {
+      long o = db + c * rows;
+      for (long r = r0; r < r1; r++) {
+        d.put(o + r, s.get(sb + r * cols + c));
+      }
+    }
+  }
+
+  private static FloatRawIndexer floats(INDArray a) {
+    return new FloatRawIndexer(new FloatPointer(a.data().pointer()).capacity(a.data().length()));
+  }
+
+  private static DoubleRawIndexer doubles(INDArray a) {
+    return new DoubleRawIndexer(new DoublePointer(a.data().pointer()).capacity(a.data().length()));
   }
 }

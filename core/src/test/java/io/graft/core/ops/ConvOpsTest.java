@@ -1,9 +1,11 @@
 package io.graft.core.ops;
 
+import static io.graft.testing.TensorAssert.assertClose;
 import static io.graft.testing.TensorAssert.assertIdentical;
 
 import io.graft.core.Tensor;
 import io.graft.core.random.Rng;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.junit.jupiter.api.Test;
 
 class ConvOpsTest {
@@ -22,5 +24,24 @@ class ConvOpsTest {
     a.sum().backward();
     b.sum().backward();
     assertIdentical(view.grad(), dense.grad(), "weight gradient");
+  }
+
+  @Test
+  void channelsLastFirstLayerEqualsTheChannelsFirstPath() {
+    // 3 input channels and 65x65 outputs take the channels-last path; a fourth and fifth all-zero input channel
+    // (more than 4 channels) sends the same convolution down the channels-first path
+    for (DataType dtype : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      Rng rng = new Rng(11);
+      Tensor x = Tensor.randn(rng, 2, 3, 130, 130).to(dtype);
+      Tensor w = Tensor.randn(rng, 8, 3, 3, 3).mul(0.2).to(dtype);
+      Tensor b = Tensor.randn(rng, 8).to(dtype);
+      Tensor x5 = ShapeOps.cat(1, x, Tensor.zeros(2, 2, 130, 130).to(dtype));
+      Tensor w5 = ShapeOps.cat(1, w, Tensor.zeros(8, 2, 3, 3).to(dtype));
+      int[] s2 = {2, 2};
+      int[] one = {1, 1};
+      Tensor last = ConvOps.conv2d(x, w, b, s2, one, one, 1);
+      Tensor first = ConvOps.conv2d(x5, w5, b, s2, one, one, 1);
+      assertClose(last, first, dtype == DataType.FLOAT ? 1e-5 : 1e-12, 0, "conv2d " + dtype);
+    }
   }
 }
