@@ -46,8 +46,7 @@ public final class ConvOps {
     INDArray wv = dilated ? dilate(w.data(), checked) : ShapeOps.contiguous(w.data());
     INDArray bv = b == null ? null : b.data();
     INDArray out;
-    if (groups == 1 && geo.cin <= CHANNELS_LAST_MAX_CIN && geo.hOut * geo.wOut >= CHANNELS_LAST_MIN_OUT
-        && Layouts.supported(xv)) {
+    if (groups == 1 && firstLayer(geo) && Layouts.supported(xv)) {
       out = channelsLastForward(xv, wv, bv, geo);
     } else if (groups == 1) {
       out = forward("conv2d", xv, wv, bv, geo);
@@ -65,7 +64,11 @@ public final class ConvOps {
     return Autograd.recordJoint("conv2d", out, inputs, (g, needs) -> {
       // dx = conv_transpose(g, w); dw = correlation of x with g; db = sum of g over N, H, W
       INDArray[] r;
-      if (groups == 1) {
+      if (groups == 1 && !needs[0] && firstLayer(geo) && Im2col.supported(xv, geo)) {
+        // the input needs no gradient: the weight gradient alone, without conv2d_bp's input gradient
+        r = new INDArray[] {null, needs[1] ? Im2col.weightGradient(xv, g, geo) : null,
+            bv == null ? null : NormOps.channelSum(g)};
+      } else if (groups == 1) {
         r = backward("conv2d_bp", xv, wv, bv, g, geo);
       } else if (geo.depthwise()) {
         r = backward("depthwise_conv2d_bp", xv, depthwiseWeight(wv, geo), bv, g, geo);
@@ -73,11 +76,16 @@ public final class ConvOps {
       } else {
         r = groupedBackward(xv, wv, bv, g, geo);
       }
-      if (dilated) {
+      if (dilated && r[1] != null) {
         r[1] = taps(r[1], checked).dup('c');
       }
       return b == null ? new INDArray[] {r[0], r[1]} : r;
     });
+  }
+
+  /** An image network's first layer at ImageNet sizes: few input channels, many output pixels. */
+  static boolean firstLayer(Geometry geo) {
+    return geo.cin <= CHANNELS_LAST_MAX_CIN && geo.hOut * geo.wOut >= CHANNELS_LAST_MIN_OUT;
   }
 
   /**

@@ -44,4 +44,30 @@ class ConvOpsTest {
       assertClose(last, first, dtype == DataType.FLOAT ? 1e-5 : 1e-12, 0, "conv2d " + dtype);
     }
   }
+
+  @Test
+  void firstLayerWeightGradientWithoutAnInputGradientEqualsConv2dBackward() {
+    // an input that needs no gradient takes the im2col + GEMM weight gradient; the same input requiring a
+    // gradient takes libnd4j's conv2d_bp: weight and bias gradients must agree (shapes with padding at every edge)
+    int[][] cases = {{2, 3, 130, 130, 3, 2, 1}, {1, 3, 140, 132, 7, 2, 3}, {1, 1, 70, 66, 5, 1, 2}};
+    for (int[] c : cases) {
+      Rng rng = new Rng(13);
+      Tensor x = Tensor.randn(rng, c[0], c[1], c[2], c[3]);
+      Tensor w = Tensor.randn(rng, 16, c[1], c[4], c[4]).mul(0.1);
+      Tensor b = Tensor.randn(rng, 16);
+      Tensor g = Tensor.randn(rng, ConvOps.conv2d(x, w, b, new int[] {c[5], c[5]}, new int[] {c[6], c[6]},
+          new int[] {1, 1}, 1).shape());
+      Tensor[] viaGemm = weightAndBiasGradients(x, w, b, g, c);
+      Tensor[] viaBp = weightAndBiasGradients(x.detach().requiresGrad(true), w, b, g, c);
+      assertClose(viaGemm[0], viaBp[0], 2e-4, 1e-4, "weight gradient " + java.util.Arrays.toString(c));
+      assertClose(viaGemm[1], viaBp[1], 2e-4, 1e-4, "bias gradient " + java.util.Arrays.toString(c));
+    }
+  }
+
+  private static Tensor[] weightAndBiasGradients(Tensor x, Tensor w, Tensor b, Tensor g, int[] c) {
+    Tensor wl = w.detach().requiresGrad(true);
+    Tensor bl = b.detach().requiresGrad(true);
+    ConvOps.conv2d(x, wl, bl, new int[] {c[5], c[5]}, new int[] {c[6], c[6]}, new int[] {1, 1}, 1).backward(g);
+    return new Tensor[] {wl.grad(), bl.grad()};
+  }
 }
