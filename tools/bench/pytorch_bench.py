@@ -28,7 +28,8 @@ import torchvision.models as tvm
 WORKLOADS = ["op_conv2d_stem", "op_conv2d_mid", "op_batchnorm", "op_linear", "op_maxpool",
              "step_mlp", "step_smallcnn", "step_resnet18_224", "step_resnet18_64", "step_resnet18_frozen_224",
              "forward_resnet18_224", "optim_frozen", "optim_full", "fe_uncached", "fe_cached",
-             "fe_epoch", "fe_epoch_cached"]
+             "fe_epoch", "fe_epoch_cached",
+             "optim_adamw_frozen", "optim_adamw_full"]
 
 
 def smallcnn(c):
@@ -113,11 +114,15 @@ def run(name):
     if name.startswith("optim_"):
         m = tvm.resnet18(num_classes=10)
         for n, p in m.named_parameters():
-            if name == "optim_frozen" and not n.startswith("fc."):
+            if name.endswith("frozen") and not n.startswith("fc."):
                 p.requires_grad_(False)
             elif p.requires_grad:
                 p.grad = torch.full_like(p, 1e-3)
-        opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+        trainable = [p for p in m.parameters() if p.requires_grad]
+        if "adamw" in name:
+            opt = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=0.01)
+        else:
+            opt = torch.optim.SGD(trainable, lr=0.01, momentum=0.9)
         return timeit(opt.step, 3, 30)
     # feature extraction: resnet18 frozen backbone, 256 images 3x64x64, batch 32, 5 epochs per run
     m = tvm.resnet18(num_classes=10)

@@ -1,11 +1,16 @@
 package io.graft.optim;
 
 import io.graft.core.GraftException;
+import io.graft.core.NativeMemory;
 import io.graft.core.Parameter;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.floating.Sqrt;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.api.ops.impl.updaters.AdamUpdater;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
@@ -107,26 +112,45 @@ public class Adam extends Optimizer {
     INDArray stepT = s.get("step");
     long step = stepT.getLong(0) + 1;
     stepT.putScalar(0, step);
+    INDArray d = grad;
     if (wd != 0) {
       if (decoupled) {
         w.muli(1 - lr * wd);
       } else {
-        grad = grad.add(w.mul(wd));
+        d = SGD.axpy(wd, w, grad, null);
       }
     }
     INDArray m = s.get("exp_avg");
     INDArray v = s.get("exp_avg_sq");
-    m.muli(betas[0]).addi(grad.mul(1 - betas[0]));
-    v.muli(betas[1]).addi(grad.mul(1 - betas[1]).muli(grad));
+    double eps = g.getDouble("eps");
     double bc1 = 1 - Math.pow(betas[0], step);
     double bc2Sqrt = Math.sqrt(1 - Math.pow(betas[1], step));
-    INDArray vHat = v;
-    if (amsgrad) {
-      INDArray max = s.computeIfAbsent("max_exp_avg_sq", k -> Nd4j.zeros(w.dataType(), w.shape()));
-      Transforms.max(max, v, false);
-      vHat = max;
+    INDArray upd = NativeMemory.uninitialized(w.dataType(), w.shape());
+    if (!amsgrad && step <= Integer.MAX_VALUE) {
+      // libnd4j's adam_updater, one pass: m and v in place, upd = lr √(1−β2^t)/(1−β1^t) · m / (√v + eps'); with
+      // eps' = eps √(1−β2^t) this is PyTorch's lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps). (The unfused update,
+      // with its temporaries, took ~640 ms for ResNet-18's 11.7 M parameters.)
+      Nd4j.exec(new AdamUpdater(d, v, m, upd, v, m, lr, betas[0], betas[1], eps * bc2Sqrt, (int) (step - 1)));
+    } else {
+      m.muli(betas[0]);
+      SGD.axpy(1 - betas[0], d, m, m);
+      Nd4j.exec(new MulOp(d, d, upd));                          // g², in upd as scratch
+      v.muli(betas[1]);
+      SGD.axpy(1 - betas[1], upd, v, v);
+      INDArray vHat = v;
+      if (amsgrad) {
+        vHat = s.computeIfAbsent("max_exp_avg_sq", k -> Nd4j.zeros(w.dataType(), w.shape()));
+        Transforms.max(vHat, v, false);
+      }
+      Nd4j.exec(new Sqrt(vHat, upd));
+      upd.divi(bc2Sqrt).addi(eps);                              // denominator
+      Nd4j.exec(new DivOp(m, upd, upd));
+      upd.muli(lr / bc1);
     }
-    INDArray denom = Transforms.sqrt(vHat, true).divi(bc2Sqrt).addi(g.getDouble("eps"));
-    w.addi(m.mul(-lr / bc1).divi(denom));
+    SGD.axpy(-1, upd, w, w);
+    NativeMemory.release(upd);
+    if (d != grad) {
+      NativeMemory.release(d);
+    }
   }
 }
