@@ -3,7 +3,6 @@ package io.graft.benchmarks;
 import io.graft.core.Tensor;
 import io.graft.finetune.data.DataLoader;
 import io.graft.finetune.recipe.FineTune;
-import io.graft.finetune.recipe.Strategy;
 import io.graft.finetune.train.Evaluation;
 import io.graft.finetune.train.FeatureCache;
 import io.graft.zoo.models.Classifier;
@@ -54,10 +53,8 @@ public class CachedEpochBenchmarks {
   public void setup() {
     Workloads.threads(threads);
     Module m = Zoo.create("resnet18", 1000);
-    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.FEATURE_EXTRACT));
-    ft.prepare(m, 10);
-    loader = new DataLoader(new FeatureCacheBenchmarks.RandomImages(), null,
-        DataLoader.Options.batch(32).withShuffle(true));
+    FineTune ft = FeatureCacheBenchmarks.featureExtraction(m);
+    loader = FeatureCacheBenchmarks.loader();
     cache = FeatureCache.build(m, loader, Long.MAX_VALUE);
     head = ((Classifier) m).head();
     head.train();

@@ -73,13 +73,24 @@ public class FeatureCacheBenchmarks {
     }
   }
 
+  /** The recipe's feature extraction: {@code m}'s head replaced for 10 classes, everything else frozen. */
+  static FineTune featureExtraction(Module m) {
+    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.FEATURE_EXTRACT));
+    ft.prepare(m, 10);
+    return ft;
+  }
+
+  /** The 256 random images in shuffled batches of 32. */
+  static DataLoader loader() {
+    return new DataLoader(new RandomImages(), null, DataLoader.Options.batch(32).withShuffle(true));
+  }
+
   @Setup(Level.Trial)
   public void setup() {
     Workloads.threads(threads);
     Module m = Zoo.create("resnet18", 1000);
-    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.FEATURE_EXTRACT));
-    ft.prepare(m, 10);
-    loader = new DataLoader(new RandomImages(), null, DataLoader.Options.batch(32).withShuffle(true));
+    FineTune ft = featureExtraction(m);
+    loader = loader();
     trainer = new Trainer(m, ft.optimizer(m), null, ft.loss(), Trainer.Options.epochs(5).withKeepBest(false)
         .withFeatureCache(cached));
   }

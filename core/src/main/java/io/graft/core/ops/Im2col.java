@@ -1,7 +1,6 @@
 package io.graft.core.ops;
 
 import io.graft.core.NativeMemory;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.indexer.FloatRawIndexer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -26,15 +25,15 @@ final class Im2col {
 
   /** dW for input {@code x (N, C_in, H, W)} and output gradient {@code g (N, C_out, H_out, W_out)}. */
   static INDArray weightGradient(INDArray x, INDArray g, ConvOps.Geometry geo) {
-    INDArray xc = x.offset() != 0 || x.data().length() != x.length() ? x.dup('c') : x;
+    INDArray xc = Layouts.ownBuffer(x);
     INDArray gc = ShapeOps.contiguous(g);
     long n = x.size(0);
     long k = geo.cin() * geo.kH() * geo.kW();
     long pixels = geo.hOut() * geo.wOut();
     INDArray cols = NativeMemory.uninitialized(DataType.FLOAT, k, pixels);
     INDArray gw = NativeMemory.uninitialized(DataType.FLOAT, geo.cout(), k);
-    FloatRawIndexer xi = new FloatRawIndexer(new FloatPointer(xc.data().pointer()).capacity(xc.data().length()));
-    FloatRawIndexer ci = new FloatRawIndexer(new FloatPointer(cols.data().pointer()).capacity(cols.length()));
+    FloatRawIndexer xi = Layouts.floats(xc);
+    FloatRawIndexer ci = Layouts.floats(cols);
     for (long i = 0; i < n; i++) {
       unfold(xi, i, ci, x.size(2), x.size(3), geo);
       INDArray gi = gc.get(NDArrayIndex.point(i)).reshape('c', geo.cout(), pixels);

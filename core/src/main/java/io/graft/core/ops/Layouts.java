@@ -45,7 +45,7 @@ final class Layouts {
 
   /** For each of {@code n} images: dst (cols × rows) = transpose of src (rows × cols); images split over threads. */
   private static void transpose(INDArray src, INDArray dst, long n, long rows, long cols) {
-    INDArray from = src.offset() != 0 || src.data().length() != src.length() ? src.dup('c') : src;   // a view: copy
+    INDArray from = ownBuffer(src);
     long image = rows * cols;
     boolean isFloat = from.dataType() == DataType.FLOAT;
     Object si = isFloat ? floats(from) : doubles(from);
@@ -88,7 +88,13 @@ final class Layouts {
     }
   }
 
-  private static FloatRawIndexer floats(INDArray a) {
+  /** The array itself when it starts its buffer and fills it, else a C-order copy (raw access reads whole buffers). */
+  static INDArray ownBuffer(INDArray a) {
+    return a.offset() != 0 || a.data().length() != a.length() ? a.dup('c') : a;
+  }
+
+  /** Raw (unchecked-offset) access to a float32 array's whole buffer. */
+  static FloatRawIndexer floats(INDArray a) {
     return new FloatRawIndexer(new FloatPointer(a.data().pointer()).capacity(a.data().length()));
   }
 
