@@ -111,7 +111,7 @@ public final class ConvOps {
     // the kernels write every element of their outputs: no need to zero them first
     INDArray out = NativeMemory.uninitialized(x.dataType(), x.size(0), cout, geo.hOut, geo.wOut);
     INDArray[] in = b == null ? new INDArray[] {x, w} : new INDArray[] {x, w, b};
-    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(in).addOutputs(out).addIntegerArguments(geo.iargs(kernel))
+    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(in).addOutputs(out).addIntegerArguments(geo.iargs(0))
         .build());
     return out;
   }
@@ -122,7 +122,7 @@ public final class ConvOps {
     INDArray gb = b == null ? null : NativeMemory.uninitialized(b.dataType(), b.shape());
     INDArray[] in = b == null ? new INDArray[] {x, w, g} : new INDArray[] {x, w, b, g};
     INDArray[] outs = b == null ? new INDArray[] {gx, gw} : new INDArray[] {gx, gw, gb};
-    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(in).addOutputs(outs).addIntegerArguments(geo.iargs(kernel))
+    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(in).addOutputs(outs).addIntegerArguments(geo.iargs(0))
         .build());
     return new INDArray[] {gx, gw, gb};
   }
@@ -201,10 +201,6 @@ public final class ConvOps {
     /** The same convolution with the dilated kernel written out densely. */
     Geometry undilated() {
       return new Geometry(cin, cout, cinG, coutG, groups, (int) effH(), (int) effW(), sH, sW, pH, pW, 1, 1, hOut, wOut);
-    }
-
-    int[] iargs(String kernel) {
-      return iargs(0);
     }
 
     int[] iargs(int dataFormat) {

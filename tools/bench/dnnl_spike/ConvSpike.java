@@ -1,4 +1,5 @@
-// Measurement spike (see run.sh): oneDNN backward primitives called directly vs libnd4j conv2d_bp. Not part of the build.
+// Measurement spike (see run.sh): oneDNN convolution primitives called directly vs libnd4j conv2d / conv2d_bp.
+// Not part of the build. Argument: forward (default) or backward.
 import org.bytedeco.dnnl.*;
 import org.bytedeco.javacpp.*;
 import static org.bytedeco.dnnl.global.dnnl.*;
@@ -7,7 +8,7 @@ import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.api.buffer.DataType;
 import java.util.*;
-public class ConvBackward {
+public class ConvSpike {
   static void ck(int s, String w) { if (s != 0) throw new RuntimeException(w + " status " + s); }
   static dnnl_engine eng; static dnnl_stream st;
   static dnnl_memory_desc_t md(long[] dims, int tag) { dnnl_memory_desc_t m = new dnnl_memory_desc_t(); ck(dnnl_memory_desc_init_by_tag(m, dims.length, dims, dnnl_f32, tag), "md"); return m; }
@@ -23,11 +24,45 @@ public class ConvBackward {
   static double t(Runnable r) { for (int i = 0; i < 10; i++) r.run(); double[] ts = new double[21];
     for (int i = 0; i < ts.length; i++) { long t0 = System.nanoTime(); r.run(); ts[i] = (System.nanoTime() - t0) / 1e6; } Arrays.sort(ts); return ts[10]; }
   public static void main(String[] a) {
+    boolean backward = a.length > 0 && a[0].equals("backward");
     io.graft.core.Tensor.zeros(1);
     Nd4j.getEnvironment().setMaxThreads(2);
     eng = new dnnl_engine(); ck(dnnl_engine_create(eng, dnnl_cpu, 0), "engine");
     st = new dnnl_stream(); ck(dnnl_stream_create(st, eng, dnnl_stream_default_flags), "stream");
     System.out.println("oneDNN " + dnnl_version().major() + "." + dnnl_version().minor() + "." + dnnl_version().patch());
+    if (backward) {
+      backward();
+    } else {
+      forward();
+    }
+  }
+
+  static void forward() {
+    int[][] cfg = {{3,64,7,2,224},{64,64,3,1,56},{128,128,3,1,28},{256,256,3,1,14},{512,512,3,1,7}};
+    for (int[] c : cfg) {
+      int cin = c[0], cout = c[1], k = c[2], s = c[3], hw = c[4], p = k / 2, ho = (hw + 2 * p - k) / s + 1;
+      long[] xs = {8, cin, hw, hw}, ws = {cout, cin, k, k}, ys = {8, cout, ho, ho};
+      dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
+      ck(dnnl_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct, md(xs, dnnl_format_tag_any), md(ws, dnnl_format_tag_any), null, md(ys, dnnl_format_tag_any), new long[]{s, s}, new long[]{p, p}, new long[]{p, p}), "cd");
+      dnnl_primitive_desc pd = new dnnl_primitive_desc(); ck(dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(cd), null, eng, null), "pd");
+      dnnl_primitive conv = new dnnl_primitive(); ck(dnnl_primitive_create(conv, pd), "conv");
+      dnnl_memory_desc_t srcMd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), wMd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), dstMd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+      INDArray x = Nd4j.rand(DataType.FLOAT, xs), w = Nd4j.rand(DataType.FLOAT, ws), y = Nd4j.create(DataType.FLOAT, ys);
+      dnnl_memory xu = mem(md(xs, dnnl_nchw), x.data().pointer()), wu = mem(md(ws, dnnl_oihw), w.data().pointer()), yu = mem(md(ys, dnnl_nchw), y.data().pointer());
+      dnnl_memory xb = alloc(srcMd), wb = alloc(wMd), yb = alloc(dstMd);
+      dnnl_primitive rx = reorder(md(xs, dnnl_nchw), srcMd), rw = reorder(md(ws, dnnl_oihw), wMd), ry = reorder(dstMd, md(ys, dnnl_nchw));
+      exec(rw, new int[]{DNNL_ARG_FROM, DNNL_ARG_TO}, new dnnl_memory[]{wu, wb});
+      double convOnly = t(() -> exec(conv, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, new dnnl_memory[]{xb, wb, yb}));
+      double withReorders = t(() -> { exec(rx, new int[]{DNNL_ARG_FROM, DNNL_ARG_TO}, new dnnl_memory[]{xu, xb});
+        exec(conv, new int[]{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, new dnnl_memory[]{xb, wb, yb});
+        exec(ry, new int[]{DNNL_ARG_FROM, DNNL_ARG_TO}, new dnnl_memory[]{yb, yu}); });
+      INDArray y2 = Nd4j.create(DataType.FLOAT, ys);
+      double nd4j = t(() -> Nd4j.exec(DynamicCustomOp.builder("conv2d").addInputs(x, w).addOutputs(y2).addIntegerArguments(k,k,s,s,p,p,1,1,0,0,1).build()));
+      System.out.printf("%s dnnl conv %.2f, with nchw reorders %.2f | libnd4j conv2d %.2f | max diff %.2e%n", Arrays.toString(c), convOnly, withReorders, nd4j, y.sub(y2).amaxNumber().doubleValue());
+    }
+  }
+
+  static void backward() {
     int[][] cfg = {{3,64,7,2,224},{64,64,3,1,56},{64,128,3,2,56},{128,128,3,1,28},{256,256,3,1,14},{512,512,3,1,7}};
     for (int[] c : cfg) {
       int cin = c[0], cout = c[1], k = c[2], s = c[3], hw = c[4], p = k / 2, ho = (hw + 2 * p - k) / s + 1;
