@@ -50,10 +50,16 @@ public abstract class Optimizer {
     g.fillDefaults(defaults);
     validate(g);
     g.nameAnonymous(count);
+    Map<Parameter, String> inThisGroup = new IdentityHashMap<>();
     for (Map.Entry<String, Parameter> e : g.params().entrySet()) {
       if (names.containsKey(e.getValue())) {
         throw new GraftException(getClass().getSimpleName() + ": parameter '" + e.getKey()
             + "' is already in a param group (as '" + names.get(e.getValue()) + "')");
+      }
+      String twin = inThisGroup.put(e.getValue(), e.getKey());
+      if (twin != null) {
+        throw new GraftException(getClass().getSimpleName() + ": one parameter appears twice in a param group, as '"
+            + twin + "' and '" + e.getKey() + "'");
       }
       if (names.containsValue(e.getKey())) {
         throw new GraftException(getClass().getSimpleName() + ": two parameters are named '" + e.getKey() + "'");

@@ -103,8 +103,14 @@ class FreezeAwareTest {
     b.unfreeze("0");
     ob.zeroGrad();
     backward(b);
+    float[] gradB = b.get("0", Linear.class).weight().grad().toFloatArray();
     ob.step();
     float[] resumed = ob.state("0.weight").get("momentum_buffer").ravel().toFloatVector();
+    // resumed: momentum * (the buffer held through the frozen steps) + this step's gradient
+    float[] heldValues = held.a.ravel().toFloatVector();
+    for (int i = 0; i < resumed.length; i++) {
+      assertEquals(0.9f * heldValues[i] + gradB[i], resumed[i], 1e-6f, "momentum_buffer[" + i + "] resumed");
+    }
     // with the reset option the buffer restarts from the current gradient instead
     Sequential c = net();
     Optimizer oc = new SGD(SGD.Options.lr(0.1).withMomentum(0.9), c.namedParameters()).resetStateOnUnfreeze(true);
@@ -150,6 +156,11 @@ class FreezeAwareTest {
     assertTrue(e.getMessage().contains("0.weight") && e.getMessage().contains("already"), e.getMessage());
     assertThrows(GraftException.class, () -> new SGD(SGD.Options.lr(0.1),
         ParamGroup.of(Params.select(m, "0")).set("betas", new double[] {0.9, 0.99})));
+    java.util.Map<String, io.graft.core.Parameter> twice = new java.util.LinkedHashMap<>();
+    twice.put("w", m.get("0", Linear.class).weight());
+    twice.put("w_again", m.get("0", Linear.class).weight());
+    GraftException dup = assertThrows(GraftException.class, () -> new SGD(SGD.Options.lr(0.1), ParamGroup.of(twice)));
+    assertTrue(dup.getMessage().contains("'w' and 'w_again'"), dup.getMessage());
   }
 
   @Test

@@ -37,11 +37,23 @@ class OptimizerParityTest {
     CASES.put("sgd_nesterov", g -> new SGD(SGD.Options.lr(0.1).withMomentum(0.9).withNesterov(true), g));
     CASES.put("sgd_weight_decay", g -> new SGD(SGD.Options.lr(0.1).withMomentum(0.9).withWeightDecay(1e-4), g));
     CASES.put("adam", g -> new Adam(Adam.Options.lr(1e-3), g));
-    CASES.put("adam_weight_decay", g -> new Adam(Adam.Options.lr(1e-3).withWeightDecay(1e-4), g));
+    CASES.put("adam_weight_decay", g -> new Adam(Adam.Options.lr(1e-3).withWeightDecay(1e-2), g));
     CASES.put("adam_amsgrad", g -> new Adam(Adam.Options.lr(1e-3).withBetas(0.8, 0.99).withEps(1e-6)
         .withAmsgrad(true), g));
     CASES.put("adamw", g -> new AdamW(AdamW.defaults(1e-3), g));
     CASES.put("adamw_weight_decay", g -> new AdamW(Adam.Options.lr(1e-3).withWeightDecay(0.1).withAmsgrad(true), g));
+    CASES.put("sgd_group_options", g -> new SGD(SGD.Options.lr(0.1).withMomentum(0.9).withNesterov(true), g));
+    CASES.put("adam_group_options", g -> new Adam(Adam.Options.lr(1e-3), g));
+  }
+
+  /** Options of the first group beyond its lr, as in the generator's {@code GROUP_A}; the second keeps the defaults. */
+  static ParamGroup groupA(String name, ParamGroup a) {
+    return switch (name) {
+      case "sgd_group_options" -> a.momentum(0.5).set("dampening", 0.3).set("nesterov", false).weightDecay(1e-2);
+      case "adam_group_options" -> a.set("betas", new double[] {0.8, 0.95}).set("eps", 1e-6).weightDecay(1e-2)
+          .set("amsgrad", true);
+      default -> a;
+    };
   }
 
   @Test
@@ -59,7 +71,8 @@ class OptimizerParityTest {
     Parameter a = Parameter.of(FIX.tensor("init/a"));
     Parameter b = Parameter.of(FIX.tensor("init/b"));
     double lrA = name.startsWith("sgd") ? 0.5 : 5e-3;
-    Optimizer opt = make.apply(new ParamGroup[] {ParamGroup.of(Map.of("a", a)).lr(lrA), ParamGroup.of(Map.of("b", b))});
+    Optimizer opt = make.apply(new ParamGroup[] {groupA(name, ParamGroup.of(Map.of("a", a)).lr(lrA)),
+        ParamGroup.of(Map.of("b", b))});
     for (int step = 0; step < 5; step++) {
       a.setGrad(FIX.tensor("grad/" + step + "/a"));
       b.setGrad(step == 3 ? null : FIX.tensor("grad/" + step + "/b"));
@@ -69,25 +82,38 @@ class OptimizerParityTest {
     }
   }
 
-  /** The fixture tolerance does catch a missing weight-decay term: SGD without it drifts past ATOL. */
+  /** The fixture tolerance does catch a missing weight-decay term, for SGD's and for Adam's (L2) form. */
   @Test
   void toleranceCatchesAMissingWeightDecayTerm() {
-    Parameter a = Parameter.of(FIX.tensor("init/a"));
-    Parameter b = Parameter.of(FIX.tensor("init/b"));
-    Optimizer opt = new SGD(SGD.Options.lr(0.1).withMomentum(0.9),
-        ParamGroup.of(Map.of("a", a)).lr(0.5), ParamGroup.of(Map.of("b", b)));
+    double sgd = worstDifference(new SGD(SGD.Options.lr(0.1).withMomentum(0.9), groups()), "sgd_weight_decay", 0.5);
+    double adam = worstDifference(new Adam(Adam.Options.lr(1e-3), groups()), "adam_weight_decay", 5e-3);
+    org.junit.jupiter.api.Assertions.assertTrue(sgd > 5 * ATOL, "SGD difference without weight decay: " + sgd);
+    org.junit.jupiter.api.Assertions.assertTrue(adam > 5 * ATOL, "Adam difference without weight decay: " + adam);
+  }
+
+  private static ParamGroup[] groups() {
+    return new ParamGroup[] {ParamGroup.of(Map.of("a", Parameter.of(FIX.tensor("init/a")))),
+        ParamGroup.of(Map.of("b", Parameter.of(FIX.tensor("init/b"))))};
+  }
+
+  /** Runs {@code opt} (built over {@link #groups()}, without weight decay) against a weight-decay fixture case. */
+  private static double worstDifference(Optimizer opt, String fixtureCase, double lrA) {
+    opt.paramGroups().get(0).lr(lrA);
+    Parameter a = opt.paramGroups().get(0).params().get("a");
+    Parameter b = opt.paramGroups().get(1).params().get("b");
     double worst = 0;
     for (int step = 0; step < 5; step++) {
       a.setGrad(FIX.tensor("grad/" + step + "/a"));
       b.setGrad(step == 3 ? null : FIX.tensor("grad/" + step + "/b"));
       opt.step();
-      Tensor expected = FIX.tensor("sgd_weight_decay/after/" + step + "/b");
-      double[] x = b.toDoubleArray();
-      double[] y = expected.toDoubleArray();
-      for (int i = 0; i < x.length; i++) {
-        worst = Math.max(worst, Math.abs(x[i] - y[i]));
+      for (Parameter p : new Parameter[] {a, b}) {
+        double[] x = p.toDoubleArray();
+        double[] y = FIX.tensor(fixtureCase + "/after/" + step + "/" + (p == a ? "a" : "b")).toDoubleArray();
+        for (int i = 0; i < x.length; i++) {
+          worst = Math.max(worst, Math.abs(x[i] - y[i]));
+        }
       }
     }
-    org.junit.jupiter.api.Assertions.assertTrue(worst > 5 * ATOL, "difference without weight decay: " + worst);
+    return worst;
   }
 }

@@ -18,6 +18,8 @@ import io.graft.layers.params.Params;
 import io.graft.optim.scheduler.CosineAnnealingLR;
 import io.graft.optim.scheduler.LRScheduler;
 import io.graft.optim.scheduler.LinearLR;
+import io.graft.optim.scheduler.OneCycleLR;
+import io.graft.optim.scheduler.ReduceLROnPlateau;
 import io.graft.optim.scheduler.Scheduler;
 import io.graft.optim.scheduler.SequentialLR;
 import java.util.ArrayList;
@@ -93,6 +95,57 @@ class StateTest {
   @Test
   void adamWResumesBitForBit() throws Exception {
     check(m -> new AdamW(AdamW.defaults(1e-2), m.namedParameters()));
+  }
+
+  /**
+   * Schedulers with more state than a step counter: OneCycleLR (momentum cycling through the group options) and
+   * ReduceLROnPlateau (best = infinity at the start, bad-epoch and cooldown counters) restored mid-run through JSON
+   * give the same learning rates and momenta as an uninterrupted run.
+   */
+  @Test
+  void oneCycleAndPlateauStateRoundTripsThroughJson() throws Exception {
+    Function<Optimizer, Scheduler> oneCycle = o -> new OneCycleLR(o, 0.5, 40);
+    Function<Optimizer, Scheduler> plateau = o -> new ReduceLROnPlateau(o,
+        ReduceLROnPlateau.Options.defaults().withPatience(2).withCooldown(1).withFactor(0.5));
+    for (Function<Optimizer, Scheduler> make : List.of(oneCycle, plateau)) {
+      for (int at : new int[] {0, 3, 17}) {
+        List<double[]> straight = schedule(make, 40, -1);
+        assertTrue(straight.get(39)[0] < straight.get(5)[0], "the schedule moved the learning rate");
+        List<double[]> resumed = schedule(make, 40, at);
+        for (int i = 0; i < straight.size(); i++) {
+          assertArrayEquals(straight.get(i), resumed.get(i), "step " + i + ", restored after step " + at);
+        }
+      }
+    }
+  }
+
+  /** Learning rate and momentum of both groups after each step; restores into fresh objects after {@code at}. */
+  private static List<double[]> schedule(Function<Optimizer, Scheduler> make, int steps, int at) throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    Sequential m = net();
+    Function<Sequential, Optimizer> makeOpt = n -> new SGD(SGD.Options.lr(0.1).withMomentum(0.9),
+        ParamGroup.of(Params.select(n, "2")).lr(0.5), ParamGroup.of(Params.select(n, "0")));
+    Optimizer o = makeOpt.apply(m);
+    Scheduler s = make.apply(o);
+    List<double[]> out = new ArrayList<>();
+    for (int step = 0; step < steps; step++) {
+      if (step == at) {
+        String groups = json.writeValueAsString(o.stateDict().groups());
+        String sched = json.writeValueAsString(s.stateDict());
+        OptimizerState os = o.stateDict();
+        o = makeOpt.apply(m);
+        s = make.apply(o);
+        o.loadStateDict(new OptimizerState(os.optimizer(), os.tensors(),
+            json.readValue(groups, new TypeReference<List<Map<String, Object>>>() {})));
+        s.loadStateDict(json.readValue(sched, new TypeReference<Map<String, Object>>() {}));
+      }
+      // a metric that improves, stalls and improves again, so the plateau schedule reduces and cools down
+      s.step(step < 6 ? 1.0 / (1 + step) : step < 25 ? 0.2 : 0.1 / (step - 23));
+      ParamGroup g0 = o.paramGroups().get(0);
+      ParamGroup g1 = o.paramGroups().get(1);
+      out.add(new double[] {g0.lr(), g1.lr(), g0.getDouble("momentum"), g1.getDouble("momentum")});
+    }
+    return out;
   }
 
   @Test
