@@ -199,6 +199,19 @@ public final class TorchPth {
     }
   }
 
+  /** A storage's declared element count: not negative, and its byte size must fit a {@code long}. */
+  private static long storageNumel(Object declared, String key, String dtype, String src) {
+    long numel = asLong(declared, "storage numel", src);
+    if (numel < 0) {
+      throw new GraftException(src + ": storage '" + key + "' has negative size " + numel);
+    }
+    if (numel > Long.MAX_VALUE / TensorBytes.elementSize(dtype)) {
+      throw new GraftException(src + ": storage '" + key + "' declares " + numel + " " + dtype
+          + " elements, more bytes than any file holds");
+    }
+    return numel;
+  }
+
   private static Storage zipStorage(Object pid, Map<String, Storage> storages, String src) {
     if (!(pid instanceof Tuple t) || t.size() < 5 || !"storage".equals(t.get(0))) {
       throw new GraftException(src + ": unexpected persistent id " + Unpickler.describe(pid) + " (expected "
@@ -206,10 +219,7 @@ public final class TorchPth {
     }
     String dtype = storageDtype(t.get(1), src);
     String key = storageKey(t.get(2), src);
-    long numel = asLong(t.get(4), "storage numel", src);
-    if (numel < 0) {
-      throw new GraftException(src + ": storage '" + key + "' has negative size " + numel);
-    }
+    long numel = storageNumel(t.get(4), key, dtype, src);
     Storage s = storages.computeIfAbsent(key, k -> new Storage(dtype, k, numel));
     if (!s.dtype.equals(dtype) || s.numel != numel) {
       throw new GraftException(src + ": storage '" + key + "' is declared twice with different types or sizes");
@@ -291,7 +301,7 @@ public final class TorchPth {
     }
     String dtype = storageDtype(t.get(1), src);
     String key = storageKey(t.get(2), src);
-    long numel = asLong(t.get(4), "storage numel", src);
+    long numel = storageNumel(t.get(4), key, dtype, src);
     if (t.get(5) != Unpickler.NONE) {
       views.put(key, new long[0]);
     }
@@ -463,7 +473,7 @@ public final class TorchPth {
           + java.util.Arrays.toString(v.stride()) + ", offset " + v.offset() + " reaches element " + (lo < 0 ? lo : hi)
           + " of storage '" + s.key + "', which holds " + s.numel);
     }
-    if (numel * es > Integer.MAX_VALUE - 8) {
+    if (numel > (Integer.MAX_VALUE - 8) / es) {
       throw new GraftException(src + ": tensor '" + key + "' is larger than 2 GiB; not supported");
     }
     ByteBuffer data = s.bytes;

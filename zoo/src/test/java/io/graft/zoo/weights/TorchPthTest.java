@@ -79,6 +79,15 @@ class TorchPthTest {
     assertTrue(v.getMessage().contains("'w'") && v.getMessage().contains("reaches element"), v.getMessage());
   }
 
+  /** Declared sizes whose byte counts overflow a long are refused by name, not wrapped into small numbers. */
+  @Test
+  void sizesThatOverflowAreClearErrors() {
+    GraftException s = assertThrows(GraftException.class, () -> TorchPth.read(resource("hostile/huge_storage.pth")));
+    assertTrue(s.getMessage().contains("storage '0' declares 4611686018427387904"), s.getMessage());
+    GraftException v = assertThrows(GraftException.class, () -> TorchPth.read(resource("hostile/stride0_huge.pth")));
+    assertTrue(v.getMessage().contains("'w'") && v.getMessage().contains("4611686018427387904"), v.getMessage());
+  }
+
   @Test
   void truncatedAndForeignFilesAreClearErrors() throws Exception {
     byte[] good = Files.readAllBytes(resource("resnet18.pth"));
