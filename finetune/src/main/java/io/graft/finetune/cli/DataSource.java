@@ -79,11 +79,9 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
       Dataset fullTest = fashion ? IdxDataset.fashionMnist(dir, false) : IdxDataset.mnist(dir, false);
       int[] keep = classes(classSpec, fullTrain.numClasses());
       Dataset selected = fullTrain.selectClasses(keep);
-      if (perClass != null) {
-        selected = selected.firstPerClass(perClass);
-      }
+      // validation is 10% of the selected classes, split off first: --per-class N then leaves N training images
       List<Dataset> split = selected.split(0.1, new Rng(seed));
-      train = split.get(0);
+      train = perClass != null ? split.get(0).firstPerClass(perClass) : split.get(0);
       val = split.get(1);
       test = fullTest.selectClasses(keep);
       gray = true;

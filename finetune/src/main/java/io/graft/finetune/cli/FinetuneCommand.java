@@ -54,7 +54,8 @@ final class FinetuneCommand implements Callable<Integer> {
   Integer perClass;
 
   @Option(names = "--strategy", defaultValue = "full",
-      description = "scratch | feature-extract | last-K | full | gradual:EPOCH=STAGE,... (default ${DEFAULT-VALUE})")
+      description = "scratch | feature-extract | last-K (e.g. last-2) | full | gradual (one more stage per epoch from "
+          + "the top) | gradual:EPOCH=STAGE,... (default ${DEFAULT-VALUE})")
   String strategy;
 
   @Option(names = "--epochs", defaultValue = "10")
@@ -127,6 +128,10 @@ final class FinetuneCommand implements Callable<Integer> {
       }
       if (!Zoo.names().contains(model)) {
         throw new GraftException("unknown model '" + model + "'; known: " + Zoo.names());
+      }
+      if (weights != null && s instanceof Strategy.Scratch) {
+        throw new GraftException("--strategy scratch trains from freshly initialised weights: leave out --weights "
+            + "(or pick feature-extract, last-K, full or gradual)");
       }
       if (weights == null && !(s instanceof Strategy.Scratch)) {
         throw new GraftException("--strategy " + strategy + " starts from pretrained weights: pass --weights FILE (or "

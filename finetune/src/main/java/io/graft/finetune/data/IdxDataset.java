@@ -1,6 +1,7 @@
 package io.graft.finetune.data;
 
 import io.graft.core.GraftException;
+import io.graft.finetune.transforms.ToTensor;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -120,13 +121,7 @@ public final class IdxDataset implements Dataset {
 
   @Override
   public Example get(int index) {
-    int n = height * width;
-    float[] v = new float[n];
-    int off = index * n;
-    for (int i = 0; i < n; i++) {
-      v[i] = (pixels[off + i] & 0xFF) / 255f;
-    }
-    return new Example(new Image(1, height, width, v), label(index));
+    return new Example(ToTensor.ofGray(pixels, index * height * width, height, width), label(index));
   }
 
   @Override

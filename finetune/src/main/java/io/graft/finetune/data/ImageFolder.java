@@ -1,6 +1,7 @@
 package io.graft.finetune.data;
 
 import io.graft.core.GraftException;
+import io.graft.finetune.transforms.ToTensor;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -80,40 +81,7 @@ public final class ImageFolder implements Dataset {
     if (img == null) {
       throw new GraftException(f + ": not a decodable image");
     }
-    return new Example(toImage(img, channels), labels.get(index));
-  }
-
-  /** {@code ToTensor}: 8-bit RGB (or luma) to C×H×W floats in [0, 1]. */
-  public static Image toImage(BufferedImage img, int channels) {
-    int h = img.getHeight();
-    int w = img.getWidth();
-    float[] v = new float[channels * h * w];
-    int plane = h * w;
-    boolean gray = img.getType() == BufferedImage.TYPE_BYTE_GRAY;
-    for (int y = 0; y < h; y++) {
-      for (int x = 0; x < w; x++) {
-        int i = y * w + x;
-        if (gray) {
-          int g = img.getRaster().getSample(x, y, 0);
-          for (int c = 0; c < channels; c++) {
-            v[c * plane + i] = g / 255f;
-          }
-          continue;
-        }
-        int rgb = img.getRGB(x, y);
-        int r = (rgb >> 16) & 0xFF;
-        int g = (rgb >> 8) & 0xFF;
-        int b = rgb & 0xFF;
-        if (channels == 3) {
-          v[i] = r / 255f;
-          v[plane + i] = g / 255f;
-          v[2 * plane + i] = b / 255f;
-        } else {
-          v[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255f;
-        }
-      }
-    }
-    return new Image(channels, h, w, v);
+    return new Example(ToTensor.of(img, channels), labels.get(index));
   }
 
   @Override

@@ -191,6 +191,14 @@ public final class FineTune {
     return new TrainListener() {
       @Override
       public void onEpochStart(int epoch) {
+        if (g.schedule().isEmpty()) {
+          List<String> all = Stages.of(model);
+          int stage = all.size() - epoch;  // epoch 1: the last stage, epoch 2: the one before, ...
+          if (epoch >= 1 && stage >= 0) {
+            model.unfreeze(all.get(stage));
+          }
+          return;
+        }
         List<String> stages = g.schedule().get(epoch);
         if (stages != null) {
           model.unfreeze(stages.toArray(String[]::new));

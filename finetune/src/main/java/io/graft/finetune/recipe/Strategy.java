@@ -14,7 +14,9 @@ import java.util.TreeMap;
  *   <li>{@code lastK(k)} — the head and the last k backbone stages train;
  *   <li>{@code FULL} — everything trains (usually with a smaller backbone learning rate);
  *   <li>{@code gradual(schedule)} — starts as feature extraction and unfreezes named stages at given epochs
- *       (e.g. {3: ["layer4"], 5: ["layer3"]}); optimizer state is kept throughout.
+ *       (e.g. {3: ["layer4"], 5: ["layer3"]}); an empty schedule unfreezes one more stage at the start of every
+ *       epoch from the second on, from the top down (ULMFiT's gradual unfreezing); optimizer state is kept
+ *       throughout.
  * </ul>
  */
 public sealed interface Strategy {
@@ -36,7 +38,7 @@ public sealed interface Strategy {
     }
   }
 
-  /** Epoch (0-based) → stage names or parameter patterns to unfreeze at its start. */
+  /** Epoch (0-based) → stage names or parameter patterns to unfreeze at its start; empty: one stage per epoch. */
   record Gradual(Map<Integer, List<String>> schedule) implements Strategy {
     public Gradual {
       schedule = new TreeMap<>(schedule);
@@ -51,8 +53,14 @@ public sealed interface Strategy {
     return new Gradual(schedule);
   }
 
-  /** {@code scratch}, {@code feature-extract}, {@code full}, {@code last-2}, {@code gradual:3=layer4,5=layer3}. */
+  /**
+   * {@code scratch}, {@code feature-extract}, {@code full}, {@code last-2}, {@code gradual} (one stage per epoch),
+   * {@code gradual:3=layer4,5=layer3}.
+   */
   static Strategy parse(String s) {
+    if (s.equals("gradual")) {
+      return new Gradual(Map.of());
+    }
     if (s.equals("scratch")) {
       return SCRATCH;
     }
@@ -84,8 +92,8 @@ public sealed interface Strategy {
       }
       return new Gradual(m);
     }
-    throw new GraftException("unknown strategy '" + s + "'; expected scratch, feature-extract, last-K, full or "
-        + "gradual:EPOCH=STAGE,...");
+    throw new GraftException("unknown strategy '" + s + "'; expected scratch, feature-extract, last-K (e.g. last-2), "
+        + "full, gradual or gradual:EPOCH=STAGE,...");
   }
 
   default String label() {
@@ -93,7 +101,7 @@ public sealed interface Strategy {
       return "last-" + l.k();
     }
     if (this instanceof Gradual g) {
-      return "gradual" + g.schedule();
+      return g.schedule().isEmpty() ? "gradual" : "gradual" + g.schedule();
     }
     return this instanceof Scratch ? "scratch" : this instanceof FeatureExtract ? "feature-extract" : "full";
   }

@@ -1,5 +1,6 @@
 package io.graft.finetune.train;
 
+import io.graft.core.GraftException;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
 import io.graft.finetune.data.DataLoader;
@@ -44,9 +45,19 @@ public record Evaluation(double loss, double top1, double top5, double[] perClas
 
     /** @param meanLoss the batch's mean loss */
     public void add(Tensor logits, Tensor labels, double meanLoss) {
+      long[] shape = logits.shape();
+      if (shape.length != 2 || shape[1] != numClasses || labels.numel() != shape[0]) {
+        throw new GraftException("evaluation: logits of shape " + java.util.Arrays.toString(shape) + " and "
+            + labels.numel() + " labels do not fit " + numClasses + " classes");
+      }
       float[] l = logits.toFloatArray();
       long[] y = labels.toLongArray();
-      int c = (int) logits.shape()[1];
+      int c = numClasses;
+      for (long label : y) {
+        if (label < 0 || label >= numClasses) {
+          throw new GraftException("evaluation: label " + label + " is outside the " + numClasses + " classes");
+        }
+      }
       for (int i = 0; i < y.length; i++) {
         int best = 0;
         int rank = 0;

@@ -92,7 +92,11 @@ public final class FeatureCache implements AutoCloseable {
     return null;
   }
 
-  /** Runs the backbone once over {@code loader} (eval mode, no gradients) and stores the head's inputs. */
+  /**
+   * Runs the backbone once over every example of {@code loader}'s dataset (eval mode, no gradients; in file order,
+   * whatever the loader's shuffling and drop_last, which later epochs apply to the cached features) and stores the
+   * head's inputs.
+   */
   public static FeatureCache build(Module model, DataLoader loader, long memoryLimitBytes) {
     Classifier c = (Classifier) model;
     Module head = c.head();
@@ -100,12 +104,14 @@ public final class FeatureCache implements AutoCloseable {
     boolean wasTraining = model.isTraining();
     FeatureCache cache = null;
     try (AutoCloseable hook = head.addForwardHook((m, in, out) -> captured[0] = in);
+         DataLoader all = new DataLoader(loader.dataset(), loader.transform(),
+             loader.options().withShuffle(false).withDropLast(false));
          var g = GradMode.disabled()) {
       model.eval();
       int n = loader.dataset().size();
       int f = Math.toIntExact(c.numFeatures());
       cache = new FeatureCache(n, f, memoryLimitBytes);
-      for (DataLoader.Batch b : loader.epoch(0)) {
+      for (DataLoader.Batch b : all.epoch(0)) {
         model.call(b.x());
         float[] feats = captured[0].reshape(b.size(), f).toFloatArray();
         long[] y = b.y().toLongArray();

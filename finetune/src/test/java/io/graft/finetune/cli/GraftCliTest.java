@@ -191,6 +191,31 @@ class GraftCliTest {
     assertEquals(a.keyList(), b.keyList());
   }
 
+  /** A PyTorch-written .pth (the demo's stage-1 checkpoint) and an ONNX file: inspect lists them, convert keeps names. */
+  @Test
+  void inspectAndConvertPthAndOnnx() throws Exception {
+    Path pth = demoData().resolve("smallcnn_fmnist_0-4.pth");
+    Result r = run("inspect", pth.toString());
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.out.contains("features.0.weight") && r.out.contains("[16, 1, 3, 3]") && r.out.contains("F32")
+        && r.out.contains("features.1.num_batches_tracked") && r.out.contains("I64") && r.out.contains("pth"), r.out);
+    Path st = tmp.resolve("stage1.safetensors");
+    assertEquals(0, run("convert", pth.toString(), st.toString()).code);
+    StateDict fromPth = io.graft.zoo.weights.Weights.read(pth);
+    StateDict converted = Safetensors.read(st);
+    assertEquals(fromPth.keyList(), converted.keyList());
+    for (String k : fromPth.keys()) {
+      assertArrayEquals(fromPth.get(k).toDoubleArray(), converted.get(k).toDoubleArray(), k);
+    }
+    Path onnx = tinyCnnOnnx();
+    Result o = run("inspect", onnx.toString());
+    assertEquals(0, o.code, o.err);
+    assertTrue(o.out.contains("conv.weight") && o.out.contains("[8, 3, 3, 3]") && o.out.contains("4 tensors"), o.out);
+    Path ost = tmp.resolve("tiny.safetensors");
+    assertEquals(0, run("convert", onnx.toString(), ost.toString()).code);
+    assertEquals(java.util.Set.of("conv.weight", "conv.bias", "fc.weight", "fc.bias"), Safetensors.read(ost).keys());
+  }
+
   Path demoData() {
     return io.graft.finetune.recipe.Demo.assets();
   }
@@ -246,6 +271,8 @@ class GraftCliTest {
         run("convert", w.toString(), tmp.resolve("out.bin").toString()),
         run("predict", "--model", "resnet18"),
         run("frobnicate"),
+        run("finetune", "--model", "smallcnn", "--weights", w.toString(), "--data", "fashion-mnist:" + demoData(),
+            "--strategy", "scratch", "--out", tmp.resolve("never").toString()),
     };
     for (Result r : cases) {
       assertEquals(Graft.BAD_INPUT, r.code, r.err);
@@ -254,6 +281,7 @@ class GraftCliTest {
     }
     assertTrue(cases[1].err.contains("(N, 3, H, W)"), cases[1].err);
     assertTrue(cases[2].err.contains("resnet99"), cases[2].err);
+    assertTrue(cases[6].err.contains("--strategy scratch") && cases[6].err.contains("--weights"), cases[6].err);
     assertFalse(Files.exists(tmp.resolve("o.npy")));
   }
 }

@@ -85,6 +85,79 @@ class FineTuneTest {
         "features.5.weight", "features.5.bias"), trainable(m));
   }
 
+  /** Bare {@code gradual}: one more stage per epoch from the top, starting with the second epoch. */
+  @Test
+  void gradualWithoutAScheduleUnfreezesOneStagePerEpoch() {
+    SmallCNN m = new SmallCNN(5);
+    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.parse("gradual")));
+    ft.prepare(m, 5);
+    var l = ft.listener(m);
+    l.onEpochStart(0);
+    assertEquals(Set.of("head.weight", "head.bias"), trainable(m));
+    l.onEpochStart(1);
+    assertEquals(Set.of("head.weight", "head.bias", "fc1.weight", "fc1.bias"), trainable(m));
+    l.onEpochStart(2);
+    assertTrue(trainable(m).containsAll(Set.of("features.5.weight", "features.5.bias")));
+    assertFalse(trainable(m).contains("features.4.weight"));
+    for (int e = 3; e <= 8; e++) {
+      l.onEpochStart(e);
+    }
+    assertEquals(m.namedParameters().keySet(), trainable(m), "every stage trains in the end");
+    assertEquals("gradual", Strategy.parse("gradual").label());
+  }
+
+  /** One SGD-momentum step of a feature-extracting ResNet-18: optimizer state for fc only. */
+  @Test
+  void aFrozenBackboneHoldsOptimizerStateForTheHeadOnly() {
+    Module m = Zoo.create("resnet18", 1000);
+    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.FEATURE_EXTRACT)
+        .withOptimizer("sgd", 0.9, 1e-4));
+    ft.prepare(m, 5);
+    Optimizer opt = ft.optimizer(m);
+    step(m, ft, opt, 2, 32);
+    assertEquals(2, opt.stateSize(), "fc.weight and fc.bias");
+    assertEquals(512 * 5 + 5, opt.stateNumel());
+    assertTrue(opt.state("fc.weight").containsKey("momentum_buffer"));
+  }
+
+  /** Gradual unfreezing adds stages to training without dropping the head's optimizer state. */
+  @Test
+  void gradualUnfreezingKeepsOptimizerState() {
+    SmallCNN m = new SmallCNN(5);
+    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withOptimizer("sgd", 0.9, 0)
+        .withStrategy(Strategy.parse("gradual:1=fc1")));
+    ft.prepare(m, 5);
+    Optimizer opt = ft.optimizer(m);
+    var l = ft.listener(m);
+    l.onEpochStart(0);
+    step(m, ft, opt, 4, 28);
+    float[] headBuffer = opt.state("head.weight").get("momentum_buffer").dup().ravel().toFloatVector();
+    assertEquals(2, opt.stateSize());
+    l.onEpochStart(1);
+    opt.zeroGrad();
+    ft.loss().forward(m.call(io.graft.core.Tensor.randn(new io.graft.core.random.Rng(9), 4, 1, 28, 28)),
+        io.graft.core.Tensor.fromArray(new long[] {0, 1, 2, 3}, 4)).backward();
+    float[] grad = m.head().weight().grad().toFloatArray();
+    opt.step();
+    assertEquals(4, opt.stateSize(), "fc1 now holds state too");
+    float[] after = opt.state("head.weight").get("momentum_buffer").ravel().toFloatVector();
+    for (int i = 0; i < after.length; i++) {
+      assertEquals(0.9f * headBuffer[i] + grad[i], after[i], 1e-6f, "head momentum continued at " + i);
+    }
+  }
+
+  private static void step(Module m, FineTune ft, Optimizer opt, int batch, int size) {
+    opt.zeroGrad();
+    io.graft.core.Tensor x = io.graft.core.Tensor.randn(new io.graft.core.random.Rng(7), batch, m instanceof SmallCNN
+        ? 1 : 3, size, size);
+    long[] y = new long[batch];
+    for (int i = 0; i < batch; i++) {
+      y[i] = i % 5;
+    }
+    ft.loss().forward(m.call(x), io.graft.core.Tensor.fromArray(y, batch)).backward();
+    opt.step();
+  }
+
   @Test
   void discriminativeLearningRates() {
     SmallCNN m = new SmallCNN(5);

@@ -88,21 +88,25 @@ class TrainerTest {
 
   @Test
   void featureCacheTrainsTheSameHeadAsTheFullModel() {
-    // 0: uncached, 1: cached in memory, 2: cached on disk
-    float[][] heads = new float[3][];
-    History[] h = new History[3];
-    for (int mode = 0; mode < 3; mode++) {
-      Setup s = setup(Strategy.FEATURE_EXTRACT);
-      try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
-        h[mode] = new Trainer(s.model, s.opt, null, s.ft.loss(), Trainer.Options.epochs(4).withKeepBest(false)
-            .withFeatureCache(mode > 0).withCacheMemoryBytes(mode == 2 ? 0 : 1L << 30)).fit(tr, va);
+    // 0: uncached, 1: cached in memory, 2: cached on disk; with drop_last, each shuffled epoch leaves out other
+    // examples (150 % 16 = 6), all of which the cache must hold
+    for (boolean dropLast : new boolean[] {false, true}) {
+      float[][] heads = new float[3][];
+      History[] h = new History[3];
+      for (int mode = 0; mode < 3; mode++) {
+        Setup s = setup(Strategy.FEATURE_EXTRACT);
+        try (DataLoader tr = new DataLoader(train, NORM, DataLoader.Options.batch(16).withShuffle(true).withSeed(3)
+            .withDropLast(dropLast)); DataLoader va = loader(val, false)) {
+          h[mode] = new Trainer(s.model, s.opt, null, s.ft.loss(), Trainer.Options.epochs(4).withKeepBest(false)
+              .withFeatureCache(mode > 0).withCacheMemoryBytes(mode == 2 ? 0 : 1L << 30)).fit(tr, va);
+        }
+        heads[mode] = s.model.head().weight().toFloatArray();
+        assertEquals(mode > 0, h[mode].last().cached());
       }
-      heads[mode] = s.model.head().weight().toFloatArray();
-      assertEquals(mode > 0, h[mode].last().cached());
+      assertArrayEquals(heads[0], heads[1], 1e-5f, "drop_last " + dropLast);
+      assertArrayEquals(heads[1], heads[2], "memory and disk caches hold the same features");
+      assertEquals(h[0].last().valAccuracy(), h[1].last().valAccuracy(), 1e-9);
     }
-    assertArrayEquals(heads[0], heads[1], 1e-5f);
-    assertArrayEquals(heads[1], heads[2], "memory and disk caches hold the same features");
-    assertEquals(h[0].last().valAccuracy(), h[1].last().valAccuracy(), 1e-9);
     // a random transform makes the cache ineligible
     Setup s = setup(Strategy.FEATURE_EXTRACT);
     try (DataLoader tr = new DataLoader(train, new io.graft.finetune.transforms.RandomHorizontalFlip(),
@@ -120,22 +124,29 @@ class TrainerTest {
     Path ckpt = tmp.resolve("run.ckpt");
     Setup straight = setup(Strategy.FULL);
     Scheduler sched = new CosineAnnealingLR(straight.opt, 4);
+    History hs;
     try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
-      new Trainer(straight.model, straight.opt, sched, straight.ft.loss(), Trainer.Options.epochs(4)).fit(tr, va);
+      hs = new Trainer(straight.model, straight.opt, sched, straight.ft.loss(), Trainer.Options.epochs(4)
+          .withKeepBest(false)).fit(tr, va);
     }
     Setup first = setup(Strategy.FULL);
     try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
       new Trainer(first.model, first.opt, new CosineAnnealingLR(first.opt, 4), first.ft.loss(),
-          Trainer.Options.epochs(2).withCheckpoint(ckpt, true)).fit(tr, va);
+          Trainer.Options.epochs(2).withKeepBest(false).withCheckpoint(ckpt, true)).fit(tr, va);
     }
     // a new process: fresh objects, resumed from the checkpoint, asked for 4 epochs in all
     Setup resumed = setup(Strategy.FULL);
     History h;
     try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
       h = new Trainer(resumed.model, resumed.opt, new CosineAnnealingLR(resumed.opt, 4), resumed.ft.loss(),
-          Trainer.Options.epochs(4).withCheckpoint(ckpt, true)).fit(tr, va);
+          Trainer.Options.epochs(4).withKeepBest(false).withCheckpoint(ckpt, true)).fit(tr, va);
     }
     assertEquals(4, h.epochs().size());
+    // the final weights (keep-best off) and every epoch's figures, the two resumed epochs included
+    for (int e = 0; e < 4; e++) {
+      assertEquals(hs.epochs().get(e).trainLoss(), h.epochs().get(e).trainLoss(), 0.0, "train loss, epoch " + e);
+      assertEquals(hs.epochs().get(e).valLoss(), h.epochs().get(e).valLoss(), 0.0, "val loss, epoch " + e);
+    }
     for (Map.Entry<String, Parameter> e : straight.model.namedParameters().entrySet()) {
       assertArrayEquals(e.getValue().toFloatArray(), resumed.model.namedParameters().get(e.getKey()).toFloatArray(),
           e.getKey());

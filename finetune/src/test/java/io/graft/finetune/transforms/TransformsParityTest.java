@@ -39,6 +39,19 @@ class TransformsParityTest {
     check("hflip", "image", i -> new RandomHorizontalFlip(1.0).apply(i, RNG), 0);
     check("crop_5_7_20_25", "image", i -> Geometry.crop(i, 5, 7, 20, 25), 0);
     check("resized_crop", "image", i -> Geometry.resize(Geometry.crop(i, 3, 4, 25, 30), 16, 16), 1e-6);
+    // RandomCrop(20, padding=4) draws a window of the zero-padded image; this is the window at (2, 31)
+    check("pad4_crop_2_31_20_20", "image", i -> Geometry.crop(i, 2 - 4, 31 - 4, 20, 20), 0);
+  }
+
+  @Test
+  void toTensorOfPngFiles() throws Exception {
+    java.awt.image.BufferedImage rgb = javax.imageio.ImageIO.read(Fixtures.path("fixtures/transforms/rgb.png")
+        .toFile());
+    java.awt.image.BufferedImage gray = javax.imageio.ImageIO.read(Fixtures.path("fixtures/transforms/gray.png")
+        .toFile());
+    assertClose(tensor(ToTensor.of(rgb, 3)), FIX.tensor("to_tensor_rgb"), 0, 0, "RGB");
+    assertClose(tensor(ToTensor.of(rgb, 1)), FIX.tensor("to_tensor_rgb_as_luma"), 0, 0, "RGB as luma");
+    assertClose(tensor(ToTensor.of(gray, 1)), FIX.tensor("to_tensor_gray"), 0, 0, "gray");
   }
 
   @Test
