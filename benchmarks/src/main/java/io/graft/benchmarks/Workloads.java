@@ -21,6 +21,7 @@ final class Workloads {
   private Workloads() {}
 
   static void threads(int n) {
+    io.graft.core.Backend.init(); // Graft chooses the native build before ND4J loads one
     Nd4j.getEnvironment().setMaxThreads(n);
     Nd4j.getEnvironment().setMaxMasterThreads(n);
   }

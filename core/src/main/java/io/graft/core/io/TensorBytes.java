@@ -1,5 +1,6 @@
 package io.graft.core.io;
 
+import io.graft.core.Backend;
 import io.graft.core.GraftException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
@@ -45,6 +46,7 @@ public final class TensorBytes {
 
   /** Decodes {@code b} (exactly numel × element size bytes, little-endian) into a tensor of {@code shape}. */
   public static Tensor decode(String dtype, long[] shape, ByteBuffer b) {
+    Backend.init(); // may run before any Tensor exists (reading a file first): choose the native build first
     b = b.order(ByteOrder.LITTLE_ENDIAN);
     long numel = Shapes.numel(Shapes.checkNew("decode " + dtype, shape));
     int n = Math.toIntExact(numel);

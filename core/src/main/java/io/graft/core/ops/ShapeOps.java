@@ -28,8 +28,22 @@ public final class ShapeOps {
     if (Arrays.equals(xs, target)) {
       return x;
     }
-    INDArray out = x.numel() == 0 ? Nd4j.create(x.dtype(), target) : x.data().reshape('c', target);
-    return record("reshape", out, Input.of(x, g -> g.reshape('c', xs)));  // d/dx = g reshaped back
+    INDArray out;
+    if (x.numel() == 0) {
+      out = Nd4j.create(x.dtype(), target);
+    } else if (target.length == 0) { // ND4J refuses an empty shape argument: a fresh scalar holding the element
+      out = Nd4j.create(x.dtype(), target);
+      out.assign(x.data().reshape('c', new long[] {1}));
+    } else {
+      out = x.data().reshape('c', target);
+    }
+    return record("reshape", out, Input.of(x, g -> xs.length == 0 ? scalarLike(g) : g.reshape('c', xs)));
+  }
+
+  private static INDArray scalarLike(INDArray g) {
+    INDArray out = Nd4j.create(g.dataType(), new long[0]);
+    out.assign(g.reshape('c', new long[] {1}));
+    return out;
   }
 
   /** Reorders dimensions ({@code dims} is a permutation of 0..rank-1; negatives allowed). */

@@ -13,6 +13,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
@@ -41,7 +45,60 @@ class RandomShapesTest {
     long[] s = shape();
     DataType dt = DTYPES[rng.nextInt(DTYPES.length)];
     Tensor t = dt.isFPType() ? Tensor.randn(dt, rng, s) : Tensor.zeros(dt, s);
+    t = strided(t);
     return dt.isFPType() && rng.nextInt(2) == 0 ? t.requiresGrad(true) : t;
+  }
+
+  /**
+   * Two times in three, the same values as a non-contiguous view of the same shape: permuted storage
+   * (transposed, channels-last-like), every other element of a larger array, or a stride-0 broadcast.
+   */
+  Tensor strided(Tensor t) {
+    long[] s = t.shape();
+    int r = s.length;
+    INDArray a = t.data();
+    switch (r == 0 || t.numel() == 0 ? 0 : rng.nextInt(6)) {
+      case 1, 2 -> { // stored in a permuted order, viewed back in this shape
+        int[] p = rng.permutation(r);
+        int[] inv = new int[r];
+        for (int i = 0; i < r; i++) {
+          inv[p[i]] = i;
+        }
+        return Tensor.of(a.permute(p).dup('c').permute(inv));
+      }
+      case 3 -> { // every other element along one dimension of a twice-as-large array
+        int d = rng.nextInt(r);
+        long[] big = s.clone();
+        big[d] = 2 * s[d];
+        INDArray holder = Nd4j.zeros(a.dataType(), big);
+        INDArrayIndex[] idx = new INDArrayIndex[r];
+        for (int i = 0; i < r; i++) {
+          idx[i] = i == d ? NDArrayIndex.interval(0, 2, big[d]) : NDArrayIndex.all();
+        }
+        INDArray view = holder.get(idx);
+        if (!Arrays.equals(view.shape(), s)) {
+          return t; // a length-1 interval comes back as a plain slice: nothing strided to test
+        }
+        view.assign(a);
+        return Tensor.of(view);
+      }
+      case 4 -> { // a stride-0 broadcast of the first element along one dimension
+        int d = rng.nextInt(r);
+        long[] one = s.clone();
+        one[d] = 1;
+        INDArrayIndex[] idx = new INDArrayIndex[r];
+        for (int i = 0; i < r; i++) {
+          idx[i] = i == d ? NDArrayIndex.interval(0, 1) : NDArrayIndex.all();
+        }
+        INDArray first = a.get(idx).dup('c').reshape(one);
+        long[] stride = first.stride().clone();
+        stride[d] = 0;
+        return Tensor.of(Nd4j.create(first.data(), s, stride, 0, 'c'));
+      }
+      default -> {
+        return t;
+      }
+    }
   }
 
   Object arg(Class<?> type) {
@@ -140,8 +197,8 @@ class RandomShapesTest {
         }
       }
     }
-    System.out.printf("random-shape calls: %d over %d ops, %d succeeded, the rest refused with GraftException%n",
-        calls, ops.size(), ok);
+    System.out.printf("random-shape calls: %d over %d ops (inputs: 2/3 non-contiguous views), %d succeeded, the rest "
+        + "refused with GraftException%n", calls, ops.size(), ok);
     java.util.Map<String, String> firstByKind = new java.util.TreeMap<>();
     for (String e : escapes) {
       String kind = e.substring(0, e.indexOf('(')) + " " + e.substring(e.indexOf("] -> ") + 5).split(":")[0];

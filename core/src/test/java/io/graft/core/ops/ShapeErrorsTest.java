@@ -82,4 +82,21 @@ class ShapeErrorsTest {
         () -> PoolOps.maxPool2d(Tensor.zeros(1, 1, 8, 8), p(3, 3), p(1, 1), p(1, 1), p(2, 2)));
     assertTrue(e.getMessage().contains("dilation"), e.getMessage());
   }
+
+  /** Found by RandomShapesTest's strided inputs: a one-element view reshaped to a scalar and back, with gradients. */
+  @Test
+  void oneElementViewsReshapeToAScalarAndBack() {
+    Tensor base = Tensor.fromArray(new float[] {1, 2, 3, 4}, 2, 2);
+    Tensor view = Tensor.of(base.data().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2),
+        org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2))).requiresGrad(true);
+    Tensor s = view.reshape();
+    org.junit.jupiter.api.Assertions.assertEquals(0, s.rank());
+    org.junit.jupiter.api.Assertions.assertEquals(4.0, s.item());
+    Tensor back = s.mul(3).reshape(1, 1);
+    back.sum().backward();
+    org.junit.jupiter.api.Assertions.assertEquals(3.0, view.grad().item());
+    Tensor scalar = Tensor.scalar(2.5).requiresGrad(true);
+    scalar.reshape(1, 1, 1).sum().backward();
+    org.junit.jupiter.api.Assertions.assertEquals(0, scalar.grad().rank());
+  }
 }
