@@ -119,6 +119,8 @@ public final class Trainer {
   private Evaluation lastValidation;
   private final java.util.Map<String, Parameter> named;
   private long skipped;
+  /** The epoch of the last checkpoint written or resumed from (-1: none), named when training stops on NaN/Inf. */
+  private int checkpointEpoch = -1;
 
   public Trainer(Module model, Optimizer optimizer, Scheduler scheduler, Loss loss, Options options) {
     if (options.epochs() < 1) {
@@ -161,6 +163,7 @@ public final class Trainer {
       StateDict savedBest = new StateDict();
       Checkpoint.Restored r = Checkpoint.load(o.checkpoint(), model, optimizer, scheduler, savedBest);
       start = r.epoch() + 1;
+      checkpointEpoch = r.epoch();
       Map<String, Object> ts = r.trainerState();
       best = ((Number) ts.get("best")).doubleValue();
       bestEpoch = ((Number) ts.get("best_epoch")).intValue();
@@ -231,6 +234,7 @@ public final class Trainer {
           ts.put("stopped", stopped);
           ts.put("history", MetricsLog.toJson(history));
           Checkpoint.save(o.checkpoint(), model, optimizer, scheduler, epoch, ts, bestState);
+          checkpointEpoch = epoch;
         }
         for (TrainListener l : listeners) {
           l.onEpochEnd(s);
@@ -299,7 +303,8 @@ public final class Trainer {
     Tensor l = loss.forward(logits, y);
     double lv = l.item();
     String where = "at epoch " + epoch + ", batch " + batch;
-    String ckpt = o.checkpoint() != null ? "; last good checkpoint: " + o.checkpoint() : "";
+    String ckpt = checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch "
+        + checkpointEpoch + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
     if (!Double.isFinite(lv)) {
       if (o.skipNonFinite()) {
         skipped++;

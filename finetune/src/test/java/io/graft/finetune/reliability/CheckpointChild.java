@@ -7,6 +7,7 @@ import io.graft.finetune.data.DataLoader;
 import io.graft.finetune.data.Dataset;
 import io.graft.finetune.data.IdxDataset;
 import io.graft.finetune.recipe.FineTune;
+import io.graft.optim.Optimizer;
 import io.graft.finetune.recipe.Strategy;
 import io.graft.finetune.train.Trainer;
 import io.graft.finetune.transforms.Normalize;
@@ -29,19 +30,29 @@ public final class CheckpointChild {
         6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
   }
 
-  /** Trains (resuming from {@code checkpoint} if present) and returns the final state. */
-  static StateDict train(Path checkpoint, int epochs) {
+  /** The child's model and its optimizer, as built before training or loading a checkpoint. */
+  record Run(SmallCNN model, FineTune ft, Optimizer optimizer) {}
+
+  static Run fresh() {
     Init.manualSeed(11);
     SmallCNN m = new SmallCNN(5);
     FineTune ft = new FineTune(FineTune.Options.lr(0.05).withStrategy(Strategy.FULL).withSeed(3));
     ft.prepare(m, 5);
+    return new Run(m, ft, ft.optimizer(m));
+  }
+
+  /** Trains (resuming from {@code checkpoint} if present) and returns the final state. */
+  static StateDict train(Path checkpoint, int epochs) {
+    Run r = fresh();
+    SmallCNN m = r.model();
+    FineTune ft = r.ft();
     try (DataLoader tr = new DataLoader(data(), new Normalize(new float[] {0.286f}, new float[] {0.353f}),
         DataLoader.Options.batch(16).withShuffle(true).withSeed(5).withWorkers(0))) {
       Trainer.Options o = Trainer.Options.epochs(epochs).withKeepBest(false).withFeatureCache(false);
       if (checkpoint != null) {
         o = o.withCheckpoint(checkpoint, true);
       }
-      new Trainer(m, ft.optimizer(m), null, ft.loss(), o).fit(tr, null);
+      new Trainer(m, r.optimizer(), null, ft.loss(), o).fit(tr, null);
     }
     return m.stateDict();
   }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.graft.core.GraftException;
 import io.graft.core.Parameter;
+import io.graft.core.Tensor;
 import io.graft.core.init.Init;
 import io.graft.finetune.data.DataLoader;
 import io.graft.finetune.data.Dataset;
@@ -183,6 +184,31 @@ class TrainerTest {
           (in, target) -> in.sum().mul(Double.NaN), Trainer.Options.epochs(1)).fit(tr, null));
       assertTrue(e.getMessage().contains("epoch 0, batch 0"), e.getMessage());
     }
+    // an infinite loss in the third batch of the second epoch, after a checkpoint: named, weights as they were
+    Path ckpt = tmp.resolve("nonfinite.ckpt");
+    Setup c = setup(Strategy.FULL);
+    int[] calls = {0};
+    io.graft.layers.loss.Loss late = (in, target) -> {
+      Tensor l = c.ft.loss().forward(in, target);
+      return ++calls[0] == 10 + 3 ? l.mul(Double.POSITIVE_INFINITY) : l;  // 10 batches per epoch (150 / 16)
+    };
+    try (DataLoader tr = loader(train, true)) {
+      Trainer t = new Trainer(c.model, c.opt, null, late, Trainer.Options.epochs(3).withKeepBest(false)
+          .withCheckpoint(ckpt, false));
+      float[][] atFailure = new float[1][];
+      t.addListener(new TrainListener() {
+        @Override
+        public void onBatchEnd(int epoch, int batch, int batches, double loss) {
+          atFailure[0] = c.model.head().weight().toFloatArray();
+        }
+      });
+      GraftException e = assertThrows(GraftException.class, () -> t.fit(tr, null));
+      assertTrue(e.getMessage().contains("non-finite loss Infinity at epoch 1, batch 2"), e.getMessage());
+      assertTrue(e.getMessage().contains("last good checkpoint: " + ckpt + " (end of epoch 0)"), e.getMessage());
+      assertArrayEquals(atFailure[0], c.model.head().weight().toFloatArray(), "the failing step changed nothing");
+      Setup fresh = setup(Strategy.FULL);
+      assertEquals(0, Checkpoint.load(ckpt, fresh.model, fresh.opt, null, null).epoch());
+    }
   }
 
   @Test
@@ -194,8 +220,9 @@ class TrainerTest {
     try (DataLoader tr = loader(train, true)) {
       GraftException e = assertThrows(GraftException.class, () -> new Trainer(s.model, s.opt, null, poisoned,
           Trainer.Options.epochs(1)).fit(tr, null));
-      assertTrue(e.getMessage().contains("non-finite gradient for parameter '") && e.getMessage().contains("batch 0"),
-          e.getMessage());
+      // the first parameter in the model's order whose gradient is NaN
+      assertTrue(e.getMessage().contains("non-finite gradient for parameter 'features.0.weight' at epoch 0, batch 0")
+          && e.getMessage().endsWith("weights were not updated"), e.getMessage());
       assertArrayEquals(before, s.model.head().weight().toFloatArray(), "weights untouched");
       Trainer skipping = new Trainer(s.model, s.opt, null, poisoned, Trainer.Options.epochs(1).withSkipNonFinite(true));
       skipping.fit(tr, null);
