@@ -29,6 +29,33 @@ class ModuleTest {
     }
   }
 
+  /** A module with a persistent and a non-persistent buffer, like torch's register_buffer(persistent=False). */
+  static final class WithBuffers extends Module {
+    final Tensor kept = registerBuffer("kept", Tensor.ones(2));
+    final Tensor scratch = registerBuffer("scratch", Tensor.zeros(3), false);
+
+    @Override
+    public Tensor forward(Tensor x) {
+      return x;
+    }
+  }
+
+  @Test
+  void nonPersistentBuffersAreListedButNotSaved() {
+    WithBuffers m = new WithBuffers();
+    assertEquals(List.of("kept", "scratch"), new ArrayList<>(m.namedBuffers().keySet()));
+    assertEquals(List.of("kept"), m.stateDict().keyList(), "state_dict holds persistent buffers only");
+    io.graft.core.StateDict sd = new io.graft.core.StateDict();
+    sd.put("kept", Tensor.full(5.0, 2));
+    m.loadStateDict(sd, true); // strict loading does not ask for the non-persistent one
+    assertArrayEquals(new float[] {5, 5}, m.kept.toFloatArray());
+    io.graft.core.StateDict extra = new io.graft.core.StateDict();
+    extra.put("kept", Tensor.ones(2));
+    extra.put("scratch", Tensor.ones(3));
+    StateDictLoadException e = assertThrows(StateDictLoadException.class, () -> m.loadStateDict(extra, true));
+    assertEquals(List.of("scratch"), e.unexpectedKeys());
+  }
+
   @Test
   void namedTraversalFollowsRegistrationOrder() {
     SmallCnn m = new SmallCnn();
