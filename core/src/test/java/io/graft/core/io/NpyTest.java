@@ -55,6 +55,31 @@ class NpyTest {
     }
   }
 
+  /**
+   * Version 2.0 (4-byte header length), laid out as numpy 1.24 writes
+   * {@code np.lib.format.write_array(f, np.arange(6, dtype='<f8').reshape(3, 2), version=(2, 0))}: 176 bytes,
+   * header length 116, data 64-byte aligned.
+   */
+  @Test
+  void readsVersionTwo() throws Exception {
+    String dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }";
+    String header = dict + " ".repeat(128 - 12 - dict.length() - 1) + "\n";
+    ByteBuffer b = ByteBuffer.allocate(128 + 48).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0});
+    b.putInt(header.length());
+    b.put(header.getBytes(StandardCharsets.ISO_8859_1));
+    for (int i = 0; i < 6; i++) {
+      b.putDouble(i);
+    }
+    assertEquals(116, header.length());
+    Path p = tmp.resolve("v2.npy");
+    Files.write(p, b.array());
+    Tensor t = Npy.read(p);
+    assertEquals(DataType.DOUBLE, t.dtype());
+    assertArrayEquals(new long[] {3, 2}, t.shape());
+    assertArrayEquals(new double[] {0, 1, 2, 3, 4, 5}, t.toDoubleArray());
+  }
+
   @Test
   void badFilesAreClearErrors() throws Exception {
     byte[] good = numpyWritten();

@@ -37,6 +37,20 @@ class WeightsTest {
     assertTrue(!OnnxWeights.isFusedExport(sd));
   }
 
+  /** PyTorch's exporter keeps one initializer for parameters with identical values and names the rest by Identity. */
+  @Test
+  void onnxIdentityDeduplicatedInitializersComeBackUnderEveryName() {
+    Path f = TorchPthTest.resource("onnx/identical.onnx");
+    assertEquals(List.of("a.weight", "a.bias"), OnnxWeights.model(f).getGraph().getInitializerList().stream()
+        .map(onnx.Onnx.TensorProto::getName).toList(), "the file stores a.* only");
+    StateDict sd = Weights.read(f);
+    Safetensors.File expected = Fixtures.load("fixtures/zoo/onnx/identical.expected.safetensors");
+    assertEquals(java.util.Set.of("a.weight", "a.bias", "b.weight", "b.bias"), sd.keys());
+    for (Safetensors.Entry e : expected.entries()) {
+      assertIdentical(sd.get(e.name()), expected.tensor(e.name()), e.name());
+    }
+  }
+
   @Test
   void fusedOnnxExportIsExplained() {
     Path fused = TorchPthTest.resource("onnx/fused.onnx");
