@@ -23,10 +23,6 @@ final class ModelLoading {
   }
 
   /**
-   * The model with its head sized as in the weights file (or {@code numClasses} when given), weights loaded
-   * strictly; the file is read once.
-   */
-  /**
    * An ONNX classifier ({@link OnnxClassifier}: the graph up to its last Gemm, that Gemm as the head), with
    * fine-tuned weights loaded strictly when given (a safetensors file written by {@code graft finetune --onnx}).
    */
@@ -54,21 +50,13 @@ final class ModelLoading {
     return fallback;
   }
 
+  /** The model with its head sized as in the weights file (or {@code numClasses} when given), loaded strictly. */
   static Module load(String model, Path weights, Integer numClasses) {
-    String key = Zoo.headPath(model) + ".weight";
-    StateDict sd = Weights.read(weights);
-    int classes;
-    if (numClasses != null) {
-      classes = numClasses;
-    } else {
-      Tensor w = sd.get(key);
-      if (w == null || w.rank() != 2) {
-        throw new GraftException(weights + ": no head weight '" + key + "' for " + model + "; pass --num-classes");
-      }
-      classes = Math.toIntExact(w.shape()[0]);
+    if (numClasses == null) {
+      return Weights.loadZoo(model, weights);
     }
-    Module m = Zoo.create(model, classes);
-    Weights.loadInto(m, sd, weights, true);
+    Module m = Zoo.create(model, numClasses);
+    Weights.loadInto(m, weights, true);
     return m;
   }
 }

@@ -2,10 +2,12 @@ package io.graft.zoo.weights;
 
 import io.graft.core.GraftException;
 import io.graft.core.StateDict;
+import io.graft.core.Tensor;
 import io.graft.core.io.Safetensors;
 import io.graft.layers.LoadResult;
 import io.graft.layers.Module;
 import io.graft.layers.StateDictLoadException;
+import io.graft.zoo.models.Zoo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -90,6 +92,23 @@ public final class Weights {
       throw new StateDictLoadException(path + " into " + model.typeName(), e.missingKeys(), e.unexpectedKeys(),
           e.mismatches());
     }
+  }
+
+  /**
+   * The zoo model {@code name} with the weights of {@code path}, loaded strictly: its head is sized as in the file
+   * (1000 classes for an ImageNet checkpoint, 5 for a fine-tuned 5-way model). The file is read once.
+   */
+  public static Module loadZoo(String name, Path path) {
+    String key = Zoo.headPath(name) + ".weight";
+    StateDict sd = read(path);
+    Tensor w = sd.get(key);
+    if (w == null || w.rank() != 2) {
+      throw new GraftException(path + ": no head weight '" + key + "' for " + name + " (a " + name
+          + " state dict names its head '" + key + "')");
+    }
+    Module m = Zoo.create(name, Math.toIntExact(w.shape()[0]));
+    loadInto(m, sd, path, true);
+    return m;
   }
 
   private static String firstRenamed(StateDict sd) {
