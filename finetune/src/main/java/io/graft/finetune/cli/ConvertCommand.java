@@ -14,7 +14,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code graft convert IN OUT}: a .pth / .onnx / .safetensors file to .safetensors with the same names. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-    description = "Convert .pth or .onnx weights (initializers) to .safetensors, keeping names; written atomically.")
+    description = "Convert .pth or .onnx weights (initializers) to .safetensors, keeping names and dtypes; written "
+        + "atomically.")
 final class ConvertCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "IN", description = "a .pth, .onnx or .safetensors file")
   Path in;
@@ -33,7 +34,7 @@ final class ConvertCommand implements Callable<Integer> {
     if (out.toAbsolutePath().normalize().equals(in.toAbsolutePath().normalize())) {
       throw new GraftException("IN and OUT are the same file: " + in);
     }
-    StateDict sd = Weights.read(in);
+    StateDict sd = Weights.readStored(in).asStored(); // float16/bfloat16 stay as they were
     Safetensors.write(out, sd, Map.of("source", in.getFileName().toString(), "converted_by", "graft"));
     spec.commandLine().getOut().printf("%s -> %s (%d tensors)%n", in, out, sd.size());
     return 0;

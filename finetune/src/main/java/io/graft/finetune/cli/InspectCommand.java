@@ -26,14 +26,15 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Weights.Format format = Weights.detect(file);
-    StateDict sd = Weights.read(file);
+    Weights.Stored stored = Weights.readStored(file);
+    StateDict sd = stored.tensors();
     var out = spec.commandLine().getOut();
     int width = sd.keys().stream().mapToInt(String::length).max().orElse(4);
     long elements = 0;
     long bytes = 0;
     for (Map.Entry<String, Tensor> e : sd) {
       Tensor t = e.getValue();
-      String dtype = TensorBytes.dtypeName(t.dtype());
+      String dtype = stored.dtypes().getOrDefault(e.getKey(), TensorBytes.dtypeName(t.dtype()));
       out.printf("%-" + width + "s  %-20s %s%n", e.getKey(), Arrays.toString(t.shape()), dtype);
       elements += t.numel();
       bytes += t.numel() * TensorBytes.elementSize(dtype);

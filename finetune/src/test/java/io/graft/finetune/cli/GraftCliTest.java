@@ -18,6 +18,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -207,6 +208,19 @@ class GraftCliTest {
     for (String k : fromPth.keys()) {
       assertArrayEquals(fromPth.get(k).toDoubleArray(), converted.get(k).toDoubleArray(), k);
     }
+    // float16 and bfloat16 are listed and converted as stored, not as the float32 Graft computes in
+    Path half = tmp.resolve("half.safetensors");
+    StateDict h = new StateDict();
+    h.put("w16", Tensor.of(Tensor.randn(new Rng(2), 3, 4).data().castTo(org.nd4j.linalg.api.buffer.DataType.HALF)));
+    h.put("wbf", Tensor.of(Tensor.randn(new Rng(3), 5).data().castTo(org.nd4j.linalg.api.buffer.DataType.BFLOAT16)));
+    Safetensors.write(half, h, Map.of());
+    Result hi = run("inspect", half.toString());
+    assertEquals(0, hi.code, hi.err);
+    assertTrue(hi.out.contains("F16") && hi.out.contains("BF16") && hi.out.contains("34 bytes"), hi.out);
+    Path halfCopy = tmp.resolve("half-copy.safetensors");
+    assertEquals(0, run("convert", half.toString(), halfCopy.toString()).code);
+    assertEquals(List.of("F16", "BF16"), Safetensors.open(halfCopy).entries().stream()
+        .map(Safetensors.Entry::dtype).toList());
     Path onnx = tinyCnnOnnx();
     Result o = run("inspect", onnx.toString());
     assertEquals(0, o.code, o.err);

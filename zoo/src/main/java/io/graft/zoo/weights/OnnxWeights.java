@@ -58,19 +58,50 @@ public final class OnnxWeights {
     }
   }
 
+  /** The safetensors-style name of an ONNX tensor data type ({@code F32}, {@code F16}, {@code I64}, ...). */
+  static String dtypeName(int onnxType, String what) {
+    return switch (onnxType) {
+      case Onnx.TensorProto.DataType.FLOAT_VALUE -> "F32";
+      case Onnx.TensorProto.DataType.DOUBLE_VALUE -> "F64";
+      case Onnx.TensorProto.DataType.FLOAT16_VALUE -> "F16";
+      case Onnx.TensorProto.DataType.BFLOAT16_VALUE -> "BF16";
+      case Onnx.TensorProto.DataType.INT64_VALUE -> "I64";
+      case Onnx.TensorProto.DataType.INT32_VALUE -> "I32";
+      case Onnx.TensorProto.DataType.INT16_VALUE -> "I16";
+      case Onnx.TensorProto.DataType.INT8_VALUE -> "I8";
+      case Onnx.TensorProto.DataType.UINT8_VALUE -> "U8";
+      case Onnx.TensorProto.DataType.BOOL_VALUE -> "BOOL";
+      case Onnx.TensorProto.DataType.UINT16_VALUE -> "U16";
+      case Onnx.TensorProto.DataType.UINT32_VALUE -> "U32";
+      case Onnx.TensorProto.DataType.UINT64_VALUE -> "U64";
+      default -> throw new GraftException(what + " has unsupported ONNX data type " + onnxType);
+    };
+  }
+
   /** Initializers by name, in file order, plus names that {@code Identity} nodes give to an initializer. */
   public static StateDict read(Path path) {
+    return read(path, null);
+  }
+
+  /** As {@link #read(Path)}, also filling {@code storedDtypes} (when not null) with each tensor's ONNX type. */
+  public static StateDict read(Path path, Map<String, String> storedDtypes) {
     Onnx.ModelProto m = model(path);
     StateDict sd = new StateDict();
     Path dir = path.toAbsolutePath().getParent();
     for (Onnx.TensorProto t : m.getGraph().getInitializerList()) {
       sd.put(t.getName(), tensor(t, dir, path.toString()));
+      if (storedDtypes != null) {
+        storedDtypes.put(t.getName(), dtypeName(t.getDataType(), path + ": tensor '" + t.getName() + "'"));
+      }
     }
     for (Onnx.NodeProto n : m.getGraph().getNodeList()) {
       if (n.getOpType().equals("Identity") && n.getInputCount() == 1 && n.getOutputCount() == 1) {
         Tensor src = sd.get(n.getInput(0));
         if (src != null && !sd.containsKey(n.getOutput(0))) {
           sd.put(n.getOutput(0), src);
+          if (storedDtypes != null) {
+            storedDtypes.put(n.getOutput(0), storedDtypes.get(n.getInput(0)));
+          }
         }
       }
     }
@@ -101,19 +132,7 @@ public final class OnnxWeights {
         || onnxType == Onnx.TensorProto.DataType.UINT64_VALUE) {
       return unsigned(t, shape, numel, what);
     }
-    String dtype = switch (onnxType) {
-      case Onnx.TensorProto.DataType.FLOAT_VALUE -> "F32";
-      case Onnx.TensorProto.DataType.DOUBLE_VALUE -> "F64";
-      case Onnx.TensorProto.DataType.FLOAT16_VALUE -> "F16";
-      case Onnx.TensorProto.DataType.BFLOAT16_VALUE -> "BF16";
-      case Onnx.TensorProto.DataType.INT64_VALUE -> "I64";
-      case Onnx.TensorProto.DataType.INT32_VALUE -> "I32";
-      case Onnx.TensorProto.DataType.INT16_VALUE -> "I16";
-      case Onnx.TensorProto.DataType.INT8_VALUE -> "I8";
-      case Onnx.TensorProto.DataType.UINT8_VALUE -> "U8";
-      case Onnx.TensorProto.DataType.BOOL_VALUE -> "BOOL";
-      default -> throw new GraftException(what + " has unsupported ONNX data type " + t.getDataType());
-    };
+    String dtype = dtypeName(onnxType, what);
     int es = TensorBytes.elementSize(dtype);
     long bytes = numel * es;   // numel < 2^31 (checkNew), es <= 8
     if (bytes > Integer.MAX_VALUE - 8) {

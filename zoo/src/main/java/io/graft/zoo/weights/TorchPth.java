@@ -73,6 +73,14 @@ public final class TorchPth {
 
   /** Reads a {@code .pth}/{@code .pt} state dict (zip or legacy format). */
   public static StateDict read(Path path) {
+    return read(path, null);
+  }
+
+  /**
+   * As {@link #read(Path)}, also filling {@code storedDtypes} (when not null) with each tensor's dtype as stored
+   * ({@code F16}, {@code BF16}, ...: the tensors themselves are widened to float32).
+   */
+  public static StateDict read(Path path, Map<String, String> storedDtypes) {
     String src = path.toString();
     if (!Files.isRegularFile(path)) {
       throw new GraftException(src + ": no such file");
@@ -85,10 +93,10 @@ public final class TorchPth {
       throw new GraftException(src + ": cannot read: " + e.getMessage(), e);
     }
     if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
-      return readZip(path);
+      return readZip(path, storedDtypes);
     }
     if (n >= 2 && (head[0] & 0xFF) == 0x80 && head[1] >= 2) {
-      return readLegacy(path);
+      return readLegacy(path, storedDtypes);
     }
     if (n >= 262 && new String(head, 257, 5, java.nio.charset.StandardCharsets.ISO_8859_1).equals("ustar")) {
       throw new GraftException(src + ": a tar-format PyTorch file (before 0.4) is not supported; re-save it with a "
@@ -108,7 +116,7 @@ public final class TorchPth {
 
   // ---------------------------------------------------------------- zip
 
-  private static StateDict readZip(Path path) {
+  private static StateDict readZip(Path path, Map<String, String> storedDtypes) {
     String src = path.toString();
     try (ZipFile zip = new ZipFile(path.toFile())) {
       ZipEntry pkl = null;
@@ -156,7 +164,7 @@ public final class TorchPth {
         }
         s.bytes = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
       }
-      return toStateDict(root, src);
+      return toStateDict(root, src, storedDtypes);
     } catch (ZipException e) {
       throw new GraftException(src + ": broken zip archive (" + e.getMessage() + "); the file may be truncated", e);
     } catch (IOException e) {
@@ -229,7 +237,7 @@ public final class TorchPth {
 
   // ---------------------------------------------------------------- legacy
 
-  private static StateDict readLegacy(Path path) {
+  private static StateDict readLegacy(Path path, Map<String, String> storedDtypes) {
     String src = path.toString();
     ByteBuffer buf;
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
@@ -291,7 +299,7 @@ public final class TorchPth {
     if (!views.isEmpty()) {
       throw new GraftException(src + ": storage views (torch < 0.4 files) are not supported: " + views.keySet());
     }
-    return toStateDict(root, src);
+    return toStateDict(root, src, storedDtypes);
   }
 
   private static Storage legacyStorage(Object pid, Map<String, Storage> storages, Map<String, long[]> views,
@@ -403,7 +411,7 @@ public final class TorchPth {
   }
 
   @SuppressWarnings("unchecked")
-  private static StateDict toStateDict(Object root, String src) {
+  private static StateDict toStateDict(Object root, String src, Map<String, String> storedDtypes) {
     if (!(root instanceof Map<?, ?> map)) {
       if (root instanceof View) {
         throw new GraftException(src + ": holds a single tensor, not a state dict");
@@ -431,6 +439,9 @@ public final class TorchPth {
         key = key.substring("module.".length());
       }
       sd.put(key, materialise(v, key, src));
+      if (storedDtypes != null) {
+        storedDtypes.put(key, v.storage().dtype);
+      }
     }
     if (sd.isEmpty()) {
       throw new GraftException(src + ": no tensors found (top-level keys: " + map.keySet() + ")");

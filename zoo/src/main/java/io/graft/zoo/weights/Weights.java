@@ -12,7 +12,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
 
 /**
  * Reads weights by file type — PyTorch {@code .pth}/{@code .pt}/{@code .bin} (zip or legacy), {@code .safetensors},
@@ -59,6 +62,38 @@ public final class Weights {
     }
     throw new GraftException(src + ": unknown weight format (expected a PyTorch .pth, a .safetensors or an .onnx "
         + "file)");
+  }
+
+  /**
+   * A file's tensors as every reader gives them (float16 and bfloat16 widened to float32, the dtype Graft computes
+   * in) and each tensor's dtype as stored ({@code F32}, {@code F16}, {@code BF16}, {@code I64}, ...).
+   */
+  public record Stored(StateDict tensors, Map<String, String> dtypes) {
+    /** The tensors in their stored dtypes: F16 and BF16 narrowed back, exactly (they were widened from them). */
+    public StateDict asStored() {
+      StateDict out = new StateDict();
+      for (Map.Entry<String, Tensor> e : tensors) {
+        String d = dtypes.get(e.getKey());
+        Tensor t = e.getValue();
+        out.put(e.getKey(), "F16".equals(d) ? Tensor.of(t.data().castTo(DataType.HALF))
+            : "BF16".equals(d) ? Tensor.of(t.data().castTo(DataType.BFLOAT16)) : t);
+      }
+      return out;
+    }
+  }
+
+  /** {@link #read} with the stored dtypes, for listing and converting files without changing them. */
+  public static Stored readStored(Path path) {
+    Map<String, String> dtypes = new LinkedHashMap<>();
+    StateDict sd = switch (detect(path)) {
+      case PYTORCH -> TorchPth.read(path, dtypes);
+      case SAFETENSORS -> {
+        Safetensors.open(path).entries().forEach(e -> dtypes.put(e.name(), e.dtype()));
+        yield Safetensors.read(path);
+      }
+      case ONNX -> OnnxWeights.read(path, dtypes);
+    };
+    return new Stored(sd, dtypes);
   }
 
   /** Every tensor in the file, by name, in file order. */

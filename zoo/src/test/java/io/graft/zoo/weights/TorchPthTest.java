@@ -57,6 +57,27 @@ class TorchPthTest {
     assertIdentical(sd.get("shared_slice"), expected.tensor("shared_slice"), "view into a shared storage");
   }
 
+  /** Half-precision tensors are widened for computing, but their stored dtype is known and restored exactly. */
+  @Test
+  void storedDtypesAreReportedAndHalfPrecisionComesBackExactly() throws Exception {
+    Weights.Stored st = Weights.readStored(resource("edge.pth"));
+    assertEquals("F16", st.dtypes().get("f16"));
+    assertEquals("BF16", st.dtypes().get("bf16"));
+    assertEquals("I64", st.dtypes().get("i64"));
+    assertEquals("F32", st.dtypes().get("transposed"));
+    assertEquals(DataType.FLOAT, st.tensors().get("f16").dtype(), "computed in float32");
+    StateDict asStored = st.asStored();
+    assertEquals(DataType.HALF, asStored.get("f16").dtype());
+    assertEquals(DataType.BFLOAT16, asStored.get("bf16").dtype());
+    Path out = tmp.resolve("edge.safetensors");
+    Safetensors.write(out, asStored, Map.of());
+    Weights.Stored back = Weights.readStored(out);
+    assertEquals(st.dtypes(), back.dtypes(), "a safetensors copy keeps every dtype");
+    for (String k : new String[] {"f16", "bf16"}) {
+      assertArrayEquals(st.tensors().get(k).toDoubleArray(), back.tensors().get(k).toDoubleArray(), k);
+    }
+  }
+
   @TestFactory
   Stream<DynamicTest> codeInPicklesIsRefusedBeforeAnythingRuns() {
     Map<String, String> files = Map.of("os_system.pth", "system", "builtins_eval.pth", "_.eval",
