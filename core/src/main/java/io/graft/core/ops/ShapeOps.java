@@ -31,15 +31,15 @@ public final class ShapeOps {
     INDArray out;
     if (x.numel() == 0) {
       out = Nd4j.create(x.dtype(), target);
-    } else if (target.length == 0) { // ND4J refuses an empty shape argument: a fresh scalar holding the element
-      out = Nd4j.create(x.dtype(), target);
-      out.assign(x.data().reshape('c', new long[] {1}));
+    } else if (target.length == 0) {
+      out = scalarLike(x.data());
     } else {
       out = x.data().reshape('c', target);
     }
     return record("reshape", out, Input.of(x, g -> xs.length == 0 ? scalarLike(g) : g.reshape('c', xs)));
   }
 
+  /** A fresh scalar holding a one-element array's value (ND4J's reshape refuses an empty shape argument). */
   private static INDArray scalarLike(INDArray g) {
     INDArray out = Nd4j.create(g.dataType(), new long[0]);
     out.assign(g.reshape('c', new long[] {1}));

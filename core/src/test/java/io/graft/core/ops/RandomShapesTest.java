@@ -50,8 +50,9 @@ class RandomShapesTest {
   }
 
   /**
-   * Two times in three, the same values as a non-contiguous view of the same shape: permuted storage
-   * (transposed, channels-last-like), every other element of a larger array, or a stride-0 broadcast.
+   * About two times in three, a non-contiguous view of the same shape: the same values in permuted storage
+   * (transposed, channels-last-like) or as every other element of a larger array, or one slice broadcast along a
+   * dimension with stride 0 (a few inputs stay contiguous where a view would not be strided).
    */
   Tensor strided(Tensor t) {
     long[] s = t.shape();

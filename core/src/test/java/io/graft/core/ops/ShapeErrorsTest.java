@@ -96,7 +96,8 @@ class ShapeErrorsTest {
     back.sum().backward();
     org.junit.jupiter.api.Assertions.assertEquals(3.0, view.grad().item());
     Tensor scalar = Tensor.scalar(2.5).requiresGrad(true);
-    scalar.reshape(1, 1, 1).sum().backward();
+    scalar.reshape(1, 1, 1).mul(2).sum().backward();
     org.junit.jupiter.api.Assertions.assertEquals(0, scalar.grad().rank());
+    org.junit.jupiter.api.Assertions.assertEquals(2.0, scalar.grad().item());
   }
 }

@@ -14,8 +14,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code graft convert IN OUT}: a .pth / .onnx / .safetensors file to .safetensors with the same names. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-    description = "Convert .pth or .onnx weights (initializers) to .safetensors, keeping names and dtypes; written "
-        + "atomically.")
+    description = "Convert .pth or .onnx weights (initializers) to .safetensors, keeping names and dtypes (float16 and "
+        + "bfloat16 included; ONNX's unsigned integers become the next wider signed type); written atomically.")
 final class ConvertCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "IN", description = "a .pth, .onnx or .safetensors file")
   Path in;

@@ -50,7 +50,8 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--classes", description = "classes to use, e.g. 5-9 or 0,2,4 (relabelled from 0)")
   String classes;
 
-  @Option(names = "--per-class", description = "training images per class (the first N in file order)")
+  @Option(names = "--per-class", description = "training images per class (the first N in file order of the "
+      + "training part; for IDX data 10% of the selected classes' training images are split off first for validation)")
   Integer perClass;
 
   @Option(names = "--strategy", defaultValue = "full",

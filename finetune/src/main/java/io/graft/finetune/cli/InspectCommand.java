@@ -37,9 +37,19 @@ final class InspectCommand implements Callable<Integer> {
       String dtype = stored.dtypes().getOrDefault(e.getKey(), TensorBytes.dtypeName(t.dtype()));
       out.printf("%-" + width + "s  %-20s %s%n", e.getKey(), Arrays.toString(t.shape()), dtype);
       elements += t.numel();
-      bytes += t.numel() * TensorBytes.elementSize(dtype);
+      bytes += t.numel() * bytesPerElement(dtype);
     }
     out.printf("%s: %s, %,d tensors, %,d elements, %,d bytes%n", file, format, sd.size(), elements, bytes);
     return 0;
+  }
+
+  /** Bytes per element as stored, including ONNX's unsigned types (which Graft reads widened to signed ones). */
+  private static int bytesPerElement(String dtype) {
+    return switch (dtype) {
+      case "U16" -> 2;
+      case "U32" -> 4;
+      case "U64" -> 8;
+      default -> TensorBytes.elementSize(dtype);
+    };
   }
 }

@@ -183,7 +183,11 @@ public final class FineTune {
     return new CrossEntropyLoss(CrossEntropyOptions.defaults().withLabelSmoothing(o.labelSmoothing()));
   }
 
-  /** The gradual-unfreezing schedule as a trainer listener (a no-op for the other strategies). */
+  /**
+   * The gradual-unfreezing schedule as a trainer listener (a no-op for the other strategies). At the start of epoch
+   * e it unfreezes everything the schedule opens at epochs up to e — not only at e — so a run resumed from a
+   * checkpoint at a later epoch trains the same parameters as the uninterrupted run (unfreezing twice is harmless).
+   */
   public TrainListener listener(Module model) {
     if (!(o.strategy() instanceof Strategy.Gradual g)) {
       return new TrainListener() {};
@@ -191,17 +195,19 @@ public final class FineTune {
     return new TrainListener() {
       @Override
       public void onEpochStart(int epoch) {
+        List<String> open = new ArrayList<>();
         if (g.schedule().isEmpty()) {
-          List<String> all = Stages.of(model);
-          int stage = all.size() - epoch;  // epoch 1: the last stage, epoch 2: the one before, ...
-          if (epoch >= 1 && stage >= 0) {
-            model.unfreeze(all.get(stage));
-          }
-          return;
+          List<String> all = Stages.of(model);  // epoch 1: the last stage, epoch 2: also the one before, ...
+          open.addAll(all.subList(Math.max(0, all.size() - epoch), all.size()));
+        } else {
+          g.schedule().forEach((at, stages) -> {
+            if (at <= epoch) {
+              open.addAll(stages);
+            }
+          });
         }
-        List<String> stages = g.schedule().get(epoch);
-        if (stages != null) {
-          model.unfreeze(stages.toArray(String[]::new));
+        if (!open.isEmpty()) {
+          model.unfreeze(open.toArray(String[]::new));
         }
       }
     };

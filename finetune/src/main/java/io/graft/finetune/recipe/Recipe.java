@@ -35,10 +35,12 @@ import java.util.function.Supplier;
  *
  * @param model builds the model to fine-tune (called once per {@link #run})
  * @param source what the model is, for messages ("resnet18 + resnet18-f37072fd.pth")
+ * @param pretrained whether the model comes with trained weights: {@link Strategy#SCRATCH} needs a fresh model,
+ *     every other strategy a trained one
  * @param scheduler builds the schedule over the recipe's optimizer, or {@code null} for a constant learning rate
  */
-public record Recipe(Supplier<Module> model, String source, int numClasses, FineTune.Options fineTune,
-    Function<Optimizer, Scheduler> scheduler, Trainer.Options training) {
+public record Recipe(Supplier<Module> model, String source, boolean pretrained, int numClasses,
+    FineTune.Options fineTune, Function<Optimizer, Scheduler> scheduler, Trainer.Options training) {
   public Recipe {
     if (numClasses < 1) {
       throw new GraftException("Recipe: numClasses must be positive, got " + numClasses);
@@ -53,27 +55,30 @@ public record Recipe(Supplier<Module> model, String source, int numClasses, Fine
   public static Recipe zoo(String name, Path weights, int numClasses) {
     Zoo.headPath(name); // an unknown name fails here, before any training is set up
     return new Recipe(weights == null ? () -> Zoo.create(name, numClasses) : () -> Weights.loadZoo(name, weights),
-        weights == null ? name : name + " + " + weights, numClasses,
+        weights == null ? name : name + " + " + weights, weights != null, numClasses,
         FineTune.Options.lr(0.01).withBackboneLr(0.1).withStrategy(weights == null ? Strategy.SCRATCH : Strategy.FULL),
         null, Trainer.Options.epochs(10));
   }
 
-  /** A model built or imported in Java (it must implement {@link io.graft.zoo.models.Classifier}); trained in place. */
+  /**
+   * A model built or imported in Java, taken to carry trained weights (it must implement
+   * {@link io.graft.zoo.models.Classifier}); trained in place.
+   */
   public static Recipe module(Module model, int numClasses) {
-    return new Recipe(() -> model, model.typeName(), numClasses, FineTune.Options.lr(0.01).withBackboneLr(0.1), null,
-        Trainer.Options.epochs(10));
+    return new Recipe(() -> model, model.typeName(), true, numClasses, FineTune.Options.lr(0.01).withBackboneLr(0.1),
+        null, Trainer.Options.epochs(10));
   }
 
   public Recipe withFineTune(FineTune.Options o) {
-    return new Recipe(model, source, numClasses, o, scheduler, training);
+    return new Recipe(model, source, pretrained, numClasses, o, scheduler, training);
   }
 
   public Recipe withScheduler(Function<Optimizer, Scheduler> s) {
-    return new Recipe(model, source, numClasses, fineTune, s, training);
+    return new Recipe(model, source, pretrained, numClasses, fineTune, s, training);
   }
 
   public Recipe withTraining(Trainer.Options o) {
-    return new Recipe(model, source, numClasses, fineTune, scheduler, o);
+    return new Recipe(model, source, pretrained, numClasses, fineTune, scheduler, o);
   }
 
   /** What a run leaves: the fine-tuned model (best weights when keep-best is on), its optimizer, the history. */
@@ -81,6 +86,15 @@ public record Recipe(Supplier<Module> model, String source, int numClasses, Fine
 
   /** Builds, prepares and trains; {@code val} may be {@code null} (no validation, no early stopping). */
   public Result run(DataLoader train, DataLoader val) {
+    boolean scratch = fineTune.strategy() instanceof Strategy.Scratch;
+    if (scratch && pretrained) {
+      throw new GraftException("Recipe (" + source + "): strategy scratch trains a freshly initialised model; "
+          + "build the recipe without weights (Recipe.zoo(name, null, n)) or pick another strategy");
+    }
+    if (!scratch && !pretrained) {
+      throw new GraftException("Recipe (" + source + "): strategy " + fineTune.strategy().label() + " fine-tunes "
+          + "trained weights; give a weights file (Recipe.zoo(name, weights, n)) or use Strategy.SCRATCH");
+    }
     Init.manualSeed(fineTune.seed());
     Module m = model.get();
     FineTune ft = new FineTune(fineTune);

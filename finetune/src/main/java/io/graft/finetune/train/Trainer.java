@@ -159,6 +159,7 @@ public final class Trainer {
     int bad = 0;
     StateDict bestState = null;
     int start = 0;
+    checkpointEpoch = -1;
     if (o.checkpoint() != null && o.resume() && Files.isRegularFile(o.checkpoint())) {
       StateDict savedBest = new StateDict();
       Checkpoint.Restored r = Checkpoint.load(o.checkpoint(), model, optimizer, scheduler, savedBest);
@@ -298,19 +299,26 @@ public final class Trainer {
     }
   }
 
+  private static String where(int epoch, int batch) {
+    return "at epoch " + epoch + ", batch " + batch;
+  }
+
+  private String lastGood() {
+    return checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch " + checkpointEpoch
+        + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
+  }
+
   private double step(Tensor logits, Tensor y, int epoch, int batch) {
     optimizer.zeroGrad();
     Tensor l = loss.forward(logits, y);
     double lv = l.item();
-    String where = "at epoch " + epoch + ", batch " + batch;
-    String ckpt = checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch "
-        + checkpointEpoch + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
     if (!Double.isFinite(lv)) {
       if (o.skipNonFinite()) {
         skipped++;
         return lv;
       }
-      throw new GraftException("non-finite loss " + lv + " " + where + "; weights were not updated" + ckpt);
+      throw new GraftException("non-finite loss " + lv + " " + where(epoch, batch) + "; weights were not updated"
+          + lastGood());
     }
     l.backward();
     for (Map.Entry<String, Parameter> e : named.entrySet()) {
@@ -321,8 +329,8 @@ public final class Trainer {
           skipped++;
           return lv;
         }
-        throw new GraftException("non-finite gradient for parameter '" + e.getKey() + "' " + where
-            + " (loss " + lv + "); weights were not updated" + ckpt);
+        throw new GraftException("non-finite gradient for parameter '" + e.getKey() + "' " + where(epoch, batch)
+            + " (loss " + lv + "); weights were not updated" + lastGood());
       }
     }
     if (o.clipGradNorm() > 0) {
@@ -339,13 +347,10 @@ public final class Trainer {
     head.eval();
     Evaluation.Accumulator acc = new Evaluation.Accumulator(classes);
     int bs = val.options().batchSize();
+    int[] order = val.order(0); // the examples (and batches, drop_last included) the uncached evaluation sees
     try (var g = GradMode.disabled()) {
-      for (int s = 0; s < cache.size(); s += bs) {
-        int n = Math.min(bs, cache.size() - s);
-        int[] idx = new int[n];
-        for (int i = 0; i < n; i++) {
-          idx[i] = s + i;
-        }
+      for (int b = 0; b < val.numBatches(); b++) {
+        int[] idx = java.util.Arrays.copyOfRange(order, b * bs, Math.min(order.length, (b + 1) * bs));
         Tensor[] xy = cache.batch(idx);
         Tensor logits = head.call(xy[0]);
         acc.add(logits, xy[1], loss.forward(logits, xy[1]).item());

@@ -1,6 +1,7 @@
 package io.graft.finetune.transforms;
 
 import io.graft.finetune.data.Image;
+import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 
 /**
@@ -21,14 +22,17 @@ public final class ToTensor {
     int w = img.getWidth();
     float[] v = new float[channels * h * w];
     int plane = h * w;
-    boolean gray = img.getType() == BufferedImage.TYPE_BYTE_GRAY;
+    // gray images (8- or 16-bit, with or without alpha): the stored level, as PIL reads it, not the sRGB value
+    // that getRGB would derive from Java's linear gray colour space
+    boolean gray = img.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY;
+    float grayMax = gray ? (1 << img.getColorModel().getComponentSize(0)) - 1 : 255f;
     for (int y = 0; y < h; y++) {
       for (int x = 0; x < w; x++) {
         int i = y * w + x;
         if (gray) {
-          int g = img.getRaster().getSample(x, y, 0);
+          float g = img.getRaster().getSample(x, y, 0) / grayMax;
           for (int c = 0; c < channels; c++) {
-            v[c * plane + i] = g / 255f;
+            v[c * plane + i] = g;
           }
           continue;
         }

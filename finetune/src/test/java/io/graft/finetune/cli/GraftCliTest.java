@@ -199,7 +199,7 @@ class GraftCliTest {
     Result r = run("inspect", pth.toString());
     assertEquals(0, r.code, r.err);
     assertTrue(r.out.contains("features.0.weight") && r.out.contains("[16, 1, 3, 3]") && r.out.contains("F32")
-        && r.out.contains("features.1.num_batches_tracked") && r.out.contains("I64") && r.out.contains("pth"), r.out);
+        && r.out.contains("features.1.num_batches_tracked") && r.out.contains("I64") && r.out.contains("PYTORCH"), r.out);
     Path st = tmp.resolve("stage1.safetensors");
     assertEquals(0, run("convert", pth.toString(), st.toString()).code);
     StateDict fromPth = io.graft.zoo.weights.Weights.read(pth);

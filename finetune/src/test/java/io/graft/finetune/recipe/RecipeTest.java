@@ -88,6 +88,15 @@ class RecipeTest {
     assertThrows(GraftException.class, () -> Recipe.zoo("smallcnn", null, 0));
     Recipe scratch = Recipe.zoo("smallcnn", null, 5);
     assertEquals(Strategy.SCRATCH, scratch.fineTune().strategy());
+    try (DataLoader tr = loader(train, true)) {
+      // scratch means fresh weights; any other strategy needs trained ones
+      GraftException w = assertThrows(GraftException.class, () -> Recipe.zoo("smallcnn", stage1, 5)
+          .withFineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.SCRATCH)).run(tr, null));
+      assertTrue(w.getMessage().contains("scratch"), w.getMessage());
+      GraftException f = assertThrows(GraftException.class, () -> scratch
+          .withFineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.FULL)).run(tr, null));
+      assertTrue(f.getMessage().contains("weights"), f.getMessage());
+    }
     assertEquals("smallcnn + " + stage1, Recipe.zoo("smallcnn", stage1, 5).source());
   }
 }

@@ -97,7 +97,8 @@ class TrainerTest {
       for (int mode = 0; mode < 3; mode++) {
         Setup s = setup(Strategy.FEATURE_EXTRACT);
         try (DataLoader tr = new DataLoader(train, NORM, DataLoader.Options.batch(16).withShuffle(true).withSeed(3)
-            .withDropLast(dropLast)); DataLoader va = loader(val, false)) {
+            .withDropLast(dropLast)); DataLoader va = new DataLoader(val, NORM, DataLoader.Options.batch(16)
+            .withDropLast(dropLast))) {
           h[mode] = new Trainer(s.model, s.opt, null, s.ft.loss(), Trainer.Options.epochs(4).withKeepBest(false)
               .withFeatureCache(mode > 0).withCacheMemoryBytes(mode == 2 ? 0 : 1L << 30)).fit(tr, va);
         }
@@ -154,6 +155,34 @@ class TrainerTest {
     }
     assertArrayEquals(snapshot(straight.model).get("features.1.running_mean"),
         snapshot(resumed.model).get("features.1.running_mean"));
+  }
+
+  /** A gradual-unfreezing run resumed at epoch 3 has the stages of epochs 1 and 2 open again, as if never stopped. */
+  @Test
+  void gradualUnfreezingResumesWithTheSameStagesOpen() {
+    Path ckpt = tmp.resolve("gradual.ckpt");
+    Strategy gradual = Strategy.parse("gradual");
+    Setup straight = setup(gradual);
+    try (DataLoader tr = loader(train, true)) {
+      new Trainer(straight.model, straight.opt, null, straight.ft.loss(), Trainer.Options.epochs(4)
+          .withKeepBest(false)).addListener(straight.ft.listener(straight.model)).fit(tr, null);
+    }
+    Setup first = setup(gradual);
+    try (DataLoader tr = loader(train, true)) {
+      new Trainer(first.model, first.opt, null, first.ft.loss(), Trainer.Options.epochs(3).withKeepBest(false)
+          .withCheckpoint(ckpt, true)).addListener(first.ft.listener(first.model)).fit(tr, null);
+    }
+    Setup resumed = setup(gradual);
+    try (DataLoader tr = loader(train, true)) {
+      new Trainer(resumed.model, resumed.opt, null, resumed.ft.loss(), Trainer.Options.epochs(4).withKeepBest(false)
+          .withCheckpoint(ckpt, true)).addListener(resumed.ft.listener(resumed.model)).fit(tr, null);
+    }
+    for (Map.Entry<String, Parameter> e : straight.model.namedParameters().entrySet()) {
+      Parameter r = resumed.model.namedParameters().get(e.getKey());
+      assertEquals(e.getValue().requiresGrad(), r.requiresGrad(), "trainable: " + e.getKey());
+      assertArrayEquals(e.getValue().toFloatArray(), r.toFloatArray(), e.getKey());
+    }
+    assertTrue(straight.model.namedParameters().get("fc1.weight").requiresGrad(), "fc1 opened at epoch 1");
   }
 
   @Test

@@ -52,6 +52,13 @@ class TransformsParityTest {
     assertClose(tensor(ToTensor.of(rgb, 3)), FIX.tensor("to_tensor_rgb"), 0, 0, "RGB");
     assertClose(tensor(ToTensor.of(rgb, 1)), FIX.tensor("to_tensor_rgb_as_luma"), 0, 0, "RGB as luma");
     assertClose(tensor(ToTensor.of(gray, 1)), FIX.tensor("to_tensor_gray"), 0, 0, "gray");
+    // a 16-bit gray image: the stored level over 65535 (not the sRGB value Java's gray colour space would give)
+    java.awt.image.BufferedImage g16 = new java.awt.image.BufferedImage(2, 1,
+        java.awt.image.BufferedImage.TYPE_USHORT_GRAY);
+    g16.getRaster().setSample(0, 0, 0, 32768);
+    g16.getRaster().setSample(1, 0, 0, 65535);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {32768f / 65535f, 1f},
+        ToTensor.of(g16, 1).data());
   }
 
   @Test

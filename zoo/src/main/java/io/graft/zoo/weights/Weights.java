@@ -88,8 +88,9 @@ public final class Weights {
     StateDict sd = switch (detect(path)) {
       case PYTORCH -> TorchPth.read(path, dtypes);
       case SAFETENSORS -> {
-        Safetensors.open(path).entries().forEach(e -> dtypes.put(e.name(), e.dtype()));
-        yield Safetensors.read(path);
+        Safetensors.File f = Safetensors.open(path);
+        f.entries().forEach(e -> dtypes.put(e.name(), e.dtype()));
+        yield f.tensors();
       }
       case ONNX -> OnnxWeights.read(path, dtypes);
     };
@@ -139,7 +140,8 @@ public final class Weights {
     Tensor w = sd.get(key);
     if (w == null || w.rank() != 2) {
       throw new GraftException(path + ": no head weight '" + key + "' for " + name + " (a " + name
-          + " state dict names its head '" + key + "')");
+          + " state dict names its head '" + key + "'); to size the head yourself, create the model with its number "
+          + "of classes and load with loadInto (graft predict: --num-classes)");
     }
     Module m = Zoo.create(name, Math.toIntExact(w.shape()[0]));
     loadInto(m, sd, path, true);
