@@ -30,6 +30,18 @@ public final class MetricsLog {
     m.put("val_loss", nan(s.valLoss()));
     m.put("val_accuracy", nan(s.valAccuracy()));
     m.put("val_top5", nan(s.valTop5()));
+    if (s.valPerClassAccuracy() != null) {
+      List<Object> perClass = new ArrayList<>();
+      for (double d : s.valPerClassAccuracy()) {
+        perClass.add(nan(d));
+      }
+      m.put("val_per_class_accuracy", perClass);
+      List<List<Long>> confusion = new ArrayList<>();
+      for (long[] row : s.valConfusion()) {
+        confusion.add(java.util.Arrays.stream(row).boxed().toList());
+      }
+      m.put("val_confusion", confusion);
+    }
     List<Double> lr = new ArrayList<>();
     for (double d : s.lr()) {
       lr.add(d);
@@ -50,8 +62,14 @@ public final class MetricsLog {
     List<EpochStats> out = new ArrayList<>();
     for (Map<String, Object> m : (List<Map<String, Object>>) o) {
       List<Number> lr = (List<Number>) m.get("lr");
+      List<Number> perClass = (List<Number>) m.get("val_per_class_accuracy");
+      List<List<Number>> confusion = (List<List<Number>>) m.get("val_confusion");
       out.add(new EpochStats(((Number) m.get("epoch")).intValue(), num(m, "train_loss"), num(m, "train_accuracy"),
           num(m, "val_loss"), num(m, "val_accuracy"), num(m, "val_top5"),
+          perClass == null ? null : perClass.stream().mapToDouble(v -> v == null ? Double.NaN : v.doubleValue())
+              .toArray(),
+          confusion == null ? null : confusion.stream().map(r -> r.stream().mapToLong(Number::longValue).toArray())
+              .toArray(long[][]::new),
           lr.stream().mapToDouble(Number::doubleValue).toArray(), num(m, "seconds"), num(m, "images_per_second"),
           Boolean.TRUE.equals(m.get("feature_cache"))));
     }

@@ -204,7 +204,8 @@ public final class Trainer {
         }
         double[] lr = optimizer.paramGroups().stream().mapToDouble(ParamGroup::lr).toArray();
         EpochStats s = new EpochStats(epoch, tr.loss(), tr.top1(), va == null ? Double.NaN : va.loss(),
-            va == null ? Double.NaN : va.top1(), va == null ? Double.NaN : va.top5(), lr, seconds,
+            va == null ? Double.NaN : va.top1(), va == null ? Double.NaN : va.top5(),
+            va == null ? null : va.perClassAccuracy(), va == null ? null : va.confusion(), lr, seconds,
             tr.count() / seconds, cached);
         history.add(s);
         double metric = va == null ? (o.monitor() == Monitor.VAL_LOSS ? tr.loss() : tr.top1())

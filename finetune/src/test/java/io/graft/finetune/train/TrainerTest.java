@@ -191,13 +191,39 @@ class TrainerTest {
     Path log = tmp.resolve("metrics.jsonl");
     Path png = tmp.resolve("curve.png");
     History h;
+    List<float[]> headAtEpochEnd = new java.util.ArrayList<>();
     try (DataLoader tr = loader(train, true); DataLoader va = loader(val, false)) {
       h = new Trainer(s.model, s.opt, null, new CrossEntropyLoss(), Trainer.Options.epochs(30)
-          .withMonitor(Trainer.Monitor.VAL_LOSS).withPatience(2).withMetricsLog(log).withPlot(png)).fit(tr, va);
+          .withMonitor(Trainer.Monitor.VAL_LOSS).withPatience(2).withMetricsLog(log).withPlot(png))
+          .addListener(new TrainListener() {
+            @Override
+            public void onEpochEnd(EpochStats e) {
+              headAtEpochEnd.add(s.model.head().weight().toFloatArray());
+            }
+          }).fit(tr, va);
     }
     assertTrue(h.stoppedEarly() || h.epochs().size() == 30);
-    assertEquals(h.epochs().size(), Files.readAllLines(log).size());
-    assertTrue(Files.readAllLines(log).get(0).contains("\"val_accuracy\""));
+    assertArrayEquals(headAtEpochEnd.get(h.bestEpoch()), s.model.head().weight().toFloatArray(),
+        "keep-best restores the best epoch's weights");
+    assertTrue(h.bestEpoch() < h.epochs().size() - 1 || !h.stoppedEarly());
+    List<String> lines = Files.readAllLines(log);
+    assertEquals(h.epochs().size(), lines.size());
+    assertTrue(lines.get(0).contains("\"val_accuracy\""));
+    // every epoch logs validation accuracy per class and the confusion matrix, and a resume reads them back
+    var first = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines.get(0));
+    assertEquals(5, first.get("val_per_class_accuracy").size());
+    long counted = 0;
+    for (var row : first.get("val_confusion")) {
+      for (var v : row) {
+        counted += v.asLong();
+      }
+    }
+    assertEquals(val.size(), counted);
+    EpochStats e0 = h.epochs().get(0);
+    assertEquals(5, e0.valConfusion().length);
+    List<EpochStats> back = MetricsLog.fromJson(MetricsLog.toJson(h.epochs()));
+    assertArrayEquals(e0.valPerClassAccuracy(), back.get(0).valPerClassAccuracy(), 1e-12);
+    assertArrayEquals(e0.valConfusion()[2], back.get(0).valConfusion()[2]);
     byte[] head = Arrays8.first(png);
     assertEquals((byte) 0x89, head[0]);
     assertEquals('P', head[1]);
