@@ -68,6 +68,10 @@ public final class ConvOps {
         // the input needs no gradient: the weight gradient alone, without conv2d_bp's input gradient
         r = new INDArray[] {null, needs[1] ? Im2col.weightGradient(xv, g, geo) : null,
             bv == null ? null : NormOps.channelSum(g)};
+      } else if (groups == 1 && !needs[1]) {
+        // frozen weights: the input gradient alone (if wanted), without conv2d_bp's weight gradient
+        r = new INDArray[] {needs[0] ? inputGradient(wv, g, geo, xv.shape()) : null, null,
+            bv == null ? null : NormOps.channelSum(g)};
       } else if (groups == 1) {
         r = backward("conv2d_bp", xv, wv, bv, g, geo);
       } else if (geo.depthwise()) {
@@ -125,6 +129,43 @@ public final class ConvOps {
     Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(in).addOutputs(outs).addIntegerArguments(geo.iargs(0))
         .build());
     return new INDArray[] {gx, gw, gb};
+  }
+
+  /**
+   * The input gradient alone — the transposed convolution of {@code g} with {@code w} — on libnd4j's oneDNN
+   * {@code deconv2d}, for a layer whose weights are frozen. {@code conv2d_bp} always computes the weight gradient
+   * too: measured at 8×64×56² 3×3, 26 ms for both against 9 ms for this (8×128×28²: 19 against 11; results equal).
+   * The deconvolution runs unpadded and is cropped to the input, as it has no output padding: rows and columns no
+   * window reached (a stride that does not divide the padded size) get a zero gradient. Undilated geometry only
+   * (a dilated kernel arrives here with its zeros inserted).
+   */
+  static INDArray inputGradient(INDArray w, INDArray g, Geometry geo, long[] xShape) {
+    long h = xShape[2];
+    long wd = xShape[3];
+    long fullH = (long) geo.sH() * (geo.hOut() - 1) + geo.kH();
+    long fullW = (long) geo.sW() * (geo.wOut() - 1) + geo.kW();
+    INDArray full = NativeMemory.uninitialized(g.dataType(), xShape[0], xShape[1], fullH, fullW);
+    Nd4j.exec(DynamicCustomOp.builder("deconv2d").addInputs(ShapeOps.contiguous(g), w).addOutputs(full)
+        .addIntegerArguments(geo.kH(), geo.kW(), geo.sH(), geo.sW(), 0, 0, 1, 1, 0, 0, 1).build());
+    // full covers padded rows [0, fullH); the input is padded rows [pH, pH + h)
+    long rows = Math.min(h, fullH - geo.pH());
+    long cols = Math.min(wd, fullW - geo.pW());
+    INDArray gx;
+    if (rows <= 0 || cols <= 0) { // padding so wide that no window reaches the input
+      gx = NativeMemory.zeros(g.dataType(), xShape);
+    } else {
+      INDArray crop = full.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(geo.pH(),
+          geo.pH() + rows), NDArrayIndex.interval(geo.pW(), geo.pW() + cols));
+      if (rows == h && cols == wd) {
+        gx = crop.dup('c');
+      } else {
+        gx = NativeMemory.zeros(g.dataType(), xShape);
+        gx.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, rows), NDArrayIndex.interval(0, cols))
+            .assign(crop);
+      }
+    }
+    NativeMemory.release(full);
+    return gx;
   }
 
   private static INDArray[] groupedBackward(INDArray x, INDArray w, INDArray b, INDArray g, Geometry geo) {

@@ -64,6 +64,27 @@ class ConvOpsTest {
     }
   }
 
+  @Test
+  void frozenWeightInputGradientEqualsConv2dBackward() {
+    // frozen weights take the deconvolution path for the input gradient; trainable ones take conv2d_bp: the
+    // input gradients must agree (ResNet shapes: stride 1, stride 2 over an even size, 1x1 downsample, a 7x7 stem)
+    int[][] cases = {{2, 16, 14, 14, 3, 1, 1}, {2, 16, 14, 14, 3, 2, 1}, {2, 16, 13, 13, 1, 2, 0}, {1, 3, 40, 40, 7, 2,
+        3}};
+    for (int[] c : cases) {
+      Rng rng = new Rng(17);
+      Tensor x = Tensor.randn(rng, c[0], c[1], c[2], c[3]);
+      Tensor w = Tensor.randn(rng, 8, c[1], c[4], c[4]).mul(0.1);
+      int[] st = {c[5], c[5]};
+      int[] pd = {c[6], c[6]};
+      Tensor g = Tensor.randn(rng, ConvOps.conv2d(x, w, null, st, pd, new int[] {1, 1}, 1).shape());
+      Tensor xFrozen = x.detach().requiresGrad(true);
+      ConvOps.conv2d(xFrozen, w, null, st, pd, new int[] {1, 1}, 1).backward(g);
+      Tensor xBoth = x.detach().requiresGrad(true);
+      ConvOps.conv2d(xBoth, w.detach().requiresGrad(true), null, st, pd, new int[] {1, 1}, 1).backward(g);
+      assertClose(xFrozen.grad(), xBoth.grad(), 1e-5, 1e-5, "input gradient " + java.util.Arrays.toString(c));
+    }
+  }
+
   private static Tensor[] weightAndBiasGradients(Tensor x, Tensor w, Tensor b, Tensor g, int[] c) {
     Tensor wl = w.detach().requiresGrad(true);
     Tensor bl = b.detach().requiresGrad(true);

@@ -140,6 +140,13 @@ final class OpSamples {
         p(1, 1), 1), randn(1, 2, 6, 5), randn(2, 2, 3, 2)));
     s.add(new Sample("conv2d", "dilation 2", in -> ConvOps.conv2d(in[0], in[1], in[2], p(1, 1), p(2, 1), p(2, 2), 1),
         randn(1, 2, 6, 6), randn(2, 2, 3, 3), randn(2)));
+    // frozen weights (a constant, not an input): the input gradient alone, by transposed convolution; a stride
+    // that leaves the last input row unreached, dilation, and a trainable bias
+    Tensor frozenW = randn(3, 2, 3, 3);
+    s.add(new Sample("conv2d", "frozen weight stride 2", in -> ConvOps.conv2d(in[0], frozenW, in[1], p(2, 2),
+        p(1, 0), p(1, 1), 1), randn(2, 2, 8, 7), randn(3)));
+    s.add(new Sample("conv2d", "frozen weight dilation 2", in -> ConvOps.conv2d(in[0], frozenW, null, p(1, 2),
+        p(2, 1), p(2, 2), 1), randn(1, 2, 7, 8)));
     s.add(new Sample("conv2d", "groups 2", in -> ConvOps.conv2d(in[0], in[1], in[2], p(1, 1), p(1, 1), p(1, 1), 2),
         randn(1, 4, 4, 4), randn(4, 2, 3, 3), randn(4)));
     s.add(new Sample("conv2d", "depthwise stride 2", in -> ConvOps.conv2d(in[0], in[1], null, p(2, 2), p(1, 1),
