@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torchvision.models as tvm
 
-WORKLOADS = ["op_conv2d_stem", "op_conv2d_mid", "op_batchnorm", "op_linear", "op_maxpool",
+WORKLOADS = ["op_conv2d_stem", "op_conv2d_mid", "op_conv2d_mid_frozen_weight", "op_batchnorm", "op_linear", "op_maxpool",
              "step_mlp", "step_smallcnn", "step_resnet18_224", "step_resnet18_64", "step_resnet18_frozen_224",
              "forward_resnet18_224", "optim_frozen", "optim_full", "fe_uncached", "fe_cached",
              "fe_epoch", "fe_epoch_cached",
@@ -65,6 +65,10 @@ def run(name):
         elif name == "op_conv2d_mid":
             x = torch.randn(b, 128, 28, 28, generator=g, requires_grad=True)
             w = (torch.randn(128, 128, 3, 3, generator=g) * 0.03).requires_grad_()
+            f = lambda: torch.nn.functional.conv2d(x, w, None, 1, 1).sum().backward()  # noqa: E731
+        elif name == "op_conv2d_mid_frozen_weight":
+            x = torch.randn(b, 128, 28, 28, generator=g, requires_grad=True)
+            w = torch.randn(128, 128, 3, 3, generator=g) * 0.03  # frozen: autograd computes the input gradient only
             f = lambda: torch.nn.functional.conv2d(x, w, None, 1, 1).sum().backward()  # noqa: E731
         elif name == "op_batchnorm":
             x = torch.randn(b, 64, 112, 112, generator=g, requires_grad=True)

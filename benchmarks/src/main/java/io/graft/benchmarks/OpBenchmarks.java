@@ -22,7 +22,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Forward + backward of single ops at ResNet-18 shapes (batch 8): the stem conv 3→64 7×7/2 at 224², a mid conv
- * 128→128 3×3 at 28², batch norm (64 channels at 112²), linear 512→1000 backward, max-pool 3×3/2 backward.
+ * 128→128 3×3 at 28² (also with frozen weights: input gradient only), batch norm (64 channels at 112²), linear 512→1000 backward, max-pool 3×3/2 backward.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -41,6 +41,7 @@ public class OpBenchmarks {
   Tensor stemW;
   Tensor midX;
   Tensor midW;
+  Tensor midWFrozen;
   Tensor bnX;
   Tensor bnW;
   Tensor bnB;
@@ -59,6 +60,7 @@ public class OpBenchmarks {
     stemW = Tensor.randn(r, 64, 3, 7, 7).mul(0.05).detach().requiresGrad(true);
     midX = Tensor.randn(r, batch, 128, 28, 28).requiresGrad(true);
     midW = Tensor.randn(r, 128, 128, 3, 3).mul(0.03).detach().requiresGrad(true);
+    midWFrozen = midW.detach();
     bnX = Tensor.randn(r, batch, 64, 112, 112).requiresGrad(true);
     bnW = Tensor.ones(64).requiresGrad(true);
     bnB = Tensor.zeros(64).requiresGrad(true);
@@ -83,6 +85,12 @@ public class OpBenchmarks {
   @Benchmark
   public double conv2dMid3x3ForwardBackward() {
     return backward(ConvOps.conv2d(midX, midW, null, new int[] {1, 1}, new int[] {1, 1}, new int[] {1, 1}, 1));
+  }
+
+  /** The mid conv with frozen weights behind a trainable layer (partial fine-tuning): the input gradient only. */
+  @Benchmark
+  public double conv2dMid3x3FrozenWeightForwardBackward() {
+    return backward(ConvOps.conv2d(midX, midWFrozen, null, new int[] {1, 1}, new int[] {1, 1}, new int[] {1, 1}, 1));
   }
 
   @Benchmark
