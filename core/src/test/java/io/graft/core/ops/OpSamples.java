@@ -145,6 +145,8 @@ final class OpSamples {
     Tensor frozenW = randn(3, 2, 3, 3);
     s.add(new Sample("conv2d", "frozen weight stride 2", in -> ConvOps.conv2d(in[0], frozenW, in[1], p(2, 2),
         p(1, 0), p(1, 1), 1), randn(2, 2, 8, 7), randn(3)));
+    s.add(new Sample("conv2d", "frozen weight stride 1 (exact tiling)", in -> ConvOps.conv2d(in[0], frozenW, null,
+        p(1, 1), p(1, 1), p(1, 1), 1), randn(1, 2, 5, 6)));
     s.add(new Sample("conv2d", "frozen weight dilation 2", in -> ConvOps.conv2d(in[0], frozenW, null, p(1, 2),
         p(2, 1), p(2, 2), 1), randn(1, 2, 7, 8)));
     s.add(new Sample("conv2d", "groups 2", in -> ConvOps.conv2d(in[0], in[1], in[2], p(1, 1), p(1, 1), p(1, 1), 2),
