@@ -12,9 +12,10 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * 2-D convolution (cross-correlation, as in PyTorch) on libnd4j's {@code conv2d}/{@code conv2d_bp} kernels
- * (oneDNN on linux-x86_64); depthwise convolution ({@code groups == in_channels}) on
- * {@code depthwise_conv2d}; other group counts run group by group.
+ * 2-D convolution (cross-correlation, as in PyTorch). Float32 on the CPU runs oneDNN's primitives directly
+ * ({@link OneDnnConv}); otherwise (float64, which oneDNN's CPU convolutions lack, {@code -Dgraft.onednn=false}, or
+ * the CUDA backend) libnd4j's {@code conv2d}/{@code conv2d_bp} kernels, depthwise convolution
+ * ({@code groups == in_channels}) on {@code depthwise_conv2d}, other group counts group by group.
  */
 public final class ConvOps {
   /**
@@ -38,6 +39,38 @@ public final class ConvOps {
    */
   public static Tensor conv2d(Tensor x, Tensor w, Tensor b, int[] stride, int[] padding, int[] dilation, int groups) {
     Geometry checked = Geometry.check(x, w, b, stride, padding, dilation, groups);
+    if (OneDnn.usable(x.data(), w.data(), b == null ? null : b.data())) {
+      return direct(x, w, b, checked);
+    }
+    return libnd4j(x, w, b, checked);
+  }
+
+  /** Float32 on the CPU: oneDNN's primitives called directly ({@link OneDnnConv}), any geometry. */
+  static Tensor direct(Tensor x, Tensor w, Tensor b, Geometry geo) {
+    INDArray xv = x.data();
+    INDArray wv = w.data();
+    INDArray out = OneDnnConv.forward(xv, wv, b == null ? null : b.data(), geo);
+    long[] xShape = xv.shape();
+    Tensor[] inputs = b == null ? new Tensor[] {x, w} : new Tensor[] {x, w, b};
+    return Autograd.recordJoint("conv2d", out, inputs, (g, needs) -> {
+      INDArray[] r = needs[0] || needs[1]
+          ? OneDnnConv.backward(xv, wv, g, xShape, geo, b != null, needs[0], needs[1])
+          : new INDArray[3];
+      if (b == null) {
+        return new INDArray[] {r[0], r[1]};
+      }
+      if (!needs[2]) {
+        NativeMemory.release(r[2]);
+        r[2] = null;
+      }
+      // the bias gradient comes with the weight gradient; alone (frozen weights, trainable bias) it is a sum
+      return new INDArray[] {r[0], r[1], needs[2] ? (r[2] != null ? r[2] : NormOps.channelSum(g)) : null};
+    });
+  }
+
+  /** libnd4j's kernels: float64 (oneDNN's CPU convolutions are float32 only), and any dtype off the CPU. */
+  static Tensor libnd4j(Tensor x, Tensor w, Tensor b, Geometry checked) {
+    int groups = checked.groups();
     // oneDNN rejects libnd4j's dilated descriptors, so a dilated kernel runs as a dense kernel with zeros
     // inserted between its taps (same result; the weight gradient is read back at the tap positions)
     boolean dilated = checked.dH() > 1 || checked.dW() > 1;

@@ -8,6 +8,9 @@ import io.graft.core.random.Rng;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 class ConvOpsTest {
   @Test
   void groupedConvolutionWithAStridedWeightViewEqualsItsDenseCopy() {
@@ -27,7 +30,7 @@ class ConvOpsTest {
   }
 
   @Test
-  void channelsLastFirstLayerEqualsTheChannelsFirstPath() {
+  void libnd4jChannelsLastFirstLayerEqualsTheChannelsFirstPath() {
     // 3 input channels and 65x65 outputs take the channels-last path; a fourth and fifth all-zero input channel
     // (more than 4 channels) sends the same convolution down the channels-first path
     for (DataType dtype : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
@@ -39,14 +42,14 @@ class ConvOpsTest {
       Tensor w5 = ShapeOps.cat(1, w, Tensor.zeros(8, 2, 3, 3).to(dtype));
       int[] s2 = {2, 2};
       int[] one = {1, 1};
-      Tensor last = ConvOps.conv2d(x, w, b, s2, one, one, 1);
-      Tensor first = ConvOps.conv2d(x5, w5, b, s2, one, one, 1);
+      Tensor last = nd4j(x, w, b, s2, one, one, 1);
+      Tensor first = nd4j(x5, w5, b, s2, one, one, 1);
       assertClose(last, first, dtype == DataType.FLOAT ? 1e-5 : 1e-12, 0, "conv2d " + dtype);
     }
   }
 
   @Test
-  void firstLayerWeightGradientWithoutAnInputGradientEqualsConv2dBackward() {
+  void libnd4jFirstLayerWeightGradientWithoutAnInputGradientEqualsConv2dBackward() {
     // an input that needs no gradient takes the im2col + GEMM weight gradient; the same input requiring a
     // gradient takes libnd4j's conv2d_bp: weight and bias gradients must agree (shapes with padding at every edge)
     int[][] cases = {{2, 3, 130, 130, 3, 2, 1}, {1, 3, 140, 132, 7, 2, 3}, {1, 1, 70, 66, 5, 1, 2}};
@@ -65,7 +68,7 @@ class ConvOpsTest {
   }
 
   @Test
-  void frozenWeightInputGradientEqualsConv2dBackward() {
+  void libnd4jFrozenWeightInputGradientEqualsConv2dBackward() {
     // frozen weights take the deconvolution path for the input gradient; trainable ones take conv2d_bp: the
     // input gradients must agree (ResNet shapes: stride 1, stride 2 over an even size, 1x1 downsample, a 7x7 stem)
     int[][] cases = {{2, 16, 14, 14, 3, 1, 1}, {2, 16, 14, 14, 3, 2, 1}, {2, 16, 13, 13, 1, 2, 0}, {1, 3, 40, 40, 7, 2,
@@ -78,9 +81,9 @@ class ConvOpsTest {
       int[] pd = {c[6], c[6]};
       Tensor g = Tensor.randn(rng, ConvOps.conv2d(x, w, null, st, pd, new int[] {1, 1}, 1).shape());
       Tensor xFrozen = x.detach().requiresGrad(true);
-      ConvOps.conv2d(xFrozen, w, null, st, pd, new int[] {1, 1}, 1).backward(g);
+      nd4j(xFrozen, w, null, st, pd, new int[] {1, 1}, 1).backward(g);
       Tensor xBoth = x.detach().requiresGrad(true);
-      ConvOps.conv2d(xBoth, w.detach().requiresGrad(true), null, st, pd, new int[] {1, 1}, 1).backward(g);
+      nd4j(xBoth, w.detach().requiresGrad(true), null, st, pd, new int[] {1, 1}, 1).backward(g);
       assertClose(xFrozen.grad(), xBoth.grad(), 1e-5, 1e-5, "input gradient " + java.util.Arrays.toString(c));
     }
   }
@@ -88,7 +91,86 @@ class ConvOpsTest {
   private static Tensor[] weightAndBiasGradients(Tensor x, Tensor w, Tensor b, Tensor g, int[] c) {
     Tensor wl = w.detach().requiresGrad(true);
     Tensor bl = b.detach().requiresGrad(true);
-    ConvOps.conv2d(x, wl, bl, new int[] {c[5], c[5]}, new int[] {c[6], c[6]}, new int[] {1, 1}, 1).backward(g);
+    nd4j(x, wl, bl, new int[] {c[5], c[5]}, new int[] {c[6], c[6]}, new int[] {1, 1}, 1).backward(g);
     return new Tensor[] {wl.grad(), bl.grad()};
+  }
+
+  @Test
+  void directOneDnnPathIsTakenForFloat32OnLinuxX86() {
+    // CI and the benchmarks run linux-x86_64, where the preset ships oneDNN: the fast path must really be on
+    if (System.getProperty("os.name").startsWith("Linux") && System.getProperty("os.arch").equals("amd64")
+        && Boolean.parseBoolean(System.getProperty(OneDnn.PROPERTY, "true"))) {
+      assertTrue(OneDnn.usable(Tensor.zeros(1).data()), "oneDNN direct path unavailable");
+    }
+    assertFalse(OneDnn.usable(Tensor.zeros(1).to(DataType.DOUBLE).data()), "float64 must use libnd4j");
+  }
+
+  @Test
+  void directOneDnnConvolutionEqualsLibnd4jForEveryGeometryAndGradientMix() {
+    // {N, C_in, H, W, C_out, k, stride h, stride w, pad h, pad w, dilation, groups, bias}
+    int[][] cases = {
+        {2, 3, 33, 31, 8, 7, 2, 2, 3, 3, 1, 1, 0}, // stem-like, odd sizes
+        {2, 16, 14, 14, 16, 3, 1, 1, 1, 1, 1, 1, 1}, // 3x3 same, bias
+        {2, 16, 15, 15, 32, 3, 2, 2, 1, 1, 1, 1, 0}, // stride 2 over an odd size
+        {2, 16, 13, 13, 8, 1, 2, 2, 0, 0, 1, 1, 1}, // 1x1 downsample
+        {1, 8, 12, 10, 8, 3, 1, 2, 2, 1, 2, 1, 1}, // dilation 2, unequal stride and padding
+        {2, 8, 9, 9, 8, 3, 1, 1, 1, 1, 1, 8, 0}, // depthwise
+        {2, 4, 9, 9, 8, 3, 2, 2, 1, 1, 1, 4, 1}, // depthwise, multiplier 2
+        {2, 8, 9, 9, 12, 3, 1, 1, 1, 1, 1, 2, 1}, // groups 2
+        {3, 5, 6, 6, 7, 6, 1, 1, 0, 0, 1, 1, 1}, // kernel as large as the input
+    };
+    for (int[] c : cases) {
+      for (int mix = 0; mix < 4; mix++) { // which of input and weight need a gradient
+        boolean needX = (mix & 1) != 0;
+        boolean needW = (mix & 2) != 0;
+        Rng rng = new Rng(23);
+        Tensor x = Tensor.randn(rng, c[0], c[1], c[2], c[3]);
+        Tensor w = Tensor.randn(rng, c[4], c[1] / c[11], c[5], c[5]).mul(0.2);
+        Tensor b = c[12] == 1 ? Tensor.randn(rng, c[4]) : null;
+        int[] st = {c[6], c[7]};
+        int[] pd = {c[8], c[9]};
+        int[] dl = {c[10], c[10]};
+        Tensor[][] grads = new Tensor[2][];
+        Tensor[] outs = new Tensor[2];
+        Tensor g = null;
+        for (int path = 0; path < 2; path++) {
+          Tensor xi = needX ? x.detach().requiresGrad(true) : x;
+          Tensor wi = needW ? w.detach().requiresGrad(true) : w;
+          Tensor bi = b == null ? null : b.detach().requiresGrad(true);
+          ConvOps.Geometry geo = ConvOps.Geometry.check(xi, wi, bi, st, pd, dl, c[11]);
+          outs[path] = path == 0 ? ConvOps.direct(xi, wi, bi, geo) : ConvOps.libnd4j(xi, wi, bi, geo);
+          if (g == null) {
+            g = Tensor.randn(new Rng(29), outs[path].shape());
+          }
+          if (needX || needW || bi != null) {
+            outs[path].backward(g);
+          }
+          grads[path] = new Tensor[] {needX ? xi.grad() : null, needW ? wi.grad() : null, bi == null ? null : bi.grad()};
+        }
+        String what = java.util.Arrays.toString(c) + " needX " + needX + " needW " + needW;
+        assertClose(outs[0], outs[1], 1e-4, 1e-5, "output " + what);
+        for (int k = 0; k < 3; k++) {
+          if (grads[1][k] != null) {
+            assertClose(grads[0][k], grads[1][k], 2e-4, 1e-4, "gradient " + k + " " + what);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void directOneDnnConvolutionTakesStridedViews() {
+    Rng rng = new Rng(31);
+    Tensor big = Tensor.randn(rng, 2, 6, 10, 12);
+    Tensor view = ShapeOps.slice(big, 1, 1, 5, 1); // channels 1..4 of 6: a non-contiguous view
+    Tensor w = Tensor.randn(rng, 5, 4, 3, 3);
+    int[] one = {1, 1};
+    Tensor a = ConvOps.conv2d(view, w, null, one, one, one, 1);
+    Tensor b = ConvOps.conv2d(Tensor.of(view.data().dup('c')), w, null, one, one, one, 1);
+    assertIdentical(a, b, "output on a view");
+  }
+
+  private static Tensor nd4j(Tensor x, Tensor w, Tensor b, int[] st, int[] pd, int[] dl, int groups) {
+    return ConvOps.libnd4j(x, w, b, ConvOps.Geometry.check(x, w, b, st, pd, dl, groups));
   }
 }

@@ -1,0 +1,396 @@
+package io.graft.core.ops;
+
+import io.graft.core.GraftException;
+import org.bytedeco.dnnl.const_dnnl_op_desc_t;
+import org.bytedeco.dnnl.dnnl_engine;
+import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_FROM;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_TO;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_scratchpad_mode;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_scratchpad_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_reorder_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_scratchpad_mode_user;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
+
+/**
+ * oneDNN called directly (javacpp's {@code org.bytedeco:dnnl} preset) for float32 arrays on ND4J's CPU backend.
+ *
+ * <p>Why: libnd4j runs oneDNN too, but wraps each call in reorders of its own (including of uninitialised output
+ * buffers), always computes both convolution gradients, and allocates its scratch memory afresh on every call
+ * (page faults). Here primitives are created once per shape and cached, the layouts are oneDNN's choice with one
+ * reorder each way, and the reordered copies and the scratchpad live in a per-thread arena that is reused.
+ *
+ * <p>Thread safety: primitives run with a user-provided scratchpad, so one primitive may run on several threads
+ * at once; each thread has its own stream and arena. Off when ND4J's backend is not the CPU one (CUDA), when the
+ * preset cannot load on this platform, or with {@code -Dgraft.onednn=false} (then libnd4j's kernels run).
+ */
+final class OneDnn {
+  /** System property that turns the direct oneDNN path off ({@code false}); on by default. */
+  static final String PROPERTY = "graft.onednn";
+  private static final System.Logger LOG = System.getLogger("io.graft");
+  private static final int ALIGN = 64;
+  private static final dnnl_engine ENGINE;
+  private static final boolean AVAILABLE;
+
+  static {
+    dnnl_engine engine = null;
+    boolean ok = false;
+    if (Boolean.parseBoolean(System.getProperty(PROPERTY, "true")) && isCpuBackend()) {
+      try {
+        Loader.load(org.bytedeco.dnnl.global.dnnl.class);
+        engine = new dnnl_engine();
+        check(dnnl_engine_create(engine, dnnl_cpu, 0), "engine_create");
+        ok = true;
+      } catch (Throwable e) { // UnsatisfiedLinkError on a platform the preset does not cover
+        LOG.log(System.Logger.Level.WARNING, "Graft: oneDNN could not be loaded (" + e
+            + "); convolutions use libnd4j's kernels");
+      }
+    }
+    ENGINE = engine;
+    AVAILABLE = ok;
+  }
+
+  private static final ThreadLocal<dnnl_stream> STREAM = ThreadLocal.withInitial(() -> {
+    dnnl_stream s = new dnnl_stream();
+    check(dnnl_stream_create(s, ENGINE, dnnl_stream_default_flags), "stream_create");
+    return s;
+  });
+  private static final ThreadLocal<Arena> ARENA = ThreadLocal.withInitial(Arena::new);
+
+  private OneDnn() {}
+
+  /** Whether the direct path is on and every array is float32 (oneDNN's CPU convolutions have no float64). */
+  static boolean usable(INDArray... arrays) {
+    if (!AVAILABLE) {
+      return false;
+    }
+    for (INDArray a : arrays) {
+      if (a != null && a.dataType() != DataType.FLOAT) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static dnnl_engine engine() {
+    return ENGINE;
+  }
+
+  private static boolean isCpuBackend() {
+    try {
+      return Nd4j.getBackend().getClass().getName().equals("org.nd4j.linalg.cpu.nativecpu.CpuBackend");
+    } catch (Throwable e) {
+      return false;
+    }
+  }
+
+  static void check(int status, String what) {
+    if (status != dnnl_success) {
+      throw new GraftException("oneDNN " + what + " failed with status " + status);
+    }
+  }
+
+  /** A plain float32 memory descriptor ({@code tag}: e.g. nchw, oihw, goihw, x) or {@code format_tag::any}. */
+  static dnnl_memory_desc_t md(long[] dims, int tag) {
+    dnnl_memory_desc_t m = new dnnl_memory_desc_t();
+    check(dnnl_memory_desc_init_by_tag(m, dims.length, dims, dnnl_f32, tag), "memory_desc_init " + tag);
+    return m;
+  }
+
+  /** A primitive descriptor with a user-managed scratchpad (so that the primitive may run on several threads). */
+  static dnnl_primitive_desc primitiveDesc(Pointer opDesc, dnnl_primitive_desc hint, String what) {
+    dnnl_primitive_attr attr = new dnnl_primitive_attr();
+    check(dnnl_primitive_attr_create(attr), "primitive_attr_create");
+    try {
+      check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode");
+      dnnl_primitive_desc pd = new dnnl_primitive_desc();
+      check(dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(opDesc), attr, ENGINE, hint), what);
+      return pd;
+    } finally {
+      org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_destroy(attr);
+    }
+  }
+
+  static dnnl_primitive primitive(dnnl_primitive_desc pd, String what) {
+    dnnl_primitive p = new dnnl_primitive();
+    check(dnnl_primitive_create(p, pd), what);
+    return p;
+  }
+
+  /** A copy of a memory descriptor that a primitive descriptor owns (valid after it is destroyed). */
+  static dnnl_memory_desc_t query(dnnl_primitive_desc pd, int what) {
+    dnnl_memory_desc_t m = new dnnl_memory_desc_t();
+    m.put(dnnl_primitive_desc_query_md(pd, what, 0));
+    return m;
+  }
+
+  static boolean same(dnnl_memory_desc_t a, dnnl_memory_desc_t b) {
+    return dnnl_memory_desc_equal(a, b) != 0;
+  }
+
+  static void destroy(dnnl_primitive p) {
+    if (p != null) {
+      dnnl_primitive_destroy(p);
+    }
+  }
+
+  static void destroy(dnnl_primitive_desc pd) {
+    if (pd != null) {
+      dnnl_primitive_desc_destroy(pd);
+    }
+  }
+
+  /**
+   * A layout conversion between a plain array and oneDNN's chosen layout: null when the two are the same (no copy
+   * needed). The reordered copy's size is {@link #bytes}.
+   */
+  static final class Reorder {
+    final dnnl_memory_desc_t from;
+    final dnnl_memory_desc_t to;
+    final dnnl_primitive primitive;
+
+    private Reorder(dnnl_memory_desc_t from, dnnl_memory_desc_t to) {
+      this.from = from;
+      this.to = to;
+      dnnl_primitive_desc pd = new dnnl_primitive_desc();
+      check(dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, null), "reorder_primitive_desc");
+      try {
+        this.primitive = primitive(pd, "reorder");
+      } finally {
+        dnnl_primitive_desc_destroy(pd);
+      }
+    }
+
+    static Reorder between(dnnl_memory_desc_t from, dnnl_memory_desc_t to) {
+      return same(from, to) ? null : new Reorder(from, to);
+    }
+
+    void run(Pointer src, Pointer dst) {
+      execute(primitive, new int[] {DNNL_ARG_FROM, DNNL_ARG_TO}, new dnnl_memory_desc_t[] {from, to},
+          new Pointer[] {src, dst});
+    }
+
+    void destroy() {
+      dnnl_primitive_destroy(primitive);
+    }
+  }
+
+  /** Bytes a descriptor's memory takes (0 for null), rounded up as {@link Arena#take} rounds. */
+  static long bytes(dnnl_memory_desc_t md) {
+    return md == null ? 0 : Arena.rounded(dnnl_memory_desc_get_size(md));
+  }
+
+  /**
+   * Runs a primitive on this thread's stream and waits for it: {@code args[i]} is bound to memory of descriptor
+   * {@code mds[i]} at {@code data[i]} (entries with a null descriptor are skipped, e.g. an empty scratchpad).
+   */
+  static void execute(dnnl_primitive p, int[] args, dnnl_memory_desc_t[] mds, Pointer[] data) {
+    int n = 0;
+    for (dnnl_memory_desc_t m : mds) {
+      n += m == null ? 0 : 1;
+    }
+    dnnl_memory[] mems = new dnnl_memory[n];
+    dnnl_exec_arg_t a = new dnnl_exec_arg_t(n);
+    try {
+      int k = 0;
+      for (int i = 0; i < args.length; i++) {
+        if (mds[i] != null) {
+          mems[k] = memory(mds[i], data[i]);
+          a.position(k).arg(args[i]).memory(mems[k]);
+          k++;
+        }
+      }
+      dnnl_stream s = STREAM.get();
+      check(dnnl_primitive_execute(p, s, n, a.position(0)), "primitive_execute");
+      check(dnnl_stream_wait(s), "stream_wait");
+    } finally {
+      for (dnnl_memory m : mems) {
+        if (m != null) {
+          dnnl_memory_destroy(m);
+        }
+      }
+      a.deallocate();
+    }
+  }
+
+  /** A scratchpad descriptor for a primitive, or null when it needs none. */
+  static dnnl_memory_desc_t scratchpad(dnnl_primitive_desc pd) {
+    dnnl_memory_desc_t m = query(pd, dnnl_query_scratchpad_md);
+    return dnnl_memory_desc_get_size(m) == 0 ? null : m;
+  }
+
+  private static dnnl_memory memory(dnnl_memory_desc_t md, Pointer data) {
+    dnnl_memory m = new dnnl_memory();
+    check(dnnl_memory_create(m, md, ENGINE, data), "memory_create");
+    return m;
+  }
+
+  /** This thread's arena, for reordered copies that live only during one call. */
+  static Arena arena() {
+    return ARENA.get();
+  }
+
+  /** The address of a float32 array's first element; the array must be C-contiguous (see {@link #plain}). */
+  static Pointer address(INDArray a) {
+    return a.data().pointer();
+  }
+
+  /** The array itself if it is C-contiguous with its own buffer from element 0, else a C-ordered copy. */
+  static INDArray plain(INDArray a) {
+    return Layouts.ownBuffer(ShapeOps.contiguous(a));
+  }
+
+  /** Something built from oneDNN objects that must be destroyed explicitly (javacpp does not free them). */
+  interface Destroyable {
+    void destroy();
+  }
+
+  /**
+   * Primitives by shape, bounded (each holds generated code): the least recently used go first, and are destroyed
+   * once no thread still uses them. {@link #acquire} hands out a lease to close after the call.
+   */
+  static final class Cache<K, P extends Destroyable> {
+    private final int max;
+    private final java.util.function.Function<K, P> make;
+    private final java.util.LinkedHashMap<K, Lease<P>> map = new java.util.LinkedHashMap<>(64, 0.75f, true);
+
+    Cache(int max, java.util.function.Function<K, P> make) {
+      this.max = max;
+      this.make = make;
+    }
+
+    Lease<P> acquire(K key) {
+      synchronized (this) {
+        Lease<P> l = map.get(key);
+        if (l == null) {
+          l = new Lease<>(this, make.apply(key));
+          map.put(key, l);
+          if (map.size() > max) {
+            java.util.Iterator<Lease<P>> it = map.values().iterator();
+            Lease<P> old = it.next();
+            it.remove();
+            old.evicted = true;
+            if (old.users == 0) {
+              old.plan.destroy();
+            }
+          }
+        }
+        l.users++;
+        return l;
+      }
+    }
+
+    int size() {
+      synchronized (this) {
+        return map.size();
+      }
+    }
+  }
+
+  /** A cached plan in use; closing it lets the cache destroy the plan once evicted. */
+  static final class Lease<P extends Destroyable> implements AutoCloseable {
+    private final Cache<?, P> cache;
+    private final P plan;
+    private int users;
+    private boolean evicted;
+
+    private Lease(Cache<?, P> cache, P plan) {
+      this.cache = cache;
+      this.plan = plan;
+    }
+
+    P plan() {
+      return plan;
+    }
+
+    @Override
+    public void close() {
+      synchronized (cache) {
+        users--;
+        if (evicted && users == 0) {
+          plan.destroy();
+        }
+      }
+    }
+  }
+
+  /**
+   * Per-thread scratch memory, grown on demand and never shrunk: reordered copies of a call's arrays and oneDNN's
+   * scratchpad. Regions are handed out from the start on every {@link #reset}; a call uses them and is done before
+   * the next call on the same thread, so no region outlives its call. Reusing the pages spares the page faults a
+   * fresh allocation costs on every call (the ResNet-18 step at 64², batch 32, took ~85,000 minor faults per step in
+   * libnd4j's kernels).
+   */
+  static final class Arena {
+    private BytePointer base;
+    private long capacity;
+    private long used;
+    private long limit;
+
+    /** Starts a call that will take regions of at most {@code total} bytes (each rounded up to 64 bytes). */
+    Arena reset(long total) {
+      long need = total + ALIGN;
+      if (need > capacity) {
+        if (base != null) {
+          base.deallocate();
+        }
+        capacity = Math.max(need, capacity + capacity / 4);
+        base = new BytePointer(capacity);
+        if (base.isNull()) {
+          base = null;
+          capacity = 0;
+          throw new GraftException("oneDNN: could not allocate " + need + " bytes of scratch memory");
+        }
+      }
+      used = (ALIGN - base.address() % ALIGN) % ALIGN;
+      limit = need;
+      return this;
+    }
+
+    /** A 64-byte aligned region of {@code bytes}. */
+    Pointer take(long bytes) {
+      long at = used;
+      long end = at + (bytes + ALIGN - 1) / ALIGN * ALIGN;
+      if (end > limit) {
+        throw new IllegalStateException("oneDNN arena overrun: " + end + " > " + limit);
+      }
+      used = end;
+      return new BytePointer(base).position(at);
+    }
+
+    static long rounded(long bytes) {
+      return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+    }
+  }
+}
