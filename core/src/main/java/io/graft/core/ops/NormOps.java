@@ -12,8 +12,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Batch normalisation over dimension 1 of {@code (N, C)}, {@code (N, C, L)} or {@code (N, C, H, W)} input.
- * Forward and backward are written out here rather than calling libnd4j's {@code batchnorm_bp}, which was
- * measured 11–14× slower than PyTorch's.
+ * With batch statistics in float32 on the CPU it runs oneDNN's primitive ({@link OneDnnBatchNorm}); otherwise
+ * (float64, running statistics, {@code -Dgraft.onednn=false}, CUDA) forward and backward are written out here
+ * rather than calling libnd4j's {@code batchnorm_bp}, which was measured 11–14× slower than PyTorch's.
  */
 public final class NormOps {
   private NormOps() {}
@@ -35,6 +36,12 @@ public final class NormOps {
    */
   public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
       boolean training, double momentum, double eps) {
+    return batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, true);
+  }
+
+  /** {@link #batchNorm}; {@code allowOneDnn} false keeps float32 on the libnd4j composition (for tests). */
+  static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+      boolean training, double momentum, double eps, boolean allowOneDnn) {
     String op = "batch_norm";
     Shapes.requireRank(op, "input", x, 2, 3, 4);
     Shapes.requireFloat(op, "input", x);
@@ -58,6 +65,9 @@ public final class NormOps {
       throw ShapeException.of(op, "expected more than 1 value per channel when training", xs);
     }
     INDArray xv = ShapeOps.contiguous(x.data());
+    if (useBatch && allowOneDnn && OneDnn.usable(xv, weight == null ? null : weight.data(), bias == null ? null : bias.data())) {
+      return direct(x, xv, runningMean, runningVar, weight, bias, training, momentum, eps);
+    }
     INDArray mean;
     INDArray var;
     if (useBatch) {
@@ -111,6 +121,30 @@ public final class NormOps {
           r[0] = gx;
         } else {
           r[0] = affine(gc, a, null);                        // dx = g * weight * invstd
+        }
+      }
+      return r;
+    });
+  }
+
+  /** Batch statistics in float32 on the CPU: oneDNN's batch normalisation primitive ({@link OneDnnBatchNorm}). */
+  private static Tensor direct(Tensor x, INDArray xv, Tensor runningMean, Tensor runningVar, Tensor weight,
+      Tensor bias, boolean training, double momentum, double eps) {
+    INDArray wv = weight == null ? null : weight.data();
+    INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bias == null ? null : bias.data(), eps);
+    INDArray mean = out[1];
+    INDArray var = out[2];
+    if (runningMean != null && training) {
+      long n = x.numel() / x.shape()[1];
+      runningMean.data().muli(1 - momentum).addi(mean.mul(momentum));
+      runningVar.data().muli(1 - momentum).addi(var.mul(momentum * n / (double) (n - 1)));
+    }
+    return Autograd.recordJoint("batch_norm", out[0], new Tensor[] {x, weight, bias}, (g, needs) -> {
+      INDArray[] r = OneDnnBatchNorm.backward(xv, g, mean, var, wv, bias == null ? null : bias.data(), eps);
+      for (int i = 0; i < 3; i++) {
+        if (!needs[i] && r[i] != null) {
+          NativeMemory.release(r[i]);
+          r[i] = null;
         }
       }
       return r;
