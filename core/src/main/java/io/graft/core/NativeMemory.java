@@ -26,6 +26,7 @@ public final class NativeMemory {
   private static final long BUDGET = Long.getLong("graft.gcEveryBytes", 1L << 29);
   private static final AtomicLong SINCE_GC = new AtomicLong();
   private static final AtomicLong COLLECTIONS = new AtomicLong();
+  private static final ThreadLocal<Scope> SCOPE = new ThreadLocal<>();
 
   private NativeMemory() {}
 
@@ -65,7 +66,12 @@ public final class NativeMemory {
       DoublePointer p = new OwnedDoubles(n);
       b = Nd4j.createBuffer(p, DataType.DOUBLE, n, DoubleIndexer.create(p));
     }
-    return Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
+    INDArray a = Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
+    Scope scope = SCOPE.get();
+    if (scope != null) {
+      scope.owned.add(a);
+    }
+    return a;
   }
 
   /** A C-order array of zeros: {@link #uninitialized} cleared by one libnd4j pass (faster than ND4J's own). */
@@ -112,6 +118,94 @@ public final class NativeMemory {
     long lo = p == null ? 0 : p.address();
     long width = a.dataType().width();
     return new long[] {lo, lo + (a.offset() + a.data().length()) * width};
+  }
+
+  /**
+   * Opens a release scope on this thread: every array {@link #uninitialized} allocates until {@link Scope#close()}
+   * is freed then, except those whose memory overlaps the array passed to {@link Scope#keep} (they pass to the
+   * enclosing scope, if any). For computations that record no graph and leave nothing else behind — a frozen
+   * module's forward pass, whose intermediate activations are otherwise dead memory waiting for the collector
+   * (see {@code Module.call}). Scopes nest; close them in reverse order (try-with-resources).
+   */
+  public static Scope openScope() {
+    Scope s = new Scope(SCOPE.get());
+    SCOPE.set(s);
+    return s;
+  }
+
+  /** See {@link #openScope()}. */
+  public static final class Scope implements AutoCloseable {
+    private final Scope parent;
+    private final java.util.ArrayList<INDArray> owned = new java.util.ArrayList<>();
+    private INDArray keep;
+    private boolean closed;
+
+    private Scope(Scope parent) {
+      this.parent = parent;
+    }
+
+    /** The array (or a view of it) the scope's computation returns: its memory survives the scope. */
+    public void keep(INDArray a) {
+      keep = a;
+    }
+
+    /** Arrays allocated in this scope so far that are still live (for tests). */
+    public int live() {
+      int n = 0;
+      for (INDArray a : owned) {
+        n += a.wasClosed() ? 0 : 1;
+      }
+      return n;
+    }
+
+    /** Frees what the scope allocated, except the kept array's memory, which passes to the enclosing scope. */
+    @Override
+    public void close() {
+      for (INDArray a : end()) {
+        release(a);
+      }
+    }
+
+    /**
+     * Ends the scope without freeing anything: returns what {@link #close} would have freed, for an owner that
+     * frees it later (a graph's nodes after backward: see {@code Node.releaseAfterBackward}).
+     */
+    public java.util.List<INDArray> handOver() {
+      return end();
+    }
+
+    /** Ends the scope and leaves everything it allocated to the garbage collector (after an exception). */
+    public void abandon() {
+      end().clear();
+    }
+
+    private java.util.List<INDArray> end() {
+      java.util.ArrayList<INDArray> rest = new java.util.ArrayList<>();
+      if (closed) {
+        return rest;
+      }
+      closed = true;
+      if (SCOPE.get() != this) {
+        throw new IllegalStateException("NativeMemory scopes closed out of order");
+      }
+      SCOPE.set(parent);
+      long[] kept = keep == null || keep.wasClosed() ? null : addressRange(keep);
+      for (INDArray a : owned) {
+        if (a.wasClosed()) {
+          continue;
+        }
+        long[] r = addressRange(a);
+        if (kept != null && r[0] < kept[1] && kept[0] < r[1]) {
+          if (parent != null) {
+            parent.owned.add(a);
+          }
+        } else {
+          rest.add(a);
+        }
+      }
+      owned.clear();
+      return rest;
+    }
   }
 
   /** Memory allocated by {@link #uninitialized}, which {@link #release} may free. */

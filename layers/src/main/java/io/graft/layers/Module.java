@@ -1,6 +1,7 @@
 package io.graft.layers;
 
 import io.graft.core.GraftException;
+import io.graft.core.NativeMemory;
 import io.graft.core.Parameter;
 import io.graft.core.ShapeException;
 import io.graft.core.StateDict;
@@ -55,13 +56,121 @@ public abstract class Module {
   /** The computation; call modules through {@link #call} so that hooks run. */
   public abstract Tensor forward(Tensor x);
 
-  /** Runs {@link #forward} and then this module's forward hooks. */
+  /**
+   * Runs {@link #forward} and then this module's forward hooks.
+   *
+   * <p>Graft's own modules free their intermediate activations themselves instead of leaving them to the garbage
+   * collector (which frees native memory only when it happens to run): when the call records no graph (a frozen
+   * backbone, or gradients disabled) as soon as it returns, so that only the activation in flight is held; when it
+   * does, once a backward pass through its output has finished. This is done only when every module below is one
+   * of Graft's (known to keep no reference to what its forward computes) and none below has a forward hook (a
+   * hook may keep an intermediate); the call's output is never freed. {@code -Dgraft.releaseIntermediates=false}
+   * turns it off.
+   */
   public final Tensor call(Tensor x) {
-    Tensor y = forward(x);
+    Tensor y = x == null ? forward(x) : scoped(x, this::forward, true, this);
     for (ForwardHook h : hooks.toArray(ForwardHook[]::new)) {
       h.afterForward(this, x, y);
     }
     return y;
+  }
+
+  /**
+   * Runs {@code body} on {@code x} — a stretch of this module's forward that uses only the modules {@code used} —
+   * under {@link #call}'s rule for intermediate activations. For a module whose torchvision layout has no
+   * container around such a stretch (ResNet's stem and stages before {@code fc}).
+   */
+  protected final Tensor releasingIntermediates(Tensor x, java.util.function.UnaryOperator<Tensor> body,
+      Module... used) {
+    return scoped(x, body, false, used);
+  }
+
+  /** System property: {@code false} leaves every intermediate to the collector (see {@link #call}). */
+  static final boolean RELEASE_INTERMEDIATES = Boolean.parseBoolean(
+      System.getProperty("graft.releaseIntermediates", "true"));
+
+  private static Tensor scoped(Tensor x, java.util.function.UnaryOperator<Tensor> body, boolean callerHooksAllowed,
+      Module... roots) {
+    int mode = RELEASE_INTERMEDIATES ? releaseMode(x, callerHooksAllowed, roots) : KEEP;
+    if (mode == KEEP) {
+      return body.apply(x);
+    }
+    NativeMemory.Scope scope = NativeMemory.openScope();
+    Tensor y;
+    try {
+      y = body.apply(x);
+    } catch (RuntimeException | Error e) {
+      scope.abandon();
+      throw e;
+    }
+    scope.keep(y == null ? null : y.data());
+    if (mode == FREE_ON_RETURN) {
+      scope.close();
+    } else {
+      java.util.List<org.nd4j.linalg.api.ndarray.INDArray> rest = scope.handOver();
+      if (y != null && y.gradFn() != null) {
+        y.gradFn().releaseAfterBackward(rest);
+      } // else: a graph that does not reach the output; its arrays stay with the collector
+    }
+    return y;
+  }
+
+  private static final int KEEP = 0;
+  private static final int FREE_ON_RETURN = 1;
+  private static final int FREE_AFTER_BACKWARD = 2;
+
+  /** {@code callerHooksAllowed}: the first root is the module being called (its own hooks see only x and y). */
+  private static int releaseMode(Tensor x, boolean callerHooksAllowed, Module... roots) {
+    boolean grad = GradMode.isEnabled();
+    boolean records = grad && x.requiresGrad();
+    java.util.ArrayDeque<Module> todo = new java.util.ArrayDeque<>(java.util.Arrays.asList(roots));
+    boolean root = callerHooksAllowed;
+    while (!todo.isEmpty()) {
+      Module m = todo.pop();
+      if (!isGraftModule(m.getClass()) || (!root && !m.hooks.isEmpty())) {
+        return KEEP;
+      }
+      root = false;
+      if (grad && !records) {
+        for (Parameter p : m.parameters.values()) {
+          if (p.requiresGrad()) {
+            records = true;
+            break;
+          }
+        }
+      }
+      todo.addAll(m.children.values());
+    }
+    return records ? FREE_AFTER_BACKWARD : FREE_ON_RETURN;
+  }
+
+  /**
+   * Graft's own layers (this jar) and architectures ({@code io.graft.zoo.models}): their forward keeps no
+   * reference to what it computes. A subclass defined elsewhere (a user's, a test's) is not one of them.
+   */
+  private static boolean isGraftModule(Class<?> c) {
+    return GRAFT_MODULE.get(c);
+  }
+
+  private static final ClassValue<Boolean> GRAFT_MODULE = new ClassValue<>() {
+    @Override
+    protected Boolean computeValue(Class<?> c) {
+      String n = c.getName();
+      if (n.startsWith("io.graft.zoo.models.")) {
+        try {
+          return sameCodeSource(c, Class.forName("io.graft.zoo.models.Zoo", false, c.getClassLoader()));
+        } catch (ClassNotFoundException | LinkageError e) {
+          return false;
+        }
+      }
+      return n.startsWith("io.graft.layers.") && sameCodeSource(c, Module.class);
+    }
+  };
+
+  private static boolean sameCodeSource(Class<?> a, Class<?> b) {
+    java.security.CodeSource ca = a.getProtectionDomain().getCodeSource();
+    java.security.CodeSource cb = b.getProtectionDomain().getCodeSource();
+    return ca != null && cb != null && java.util.Objects.equals(ca.getLocation(), cb.getLocation());
   }
 
   /** Adds a hook run after every {@link #call}; returns a handle whose {@code close()} removes it. */

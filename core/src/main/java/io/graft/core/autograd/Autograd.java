@@ -64,6 +64,7 @@ public final class Autograd {
       throw ShapeException.of("backward", "gradient shape must equal the tensor's shape", seed.shape(), root.shape());
     }
     List<Tensor> order = topologicalOrder(root);
+    List<INDArray> afterwards = new ArrayList<>();
     Map<Tensor, INDArray> grads = new IdentityHashMap<>();
     grads.put(root, seed);
     for (int k = order.size() - 1; k >= 0; k--) {
@@ -104,7 +105,17 @@ public final class Autograd {
       }
       releaseSpent(g, seed, grads, null);
       if (!retainGraph) {
+        List<INDArray> later = node.takeAfterBackward();
+        if (later != null) {
+          afterwards.addAll(later);
+        }
         node.free();
+      }
+    }
+    // the graph is freed: module calls' intermediate activations (handed to their output nodes) go now
+    for (INDArray a : afterwards) {
+      if (!overlaps(a, seed)) {
+        NativeMemory.release(a);
       }
     }
   }

@@ -17,6 +17,7 @@ public final class Node {
   private JointVjp joint;
   private boolean[] needs;
   private INDArray[] owned;
+  private java.util.List<INDArray> afterBackward;
 
   Node(String op, Tensor[] inputs, Vjp[] vjps, JointVjp joint, boolean[] needs) {
     this.op = op;
@@ -100,6 +101,31 @@ public final class Node {
    */
   public void own(INDArray... arrays) {
     owned = arrays;
+  }
+
+  /**
+   * Hands the node arrays to free once a whole backward pass through its graph has finished and freed the graph:
+   * the intermediate activations of a module call whose output this node computed (see {@code Module.call}). Nodes
+   * upstream may still read them while backward runs, so they outlive this node's own backward step.
+   */
+  public void releaseAfterBackward(java.util.List<INDArray> arrays) {
+    if (afterBackward == null) {
+      afterBackward = new java.util.ArrayList<>(arrays);
+    } else {
+      afterBackward.addAll(arrays);
+    }
+  }
+
+  /** The arrays handed by {@link #releaseAfterBackward} and not yet freed (read-only; for tests). */
+  public java.util.List<INDArray> pendingRelease() {
+    return afterBackward == null ? java.util.List.of() : java.util.Collections.unmodifiableList(afterBackward);
+  }
+
+  /** Takes the arrays handed by {@link #releaseAfterBackward} (null if none). */
+  java.util.List<INDArray> takeAfterBackward() {
+    java.util.List<INDArray> a = afterBackward;
+    afterBackward = null;
+    return a;
   }
 
   /** Drops inputs and closures so their arrays can be released; closes the arrays the node owns. */

@@ -103,9 +103,13 @@ public final class ResNet extends Module implements Classifier {
   @Override
   public Tensor forward(Tensor x) {
     requireRank(x, 4);
-    x = maxpool.call(relu.call(bn1.call(conv1.call(x))));
-    x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
-    return fc.call(avgpool.call(x).flatten(1, -1));
+    // a frozen backbone frees its stem's and stages' activations as they are consumed (see Module.call)
+    Tensor features = releasingIntermediates(x, t -> {
+      t = maxpool.call(relu.call(bn1.call(conv1.call(t))));
+      t = layer4.call(layer3.call(layer2.call(layer1.call(t))));
+      return avgpool.call(t);
+    }, conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool);
+    return fc.call(features.flatten(1, -1));
   }
 
   /** Two 3×3 convs with a residual connection (ResNet-18/34). */
