@@ -18,15 +18,6 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * ({@code groups == in_channels}) on {@code depthwise_conv2d}, other group counts group by group.
  */
 public final class ConvOps {
-  /**
-   * Input channels up to which, and output pixels from which, the forward pass runs channels-last (see
-   * {@link #channelsLastForward}): an image network's first layer at ImageNet sizes. Measured (batch 8–64), the
-   * channels-last kernel ran 3.5–8× faster for 3→64 7×7/2 at 224² and 3→32 3×3/2 at 224² and 128², but 8× slower for
-   * 1→16 and 3→16 3×3 at 28², where libnd4j's channels-first call is under 1 ms.
-   */
-  static final int CHANNELS_LAST_MAX_CIN = 4;
-  static final long CHANNELS_LAST_MIN_OUT = 64 * 64;
-
   private ConvOps() {}
 
   /**
@@ -79,9 +70,7 @@ public final class ConvOps {
     INDArray wv = dilated ? dilate(w.data(), checked) : ShapeOps.contiguous(w.data());
     INDArray bv = b == null ? null : b.data();
     INDArray out;
-    if (groups == 1 && firstLayer(geo) && Layouts.supported(xv)) {
-      out = channelsLastForward(xv, wv, bv, geo);
-    } else if (groups == 1) {
+    if (groups == 1) {
       out = forward("conv2d", xv, wv, bv, geo);
     } else if (geo.depthwise()) {
       out = forward("depthwise_conv2d", xv, depthwiseWeight(wv, geo), bv, geo);
@@ -97,11 +86,7 @@ public final class ConvOps {
     return Autograd.recordJoint("conv2d", out, inputs, (g, needs) -> {
       // dx = conv_transpose(g, w); dw = correlation of x with g; db = sum of g over N, H, W
       INDArray[] r;
-      if (groups == 1 && !needs[0] && firstLayer(geo) && Im2col.supported(xv, geo)) {
-        // the input needs no gradient: the weight gradient alone, without conv2d_bp's input gradient
-        r = new INDArray[] {null, needs[1] ? Im2col.weightGradient(xv, g, geo) : null,
-            bv == null ? null : NormOps.channelSum(g)};
-      } else if (groups == 1 && !needs[1]) {
+      if (groups == 1 && !needs[1]) {
         // frozen weights: the input gradient alone (if wanted), without conv2d_bp's weight gradient
         r = new INDArray[] {needs[0] ? inputGradient(wv, g, geo, xv.shape()) : null, null,
             bv == null ? null : NormOps.channelSum(g)};
@@ -118,29 +103,6 @@ public final class ConvOps {
       }
       return b == null ? new INDArray[] {r[0], r[1]} : r;
     });
-  }
-
-  /** An image network's first layer at ImageNet sizes: few input channels, many output pixels. */
-  static boolean firstLayer(Geometry geo) {
-    return geo.cin <= CHANNELS_LAST_MAX_CIN && geo.hOut * geo.wOut >= CHANNELS_LAST_MIN_OUT;
-  }
-
-  /**
-   * The forward pass channels-last for inputs of few channels (an image network's first layer): libnd4j's oneDNN
-   * kernel then runs on its preferred layout, without the reorders libnd4j adds around a channels-first call —
-   * measured on ResNet-18's stem (8×3×224² → 8×64×112²): 28.8 ms channels-first, 5.4 ms for the kernel
-   * channels-last plus ~6 ms for the two layout copies. Deeper layers gain less than the copies cost.
-   */
-  private static INDArray channelsLastForward(INDArray x, INDArray w, INDArray b, Geometry geo) {
-    INDArray xh = Layouts.toChannelsLast(x);
-    INDArray yh = NativeMemory.uninitialized(x.dataType(), x.size(0), geo.hOut, geo.wOut, w.size(0));
-    INDArray[] in = b == null ? new INDArray[] {xh, w} : new INDArray[] {xh, w, b};
-    Nd4j.exec(DynamicCustomOp.builder("conv2d").addInputs(in).addOutputs(yh).addIntegerArguments(geo.iargs(1))
-        .build());
-    NativeMemory.release(xh);
-    INDArray out = Layouts.toChannelsFirst(yh);
-    NativeMemory.release(yh);
-    return out;
   }
 
   private static INDArray forward(String kernel, INDArray x, INDArray w, INDArray b, Geometry geo) {

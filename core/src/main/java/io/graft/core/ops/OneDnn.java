@@ -268,7 +268,8 @@ final class OneDnn {
 
   /** The array itself if it is C-contiguous with its own buffer from element 0, else a C-ordered copy. */
   static INDArray plain(INDArray a) {
-    return Layouts.ownBuffer(ShapeOps.contiguous(a));
+    INDArray c = ShapeOps.contiguous(a);
+    return c.offset() != 0 || c.data().length() != c.length() ? c.dup('c') : c;
   }
 
   /** Something built from oneDNN objects that must be destroyed explicitly (javacpp does not free them). */
