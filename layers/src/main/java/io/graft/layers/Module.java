@@ -68,7 +68,7 @@ public abstract class Module {
    * turns it off.
    */
   public final Tensor call(Tensor x) {
-    Tensor y = x == null ? forward(x) : scoped(x, this::forward, true, this);
+    Tensor y = scoped(x, this::forward, true, this);
     for (ForwardHook h : hooks.toArray(ForwardHook[]::new)) {
       h.afterForward(this, x, y);
     }
@@ -91,7 +91,7 @@ public abstract class Module {
 
   private static Tensor scoped(Tensor x, java.util.function.UnaryOperator<Tensor> body, boolean callerHooksAllowed,
       Module... roots) {
-    int mode = RELEASE_INTERMEDIATES ? releaseMode(x, callerHooksAllowed, roots) : KEEP;
+    int mode = RELEASE_INTERMEDIATES && x != null ? releaseMode(x, callerHooksAllowed, roots) : KEEP;
     if (mode == KEEP) {
       return body.apply(x);
     }
@@ -104,9 +104,9 @@ public abstract class Module {
       throw e;
     }
     scope.keep(y == null ? null : y.data());
-    if (mode == FREE_ON_RETURN) {
+    if (mode == FREE_ON_RETURN && !(y != null && y.requiresGrad() && GradMode.isEnabled())) {
       scope.close();
-    } else {
+    } else { // (a graph was recorded after all, from a tensor requiring grad that no check saw: keep it safe)
       java.util.List<org.nd4j.linalg.api.ndarray.INDArray> rest = scope.handOver();
       if (y != null && y.gradFn() != null) {
         y.gradFn().releaseAfterBackward(rest);

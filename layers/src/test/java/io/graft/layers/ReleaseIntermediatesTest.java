@@ -135,4 +135,20 @@ class ReleaseIntermediatesTest {
       assertEquals(1, outer.live());
     }
   }
+
+  @Test
+  void aModuleReturningItsInputOrAViewOfAnIntermediateKeepsWhatItReturns() {
+    // Identity returns its input; Flatten returns a view of the ReLU's output: both must survive the call
+    Sequential m = new Sequential(new Conv2d(3, 4, 3), new ReLU(), new Identity(), new Flatten());
+    m.requiresGrad(false);
+    Tensor y;
+    try (NativeMemory.Scope outer = NativeMemory.openScope()) {
+      y = m.call(input());
+      assertEquals(1, outer.live());
+      assertFalse(y.data().wasClosed());
+      double sum = y.data().sumNumber().doubleValue();
+      assertTrue(Double.isFinite(sum));
+      assertIdentical(y, Tensor.of(y.data().dup()), "readable output");
+    }
+  }
 }

@@ -31,7 +31,11 @@ public final class ConvOps {
   public static Tensor conv2d(Tensor x, Tensor w, Tensor b, int[] stride, int[] padding, int[] dilation, int groups) {
     Geometry checked = Geometry.check(x, w, b, stride, padding, dilation, groups);
     if (OneDnn.usable(x.data(), w.data(), b == null ? null : b.data())) {
-      return direct(x, w, b, checked);
+      try {
+        return direct(x, w, b, checked);
+      } catch (OneDnn.Unsupported e) {
+        // a shape oneDNN has no primitive for: libnd4j's kernels below
+      }
     }
     return libnd4j(x, w, b, checked);
   }
@@ -40,7 +44,9 @@ public final class ConvOps {
   static Tensor direct(Tensor x, Tensor w, Tensor b, Geometry geo) {
     INDArray xv = x.data();
     INDArray wv = w.data();
-    INDArray out = OneDnnConv.forward(xv, wv, b == null ? null : b.data(), geo);
+    boolean grads = io.graft.core.autograd.GradMode.isEnabled()
+        && (x.requiresGrad() || w.requiresGrad() || (b != null && b.requiresGrad()));
+    INDArray out = OneDnnConv.forward(xv, wv, b == null ? null : b.data(), geo, grads);
     long[] xShape = xv.shape();
     Tensor[] inputs = b == null ? new Tensor[] {x, w} : new Tensor[] {x, w, b};
     return Autograd.recordJoint("conv2d", out, inputs, (g, needs) -> {

@@ -65,9 +65,15 @@ public final class NormOps {
       throw ShapeException.of(op, "expected more than 1 value per channel when training", xs);
     }
     INDArray xv = ShapeOps.contiguous(x.data());
-    if (useBatch && allowOneDnn && OneDnn.usable(xv, weight == null ? null : weight.data(), bias == null ? null : bias.data())) {
-      return direct(x, xv, runningMean, runningVar, weight, bias, training, momentum, eps);
+    if (useBatch && allowOneDnn && OneDnn.usable(xv, weight == null ? null : weight.data(),
+        bias == null ? null : bias.data())) {
+      try {
+        return direct(x, xv, runningMean, runningVar, weight, bias, training, momentum, eps);
+      } catch (OneDnn.Unsupported e) {
+        // a shape oneDNN has no primitive for: the composition below
+      }
     }
+
     INDArray mean;
     INDArray var;
     if (useBatch) {
@@ -131,7 +137,9 @@ public final class NormOps {
   private static Tensor direct(Tensor x, INDArray xv, Tensor runningMean, Tensor runningVar, Tensor weight,
       Tensor bias, boolean training, double momentum, double eps) {
     INDArray wv = weight == null ? null : weight.data();
-    INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bias == null ? null : bias.data(), eps);
+    boolean grads = io.graft.core.autograd.GradMode.isEnabled()
+        && (x.requiresGrad() || (weight != null && weight.requiresGrad()) || (bias != null && bias.requiresGrad()));
+    INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bias == null ? null : bias.data(), eps, grads);
     INDArray mean = out[1];
     INDArray var = out[2];
     if (runningMean != null && training) {

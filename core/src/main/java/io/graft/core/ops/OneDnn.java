@@ -128,18 +128,40 @@ final class OneDnn {
     return m;
   }
 
-  /** A primitive descriptor with a user-managed scratchpad (so that the primitive may run on several threads). */
+  /**
+   * oneDNN has no primitive for a descriptor (status {@code unimplemented}, or arguments it rejects): the caller
+   * falls back to libnd4j's kernels.
+   */
+  static final class Unsupported extends GraftException {
+    Unsupported(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * A primitive descriptor with a user-managed scratchpad (so that the primitive may run on several threads).
+   *
+   * @throws Unsupported when oneDNN has no implementation for it
+   */
   static dnnl_primitive_desc primitiveDesc(Pointer opDesc, dnnl_primitive_desc hint, String what) {
-    dnnl_primitive_attr attr = new dnnl_primitive_attr();
-    check(dnnl_primitive_attr_create(attr), "primitive_attr_create");
+    dnnl_primitive_attr attr = userScratchpad();
     try {
-      check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode");
       dnnl_primitive_desc pd = new dnnl_primitive_desc();
-      check(dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(opDesc), attr, ENGINE, hint), what);
+      int status = dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(opDesc), attr, ENGINE, hint);
+      if (status != dnnl_success) {
+        throw new Unsupported("oneDNN has no " + what + " (status " + status + ")");
+      }
       return pd;
     } finally {
       org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_destroy(attr);
     }
+  }
+
+  private static dnnl_primitive_attr userScratchpad() {
+    dnnl_primitive_attr attr = new dnnl_primitive_attr();
+    check(dnnl_primitive_attr_create(attr), "primitive_attr_create");
+    check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode");
+    return attr;
   }
 
   static dnnl_primitive primitive(dnnl_primitive_desc pd, String what) {
@@ -184,8 +206,18 @@ final class OneDnn {
       this.from = from;
       this.to = to;
       dnnl_primitive_desc pd = new dnnl_primitive_desc();
-      check(dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, null), "reorder_primitive_desc");
+      dnnl_primitive_attr attr = userScratchpad();
       try {
+        check(dnnl_reorder_primitive_desc_create(pd, from, ENGINE, to, ENGINE, attr), "reorder_primitive_desc");
+      } finally {
+        org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_destroy(attr);
+      }
+      try {
+        // reorders run without a scratchpad argument: one that wanted scratch memory would be refused here rather
+        // than share the library's between threads (plain <-> blocked float32 reorders need none)
+        if (dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)) != 0) {
+          throw new Unsupported("oneDNN reorder needs scratch memory");
+        }
         this.primitive = primitive(pd, "reorder");
       } finally {
         dnnl_primitive_desc_destroy(pd);

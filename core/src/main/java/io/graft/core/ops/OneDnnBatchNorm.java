@@ -1,6 +1,7 @@
 package io.graft.core.ops;
 
 import io.graft.core.NativeMemory;
+import java.lang.ref.Reference;
 import org.bytedeco.dnnl.dnnl_batch_normalization_desc_t;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive;
@@ -53,11 +54,18 @@ final class OneDnnBatchNorm {
   /**
    * {@code {y, mean, var}}: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch's mean and biased
    * variance per channel ({@code (C)} each). {@code weight} and {@code bias} may be null.
+   *
+   * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape (then nothing has been computed)
    */
-  static INDArray[] forward(INDArray x, INDArray weight, INDArray bias, double eps) {
+  static INDArray[] forward(INDArray x, INDArray weight, INDArray bias, double eps, boolean backward) {
     INDArray xp = OneDnn.plain(x);
+    INDArray wp = weight == null ? null : OneDnn.plain(weight);
+    INDArray bp = bias == null ? null : OneDnn.plain(bias);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, eps))) {
       Plan p = lease.plan();
+      if (backward) {
+        p.backward(); // built now: a shape oneDNN cannot run fails here, never in the backward pass
+      }
       INDArray y = NativeMemory.uninitialized(DataType.FLOAT, xp.shape());
       INDArray mean = NativeMemory.uninitialized(DataType.FLOAT, p.c);
       INDArray var = NativeMemory.uninitialized(DataType.FLOAT, p.c);
@@ -66,10 +74,14 @@ final class OneDnnBatchNorm {
           DNNL_ARG_SHIFT, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat, p.stat,
           weight == null ? null : p.stat, bias == null ? null : p.stat, p.fwdScratch}, new Pointer[] {
           OneDnn.address(xp), OneDnn.address(y), OneDnn.address(mean), OneDnn.address(var),
-          weight == null ? null : OneDnn.address(OneDnn.plain(weight)),
-          bias == null ? null : OneDnn.address(OneDnn.plain(bias)),
+          wp == null ? null : OneDnn.address(wp), bp == null ? null : OneDnn.address(bp),
           p.fwdScratch == null ? null : arena.take(OneDnn.bytes(p.fwdScratch))});
       return new INDArray[] {y, mean, var};
+    } finally {
+      // only raw addresses reach oneDNN: keep the (possibly copied) arrays alive until it is done with them
+      Reference.reachabilityFence(xp);
+      Reference.reachabilityFence(wp);
+      Reference.reachabilityFence(bp);
     }
   }
 
@@ -81,6 +93,10 @@ final class OneDnnBatchNorm {
       double eps) {
     INDArray xp = OneDnn.plain(x);
     INDArray gp = OneDnn.plain(g);
+    INDArray mp = OneDnn.plain(mean);
+    INDArray vp = OneDnn.plain(var);
+    INDArray wp = weight == null ? null : OneDnn.plain(weight);
+    INDArray bp = bias == null ? null : OneDnn.plain(bias);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, eps))) {
       Plan p = lease.plan();
       Plan.Backward b = p.backward();
@@ -93,12 +109,18 @@ final class OneDnnBatchNorm {
           DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat, p.stat,
           weight == null ? null : p.stat, bias == null ? null : p.stat, p.data,
           dw == null ? null : p.stat, db == null ? null : p.stat, b.scratch}, new Pointer[] {OneDnn.address(xp),
-          OneDnn.address(gp), OneDnn.address(OneDnn.plain(mean)), OneDnn.address(OneDnn.plain(var)),
-          weight == null ? null : OneDnn.address(OneDnn.plain(weight)),
-          bias == null ? null : OneDnn.address(OneDnn.plain(bias)), OneDnn.address(dx),
+          OneDnn.address(gp), OneDnn.address(mp), OneDnn.address(vp), wp == null ? null : OneDnn.address(wp),
+          bp == null ? null : OneDnn.address(bp), OneDnn.address(dx),
           dw == null ? null : OneDnn.address(dw), db == null ? null : OneDnn.address(db),
           b.scratch == null ? null : arena.take(OneDnn.bytes(b.scratch))});
       return new INDArray[] {dx, dw, db};
+    } finally {
+      Reference.reachabilityFence(xp);
+      Reference.reachabilityFence(gp);
+      Reference.reachabilityFence(mp);
+      Reference.reachabilityFence(vp);
+      Reference.reachabilityFence(wp);
+      Reference.reachabilityFence(bp);
     }
   }
 

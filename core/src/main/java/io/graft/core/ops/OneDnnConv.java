@@ -1,6 +1,7 @@
 package io.graft.core.ops;
 
 import io.graft.core.NativeMemory;
+import java.lang.ref.Reference;
 import io.graft.core.ops.ConvOps.Geometry;
 import io.graft.core.ops.OneDnn.Arena;
 import io.graft.core.ops.OneDnn.Reorder;
@@ -66,14 +67,23 @@ final class OneDnnConv {
     }
   }
 
-  /** y = conv2d(x, w) + b as a new C-ordered array. */
-  static INDArray forward(INDArray x, INDArray w, INDArray b, Geometry geo) {
+  /**
+   * y = conv2d(x, w) + b as a new C-ordered array. With {@code backward} the backward primitives are built now too,
+   * so that a shape oneDNN cannot run fails here (the caller falls back to libnd4j), never in the backward pass.
+   *
+   * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape
+   */
+  static INDArray forward(INDArray x, INDArray w, INDArray b, Geometry geo, boolean backward) {
     INDArray xp = OneDnn.plain(x);
     INDArray wp = OneDnn.plain(w);
     INDArray bp = b == null ? null : OneDnn.plain(b);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xp.shape(), geo, b != null))) {
       Plan plan = lease.plan();
       Plan.Forward f = plan.forward();
+      if (backward) {
+        plan.backwardData();
+        plan.backwardWeights();
+      }
       INDArray y = NativeMemory.uninitialized(DataType.FLOAT, plan.yDims);
       Arena arena = OneDnn.arena().reset(copyBytes(f.srcIn) + copyBytes(f.weiIn) + copyBytes(f.dstOut)
           + OneDnn.bytes(f.scratch));
@@ -89,6 +99,11 @@ final class OneDnnConv {
         f.dstOut.run(dst, OneDnn.address(y));
       }
       return y;
+    } finally {
+      // only raw addresses reach oneDNN: keep the (possibly copied) arrays alive until it is done with them
+      Reference.reachabilityFence(xp);
+      Reference.reachabilityFence(wp);
+      Reference.reachabilityFence(bp);
     }
   }
 
@@ -100,13 +115,13 @@ final class OneDnnConv {
   static INDArray[] backward(INDArray x, INDArray w, INDArray g, long[] xShape, Geometry geo, boolean bias,
       boolean needX, boolean needW) {
     INDArray gp = OneDnn.plain(g);
+    INDArray xp = needW ? OneDnn.plain(x) : null;
+    INDArray wp = needX ? OneDnn.plain(w) : null;
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xShape, geo, bias))) {
       Plan plan = lease.plan();
       INDArray[] r = new INDArray[3];
       Plan.BackwardData d = needX ? plan.backwardData() : null;
       Plan.BackwardWeights bw = needW ? plan.backwardWeights() : null;
-      INDArray xp = needW ? OneDnn.plain(x) : null;
-      INDArray wp = needX ? OneDnn.plain(w) : null;
       // one reordered copy of the output gradient serves both primitives when they chose the same layout
       boolean shareG = d != null && bw != null && d.diffDstIn != null && bw.diffDstIn != null
           && OneDnn.same(d.diffDstIn.to, bw.diffDstIn.to);
@@ -152,6 +167,10 @@ final class OneDnnConv {
         r[2] = db;
       }
       return r;
+    } finally {
+      Reference.reachabilityFence(gp);
+      Reference.reachabilityFence(xp);
+      Reference.reachabilityFence(wp);
     }
   }
 

@@ -121,8 +121,8 @@ class ConvOpsTest {
     Tensor w = Tensor.randn(rng, 5, 4, 3, 3);
     int[] one = {1, 1};
     Tensor a = ConvOps.conv2d(view, w, null, one, one, one, 1);
-    Tensor b = ConvOps.conv2d(Tensor.of(view.data().dup('c')), w, null, one, one, one, 1);
-    assertIdentical(a, b, "output on a view");
+    Tensor b = nd4j(Tensor.of(view.data().dup('c')), w, null, one, one, one, 1);
+    assertClose(a, b, 1e-4, 1e-5, "oneDNN on a view against libnd4j on a dense copy");
   }
 
   private static Tensor nd4j(Tensor x, Tensor w, Tensor b, int[] st, int[] pd, int[] dl, int groups) {

@@ -51,16 +51,4 @@ class NormOpsTest {
       }
     }
   }
-
-  @Test
-  void oneDnnBatchNormGivesOnlyTheGradientsAskedFor() {
-    Rng rng = new Rng(59);
-    Tensor x = Tensor.randn(rng, 4, 3, 5, 5).requiresGrad(true);
-    Tensor w = Tensor.randn(rng, 3); // frozen
-    Tensor b = Tensor.randn(rng, 3).requiresGrad(true);
-    NormOps.batchNorm(x, null, null, w, b, true, 0.1, 1e-5).sum().backward();
-    org.junit.jupiter.api.Assertions.assertNull(w.grad(), "frozen weight got a gradient");
-    org.junit.jupiter.api.Assertions.assertNotNull(b.grad(), "bias gradient missing");
-    org.junit.jupiter.api.Assertions.assertNotNull(x.grad(), "input gradient missing");
-  }
 }
