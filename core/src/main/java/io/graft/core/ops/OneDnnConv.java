@@ -79,25 +79,22 @@ final class OneDnnConv {
     INDArray bp = b == null ? null : OneDnn.plain(b);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xp.shape(), geo, b != null))) {
       Plan plan = lease.plan();
-      Plan.Forward f = plan.forward();
+      Step f = plan.forward();
       if (backward) {
         plan.backwardData();
         plan.backwardWeights();
       }
       INDArray y = NativeMemory.uninitialized(DataType.FLOAT, plan.yDims);
-      Arena arena = OneDnn.arena().reset(copyBytes(f.srcIn) + copyBytes(f.weiIn) + copyBytes(f.dstOut)
-          + OneDnn.bytes(f.scratch));
-      Pointer src = in(arena, f.srcIn, xp);
-      Pointer wei = in(arena, f.weiIn, wp);
-      Pointer dst = f.dstOut == null ? OneDnn.address(y) : arena.take(OneDnn.bytes(f.dstOut.from));
+      Arena arena = OneDnn.arena().reset(f.arenaBytes());
+      Pointer src = in(arena, f.inA, xp);
+      Pointer wei = in(arena, f.inB, wp);
+      Pointer dst = out(arena, f, y);
       Pointer scratch = f.scratch == null ? null : arena.take(OneDnn.bytes(f.scratch));
       OneDnn.execute(f.primitive,
           new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD},
-          new dnnl_memory_desc_t[] {f.src, f.wei, bp == null ? null : plan.bPlain, f.dst, f.scratch},
+          new dnnl_memory_desc_t[] {f.a, f.b, bp == null ? null : plan.bPlain, f.out, f.scratch},
           new Pointer[] {src, wei, bp == null ? null : OneDnn.address(bp), dst, scratch});
-      if (f.dstOut != null) {
-        f.dstOut.run(dst, OneDnn.address(y));
-      }
+      f.finish(dst, y);
       return y;
     } finally {
       // only raw addresses reach oneDNN: keep the (possibly copied) arrays alive until it is done with them
@@ -120,49 +117,43 @@ final class OneDnnConv {
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xShape, geo, bias))) {
       Plan plan = lease.plan();
       INDArray[] r = new INDArray[3];
-      Plan.BackwardData d = needX ? plan.backwardData() : null;
-      Plan.BackwardWeights bw = needW ? plan.backwardWeights() : null;
+      Step d = needX ? plan.backwardData() : null;
+      Step bw = needW ? plan.backwardWeights() : null;
       // one reordered copy of the output gradient serves both primitives when they chose the same layout
-      boolean shareG = d != null && bw != null && d.diffDstIn != null && bw.diffDstIn != null
-          && OneDnn.same(d.diffDstIn.to, bw.diffDstIn.to);
+      boolean shareG = d != null && bw != null && d.inA != null && bw.inB != null && OneDnn.same(d.inA.to, bw.inB.to);
       long total = 0;
       if (d != null) {
-        total += copyBytes(d.diffDstIn) + copyBytes(d.weiIn) + copyBytes(d.diffSrcOut) + OneDnn.bytes(d.scratch);
+        total += d.arenaBytes();
       }
       if (bw != null) {
-        total += copyBytes(bw.srcIn) + (shareG ? 0 : copyBytes(bw.diffDstIn)) + copyBytes(bw.diffWeiOut)
-            + OneDnn.bytes(bw.scratch);
+        total += bw.arenaBytes() - (shareG ? copyBytes(bw.inB) : 0);
       }
       Arena arena = OneDnn.arena().reset(total);
       Pointer gData = null;
       if (d != null) {
-        gData = in(arena, d.diffDstIn, gp);
-        Pointer wei = in(arena, d.weiIn, wp);
+        gData = in(arena, d.inA, gp);
+        Pointer wei = in(arena, d.inB, wp);
         INDArray dx = NativeMemory.uninitialized(DataType.FLOAT, xShape);
-        Pointer diffSrc = d.diffSrcOut == null ? OneDnn.address(dx) : arena.take(OneDnn.bytes(d.diffSrcOut.from));
+        Pointer diffSrc = out(arena, d, dx);
         Pointer scratch = d.scratch == null ? null : arena.take(OneDnn.bytes(d.scratch));
         OneDnn.execute(d.primitive, new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC,
-            DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {d.diffDst, d.wei, d.diffSrc, d.scratch},
+            DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {d.a, d.b, d.out, d.scratch},
             new Pointer[] {gData, wei, diffSrc, scratch});
-        if (d.diffSrcOut != null) {
-          d.diffSrcOut.run(diffSrc, OneDnn.address(dx));
-        }
+        d.finish(diffSrc, dx);
         r[0] = dx;
       }
       if (bw != null) {
-        Pointer src = in(arena, bw.srcIn, xp);
-        Pointer diffDst = shareG ? gData : in(arena, bw.diffDstIn, gp);
+        Pointer src = in(arena, bw.inA, xp);
+        Pointer diffDst = shareG ? gData : in(arena, bw.inB, gp);
         INDArray dw = NativeMemory.uninitialized(DataType.FLOAT, plan.wShape);
         INDArray db = bias ? NativeMemory.uninitialized(DataType.FLOAT, plan.bDims) : null;
-        Pointer diffWei = bw.diffWeiOut == null ? OneDnn.address(dw) : arena.take(OneDnn.bytes(bw.diffWeiOut.from));
+        Pointer diffWei = out(arena, bw, dw);
         Pointer scratch = bw.scratch == null ? null : arena.take(OneDnn.bytes(bw.scratch));
         OneDnn.execute(bw.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
-            DNNL_ARG_DIFF_BIAS, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {bw.src, bw.diffDst, bw.diffWei,
+            DNNL_ARG_DIFF_BIAS, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {bw.a, bw.b, bw.out,
             bias ? plan.bPlain : null, bw.scratch},
             new Pointer[] {src, diffDst, diffWei, bias ? OneDnn.address(db) : null, scratch});
-        if (bw.diffWeiOut != null) {
-          bw.diffWeiOut.run(diffWei, OneDnn.address(dw));
-        }
+        bw.finish(diffWei, dw);
         r[1] = dw;
         r[2] = db;
       }
@@ -184,6 +175,11 @@ final class OneDnnConv {
     return copy;
   }
 
+  /** Where the primitive writes its output: the result array itself, or the arena when a reorder follows. */
+  private static Pointer out(Arena arena, Step step, INDArray result) {
+    return step.outReorder == null ? OneDnn.address(result) : arena.take(OneDnn.bytes(step.outReorder.from));
+  }
+
   /** Arena bytes of a reorder's oneDNN-side copy (0 when no reorder runs). */
   private static long copyBytes(Reorder r) {
     if (r == null) {
@@ -196,6 +192,58 @@ final class OneDnnConv {
   /** Number of cached shapes (for tests). */
   static int cachedPlans() {
     return PLANS.size();
+  }
+
+  /**
+   * One primitive with two inputs and one output (forward: x, w → y; backward data: dy, w → dx; backward weights:
+   * x, dy → dw): the layouts oneDNN chose for them and the reorders from and to Graft's plain arrays (null where
+   * the layouts agree).
+   */
+  private static final class Step {
+    final dnnl_primitive_desc pd;
+    final dnnl_primitive primitive;
+    final dnnl_memory_desc_t a;
+    final dnnl_memory_desc_t b;
+    final dnnl_memory_desc_t out;
+    final dnnl_memory_desc_t scratch;
+    final Reorder inA;
+    final Reorder inB;
+    final Reorder outReorder;
+
+    Step(dnnl_primitive_desc pd, String what, int queryA, dnnl_memory_desc_t plainA, int queryB,
+        dnnl_memory_desc_t plainB, int queryOut, dnnl_memory_desc_t plainOut) {
+      this.pd = pd;
+      primitive = OneDnn.primitive(pd, what);
+      a = OneDnn.query(pd, queryA);
+      b = OneDnn.query(pd, queryB);
+      out = OneDnn.query(pd, queryOut);
+      scratch = OneDnn.scratchpad(pd);
+      inA = Reorder.between(plainA, a);
+      inB = Reorder.between(plainB, b);
+      outReorder = Reorder.between(out, plainOut);
+    }
+
+    /** Arena bytes one run takes: the reordered copies and the scratchpad. */
+    long arenaBytes() {
+      return copyBytes(inA) + copyBytes(inB) + copyBytes(outReorder) + OneDnn.bytes(scratch);
+    }
+
+    /** Copies the output to the result array when the primitive wrote it in its own layout. */
+    void finish(Pointer written, INDArray result) {
+      if (outReorder != null) {
+        outReorder.run(written, OneDnn.address(result));
+      }
+    }
+
+    void destroy() {
+      for (Reorder r : new Reorder[] {inA, inB, outReorder}) {
+        if (r != null) {
+          r.destroy();
+        }
+      }
+      OneDnn.destroy(primitive);
+      OneDnn.destroy(pd);
+    }
   }
 
   /** The primitives of one shape; the backward ones are built on first use. */
@@ -214,9 +262,9 @@ final class OneDnnConv {
     final dnnl_memory_desc_t yPlain;
     final dnnl_memory_desc_t bPlain;
     final boolean bias;
-    private Forward forward;
-    private BackwardData backwardData;
-    private BackwardWeights backwardWeights;
+    private Step forward;
+    private Step backwardData;
+    private Step backwardWeights;
 
     Plan(Key k) {
       long hOut = (k.h() + 2L * k.pH() - ((long) k.dH() * (k.kH() - 1) + 1)) / k.sH() + 1;
@@ -242,41 +290,49 @@ final class OneDnnConv {
       return OneDnn.md(dims, dnnl_format_tag_any);
     }
 
-    Forward forward() {
+    Step forward() {
       synchronized (this) {
         if (forward == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
           OneDnn.check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
               any(xDims), any(wDims), bias ? bPlain : null, any(yDims), strides, dilates, padL, padR),
               "convolution_forward_desc_init");
-          forward = new Forward(OneDnn.primitiveDesc(cd, null, "convolution forward " + java.util.Arrays.toString(xDims)));
+          // forward: x and w in, y out
+          forward = new Step(OneDnn.primitiveDesc(cd, null, "convolution forward " + java.util.Arrays.toString(xDims)),
+              "convolution forward", dnnl_query_src_md, xPlain, dnnl_query_weights_md, wPlain, dnnl_query_dst_md, yPlain);
         }
         return forward;
       }
     }
 
-    BackwardData backwardData() {
-      Forward f = forward();
+    Step backwardData() {
+      Step f = forward();
       synchronized (this) {
         if (backwardData == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
           OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, any(xDims),
               any(wDims), any(yDims), strides, dilates, padL, padR), "convolution_backward_data_desc_init");
-          backwardData = new BackwardData(OneDnn.primitiveDesc(cd, f.pd, "convolution backward data"));
+          // backward data: dy and w in, dx out
+          backwardData = new Step(OneDnn.primitiveDesc(cd, f.pd, "convolution backward data"),
+              "convolution backward data", dnnl_query_diff_dst_md, yPlain, dnnl_query_weights_md, wPlain,
+              dnnl_query_diff_src_md, xPlain);
         }
         return backwardData;
       }
     }
 
-    BackwardWeights backwardWeights() {
-      Forward f = forward();
+    Step backwardWeights() {
+      Step f = forward();
       synchronized (this) {
         if (backwardWeights == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
           OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(cd, dnnl_convolution_direct, any(xDims),
               any(wDims), bias ? bPlain : null, any(yDims), strides, dilates, padL, padR),
               "convolution_backward_weights_desc_init");
-          backwardWeights = new BackwardWeights(OneDnn.primitiveDesc(cd, f.pd, "convolution backward weights"));
+          // backward weights: x and dy in, dw out (and db, plain)
+          backwardWeights = new Step(OneDnn.primitiveDesc(cd, f.pd, "convolution backward weights"),
+              "convolution backward weights", dnnl_query_src_md, xPlain, dnnl_query_diff_dst_md, yPlain,
+              dnnl_query_diff_weights_md, wPlain);
         }
         return backwardWeights;
       }
@@ -294,104 +350,6 @@ final class OneDnnConv {
         }
         if (forward != null) {
           forward.destroy();
-        }
-      }
-    }
-
-    final class Forward {
-      final dnnl_primitive_desc pd;
-      final dnnl_primitive primitive;
-      final dnnl_memory_desc_t src;
-      final dnnl_memory_desc_t wei;
-      final dnnl_memory_desc_t dst;
-      final dnnl_memory_desc_t scratch;
-      final Reorder srcIn;
-      final Reorder weiIn;
-      final Reorder dstOut;
-
-      Forward(dnnl_primitive_desc pd) {
-        this.pd = pd;
-        primitive = OneDnn.primitive(pd, "convolution forward");
-        src = OneDnn.query(pd, dnnl_query_src_md);
-        wei = OneDnn.query(pd, dnnl_query_weights_md);
-        dst = OneDnn.query(pd, dnnl_query_dst_md);
-        scratch = OneDnn.scratchpad(pd);
-        srcIn = Reorder.between(xPlain, src);
-        weiIn = Reorder.between(wPlain, wei);
-        dstOut = Reorder.between(dst, yPlain);
-      }
-
-      void destroy() {
-        destroyAll(srcIn, weiIn, dstOut);
-        OneDnn.destroy(primitive);
-        OneDnn.destroy(pd);
-      }
-    }
-
-    final class BackwardData {
-      final dnnl_primitive_desc pd;
-      final dnnl_primitive primitive;
-      final dnnl_memory_desc_t diffDst;
-      final dnnl_memory_desc_t wei;
-      final dnnl_memory_desc_t diffSrc;
-      final dnnl_memory_desc_t scratch;
-      final Reorder diffDstIn;
-      final Reorder weiIn;
-      final Reorder diffSrcOut;
-
-      BackwardData(dnnl_primitive_desc pd) {
-        this.pd = pd;
-        primitive = OneDnn.primitive(pd, "convolution backward data");
-        diffDst = OneDnn.query(pd, dnnl_query_diff_dst_md);
-        wei = OneDnn.query(pd, dnnl_query_weights_md);
-        diffSrc = OneDnn.query(pd, dnnl_query_diff_src_md);
-        scratch = OneDnn.scratchpad(pd);
-        diffDstIn = Reorder.between(yPlain, diffDst);
-        weiIn = Reorder.between(wPlain, wei);
-        diffSrcOut = Reorder.between(diffSrc, xPlain);
-      }
-
-      void destroy() {
-        destroyAll(diffDstIn, weiIn, diffSrcOut);
-        OneDnn.destroy(primitive);
-        OneDnn.destroy(pd);
-      }
-    }
-
-    final class BackwardWeights {
-      final dnnl_primitive_desc pd;
-      final dnnl_primitive primitive;
-      final dnnl_memory_desc_t src;
-      final dnnl_memory_desc_t diffDst;
-      final dnnl_memory_desc_t diffWei;
-      final dnnl_memory_desc_t scratch;
-      final Reorder srcIn;
-      final Reorder diffDstIn;
-      final Reorder diffWeiOut;
-
-      BackwardWeights(dnnl_primitive_desc pd) {
-        this.pd = pd;
-        primitive = OneDnn.primitive(pd, "convolution backward weights");
-        src = OneDnn.query(pd, dnnl_query_src_md);
-        diffDst = OneDnn.query(pd, dnnl_query_diff_dst_md);
-        diffWei = OneDnn.query(pd, dnnl_query_diff_weights_md);
-        scratch = OneDnn.scratchpad(pd);
-        srcIn = Reorder.between(xPlain, src);
-        diffDstIn = Reorder.between(yPlain, diffDst);
-        diffWeiOut = Reorder.between(diffWei, wPlain);
-      }
-
-      void destroy() {
-        destroyAll(srcIn, diffDstIn, diffWeiOut);
-        OneDnn.destroy(primitive);
-        OneDnn.destroy(pd);
-      }
-    }
-
-    private static void destroyAll(Reorder... rs) {
-      for (Reorder r : rs) {
-        if (r != null) {
-          r.destroy();
         }
       }
     }
