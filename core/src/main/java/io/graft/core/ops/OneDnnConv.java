@@ -120,7 +120,8 @@ final class OneDnnConv {
       Step d = needX ? plan.backwardData() : null;
       Step bw = needW ? plan.backwardWeights() : null;
       // one reordered copy of the output gradient serves both primitives when they chose the same layout
-      boolean shareG = d != null && bw != null && d.inA != null && bw.inB != null && OneDnn.same(d.inA.to, bw.inB.to);
+      boolean shareG = d != null && bw != null && d.inA != null && bw.inB != null
+          && OneDnn.same(d.inA.to, bw.inB.to);
       long total = 0;
       if (d != null) {
         total += d.arenaBytes();
@@ -298,8 +299,8 @@ final class OneDnnConv {
               any(xDims), any(wDims), bias ? bPlain : null, any(yDims), strides, dilates, padL, padR),
               "convolution_forward_desc_init");
           // forward: x and w in, y out
-          forward = new Step(OneDnn.primitiveDesc(cd, null, "convolution forward " + java.util.Arrays.toString(xDims)),
-              "convolution forward", dnnl_query_src_md, xPlain, dnnl_query_weights_md, wPlain, dnnl_query_dst_md, yPlain);
+          forward = new Step(OneDnn.primitiveDesc(cd, null, "convolution forward"), "convolution forward",
+              dnnl_query_src_md, xPlain, dnnl_query_weights_md, wPlain, dnnl_query_dst_md, yPlain);
         }
         return forward;
       }
