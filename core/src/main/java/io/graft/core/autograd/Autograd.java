@@ -40,15 +40,23 @@ public final class Autograd {
   public static Tensor recordJoint(String name, INDArray out, Tensor[] inputs, JointVjp fn) {
     NativeMemory.allocated(out);
     Tensor t = Tensor.of(out);
-    if (GradMode.isEnabled()) {
-      for (Tensor i : inputs) {
-        if (i != null && i.requiresGrad()) {
-          t.setGradFn(Node.joint(name, inputs, fn));
-          break;
-        }
-      }
+    if (willRecord(inputs)) {
+      t.setGradFn(Node.joint(name, inputs, fn));
     }
     return t;
+  }
+
+  /** Whether an op on these inputs (null entries allowed) records a graph node: grad mode on, some input wants grad. */
+  public static boolean willRecord(Tensor... inputs) {
+    if (!GradMode.isEnabled()) {
+      return false;
+    }
+    for (Tensor i : inputs) {
+      if (i != null && i.requiresGrad()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -44,9 +44,7 @@ public final class ConvOps {
   static Tensor direct(Tensor x, Tensor w, Tensor b, Geometry geo) {
     INDArray xv = x.data();
     INDArray wv = w.data();
-    boolean grads = io.graft.core.autograd.GradMode.isEnabled()
-        && (x.requiresGrad() || w.requiresGrad() || (b != null && b.requiresGrad()));
-    INDArray out = OneDnnConv.forward(xv, wv, b == null ? null : b.data(), geo, grads);
+    INDArray out = OneDnnConv.forward(xv, wv, b == null ? null : b.data(), geo, Autograd.willRecord(x, w, b));
     long[] xShape = xv.shape();
     Tensor[] inputs = b == null ? new Tensor[] {x, w} : new Tensor[] {x, w, b};
     return Autograd.recordJoint("conv2d", out, inputs, (g, needs) -> {

@@ -82,9 +82,7 @@ public final class NormOps {
       var = channelSumOfSquares(centered).divi(n);   // two-pass variance, as PyTorch
       NativeMemory.release(centered);
       if (runningMean != null && training) {
-        // running stats: in-place update of the module's buffers, never part of a graph
-        runningMean.data().muli(1 - momentum).addi(mean.mul(momentum));
-        runningVar.data().muli(1 - momentum).addi(var.mul(momentum * n / (double) (n - 1)));
+        updateRunningStats(runningMean, runningVar, mean, var, momentum, n);
       }
     } else {
       mean = runningMean.data().dup();
@@ -137,15 +135,12 @@ public final class NormOps {
   private static Tensor direct(Tensor x, INDArray xv, Tensor runningMean, Tensor runningVar, Tensor weight,
       Tensor bias, boolean training, double momentum, double eps) {
     INDArray wv = weight == null ? null : weight.data();
-    boolean grads = io.graft.core.autograd.GradMode.isEnabled()
-        && (x.requiresGrad() || (weight != null && weight.requiresGrad()) || (bias != null && bias.requiresGrad()));
-    INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bias == null ? null : bias.data(), eps, grads);
+    INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bias == null ? null : bias.data(), eps,
+        Autograd.willRecord(x, weight, bias));
     INDArray mean = out[1];
     INDArray var = out[2];
     if (runningMean != null && training) {
-      long n = x.numel() / x.shape()[1];
-      runningMean.data().muli(1 - momentum).addi(mean.mul(momentum));
-      runningVar.data().muli(1 - momentum).addi(var.mul(momentum * n / (double) (n - 1)));
+      updateRunningStats(runningMean, runningVar, mean, var, momentum, x.numel() / x.shape()[1]);
     }
     return Autograd.recordJoint("batch_norm", out[0], new Tensor[] {x, weight, bias}, (g, needs) -> {
       INDArray[] r = OneDnnBatchNorm.backward(xv, g, mean, var, wv, bias == null ? null : bias.data(), eps);
@@ -157,6 +152,16 @@ public final class NormOps {
       }
       return r;
     });
+  }
+
+  /**
+   * PyTorch's rule, in place on the module's buffers (never part of a graph): {@code running = (1 - momentum) *
+   * running + momentum * batch}, with the unbiased variance ({@code n} values per channel) for {@code runningVar}.
+   */
+  private static void updateRunningStats(Tensor runningMean, Tensor runningVar, INDArray mean, INDArray var,
+      double momentum, long n) {
+    runningMean.data().muli(1 - momentum).addi(mean.mul(momentum));
+    runningVar.data().muli(1 - momentum).addi(var.mul(momentum * n / (double) (n - 1)));
   }
 
   /** x * scale + shift per channel (dimension 1), into a fresh array: libnd4j's fused batchnorm kernel. */

@@ -103,10 +103,6 @@ final class OneDnn {
     return true;
   }
 
-  static dnnl_engine engine() {
-    return ENGINE;
-  }
-
   private static boolean isCpuBackend() {
     try {
       return Nd4j.getBackend().getClass().getName().equals("org.nd4j.linalg.cpu.nativecpu.CpuBackend");
@@ -341,12 +337,6 @@ final class OneDnn {
         }
         l.users++;
         return l;
-      }
-    }
-
-    int size() {
-      synchronized (this) {
-        return map.size();
       }
     }
   }

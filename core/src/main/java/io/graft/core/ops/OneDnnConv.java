@@ -190,11 +190,6 @@ final class OneDnnConv {
     return Math.max(OneDnn.bytes(r.to), OneDnn.bytes(r.from));
   }
 
-  /** Number of cached shapes (for tests). */
-  static int cachedPlans() {
-    return PLANS.size();
-  }
-
   /**
    * One primitive with two inputs and one output (forward: x, w → y; backward data: dy, w → dx; backward weights:
    * x, dy → dw): the layouts oneDNN chose for them and the reorders from and to Graft's plain arrays (null where
