@@ -51,10 +51,7 @@ public final class NativeMemory {
    * Other dtypes and empty or zero-dimensional shapes go through ND4J.
    */
   public static INDArray uninitialized(DataType dtype, long... shape) {
-    long n = 1;
-    for (long d : shape) {
-      n = Math.multiplyExact(n, d);
-    }
+    long n = count(shape);
     if (n == 0 || shape.length == 0 || (dtype != DataType.FLOAT && dtype != DataType.DOUBLE)) {
       return Nd4j.createUninitialized(dtype, shape);
     }
@@ -72,6 +69,15 @@ public final class NativeMemory {
       scope.owned.add(a);
     }
     return a;
+  }
+
+  /** The number of elements of a shape (overflow is an error). */
+  static long count(long[] shape) {
+    long n = 1;
+    for (long d : shape) {
+      n = Math.multiplyExact(n, d);
+    }
+    return n;
   }
 
   /** A C-order array of zeros: {@link #uninitialized} cleared by one libnd4j pass (faster than ND4J's own). */

@@ -1,5 +1,6 @@
 package io.graft.core.autograd;
 
+import io.graft.core.Layout;
 import io.graft.core.ShapeException;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -37,6 +38,14 @@ public final class Broadcast {
       throw ShapeException.of(op, "dtype mismatch " + a.dataType() + " vs " + b.dataType(), a.shape(), b.shape());
     }
     long[] shape = shape(op, a.shape(), b.shape());
+    if (a.length() > 0 && Layout.sameDense(a, b)) {
+      // same shape, same dense layout (channels_last activations, say): the result keeps it, and the kernel runs
+      // over the three blocks of memory as flat vectors
+      INDArray out = Layout.uninitializedLike(a, a.dataType());
+      Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(Layout.flat(a), Layout.flat(b))
+          .addOutputs(Layout.flat(out)).build());
+      return out;
+    }
     // every element is written by the kernel: no need to zero the buffer first
     INDArray out = io.graft.core.NativeMemory.uninitialized(a.dataType(), shape);
     if (out.length() == 0) {

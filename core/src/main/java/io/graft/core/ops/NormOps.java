@@ -12,8 +12,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Batch normalisation over dimension 1 of {@code (N, C)}, {@code (N, C, L)} or {@code (N, C, H, W)} input.
- * With batch statistics in float32 on the CPU it runs oneDNN's primitive ({@link OneDnnBatchNorm}); otherwise
- * (float64, running statistics, {@code -Dgraft.onednn=false}, CUDA) forward and backward are written out here
+ * In float32 on the CPU it runs oneDNN's primitive ({@link OneDnnBatchNorm}); otherwise (float64,
+ * {@code -Dgraft.onednn=false}, CUDA) forward and backward are written out here
  * rather than calling libnd4j's {@code batchnorm_bp}, which was measured 11–14× slower than PyTorch's.
  */
 public final class NormOps {
@@ -64,15 +64,15 @@ public final class NormOps {
     if (useBatch && n <= 1) {
       throw ShapeException.of(op, "expected more than 1 value per channel when training", xs);
     }
-    INDArray xv = ShapeOps.contiguous(x.data());
-    if (useBatch && allowOneDnn && OneDnn.usable(xv, weight == null ? null : weight.data(),
+    if (allowOneDnn && OneDnn.usable(x.data(), weight == null ? null : weight.data(),
         bias == null ? null : bias.data())) {
       try {
-        return direct(x, xv, runningMean, runningVar, weight, bias, training, momentum, eps);
+        return direct(x, runningMean, runningVar, weight, bias, useBatch, training, momentum, eps);
       } catch (OneDnn.Unsupported e) {
         // a shape oneDNN has no primitive for: the composition below
       }
     }
+    INDArray xv = ShapeOps.contiguous(x.data());
 
     INDArray mean;
     INDArray var;
@@ -131,19 +131,25 @@ public final class NormOps {
     });
   }
 
-  /** Batch statistics in float32 on the CPU: oneDNN's batch normalisation primitive ({@link OneDnnBatchNorm}). */
-  private static Tensor direct(Tensor x, INDArray xv, Tensor runningMean, Tensor runningVar, Tensor weight,
-      Tensor bias, boolean training, double momentum, double eps) {
+  /**
+   * Float32 on the CPU: oneDNN's batch normalisation primitive ({@link OneDnnBatchNorm}), with the batch's
+   * statistics or the running ones.
+   */
+  private static Tensor direct(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+      boolean useBatch, boolean training, double momentum, double eps) {
+    INDArray xv = x.data();
     INDArray wv = weight == null ? null : weight.data();
-    INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bias == null ? null : bias.data(), eps,
-        Autograd.willRecord(x, weight, bias));
+    INDArray bv = bias == null ? null : bias.data();
+    // the running statistics are read now: an update before backward (another forward) must not change them
+    INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bv, useBatch ? null : runningMean.data().dup(),
+        useBatch ? null : runningVar.data().dup(), eps, Autograd.willRecord(x, weight, bias));
     INDArray mean = out[1];
     INDArray var = out[2];
-    if (runningMean != null && training) {
+    if (useBatch && runningMean != null && training) {
       updateRunningStats(runningMean, runningVar, mean, var, momentum, x.numel() / x.shape()[1]);
     }
     return Autograd.recordJoint("batch_norm", out[0], new Tensor[] {x, weight, bias}, (g, needs) -> {
-      INDArray[] r = OneDnnBatchNorm.backward(xv, g, mean, var, wv, bias == null ? null : bias.data(), eps);
+      INDArray[] r = OneDnnBatchNorm.backward(xv, g, mean, var, wv, bv, !useBatch, eps);
       for (int i = 0; i < 3; i++) {
         if (!needs[i] && r[i] != null) {
           NativeMemory.release(r[i]);

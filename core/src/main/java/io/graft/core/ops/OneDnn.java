@@ -1,6 +1,7 @@
 package io.graft.core.ops;
 
 import io.graft.core.GraftException;
+import io.graft.core.Layout;
 import org.bytedeco.dnnl.const_dnnl_op_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
@@ -25,6 +26,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_tag;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
@@ -81,6 +83,26 @@ final class OneDnn {
     AVAILABLE = ok;
   }
 
+  /**
+   * Whether convolutions store their outputs channels_last ({@code N, H, W, C} in memory; see {@link Layout}), so
+   * that oneDNN's convolution and batch-norm kernels read and write them without reorders; system property
+   * {@code graft.channelsLast} ({@code false}: C order, with a reorder to and from oneDNN's blocked layouts around
+   * every convolution). Tests switch it with {@link #channelsLast(boolean)}.
+   */
+  private static volatile boolean channelsLast =
+      Boolean.parseBoolean(System.getProperty("graft.channelsLast", "true"));
+
+  static boolean channelsLast() {
+    return channelsLast;
+  }
+
+  /** Sets {@link #channelsLast()}, returning the previous setting (for tests). */
+  static boolean channelsLast(boolean on) {
+    boolean was = channelsLast;
+    channelsLast = on;
+    return was;
+  }
+
   private static final ThreadLocal<dnnl_stream> STREAM = ThreadLocal.withInitial(() -> {
     dnnl_stream s = new dnnl_stream();
     check(dnnl_stream_create(s, ENGINE, dnnl_stream_default_flags), "stream_create");
@@ -117,11 +139,34 @@ final class OneDnn {
     }
   }
 
-  /** A plain float32 memory descriptor ({@code tag}: e.g. nchw, oihw, goihw, x) or {@code format_tag::any}. */
+  /** A plain float32 memory descriptor ({@code tag}: e.g. nchw, nhwc, oihw, goihw, x) or {@code format_tag::any}. */
   static dnnl_memory_desc_t md(long[] dims, int tag) {
     dnnl_memory_desc_t m = new dnnl_memory_desc_t();
     check(dnnl_memory_desc_init_by_tag(m, dims.length, dims, dnnl_f32, tag), "memory_desc_init " + tag);
     return m;
+  }
+
+  /** The float32 memory descriptor of a dense array (see {@link #dense}): its shape and strides. */
+  static dnnl_memory_desc_t md(INDArray a) {
+    dnnl_memory_desc_t m = new dnnl_memory_desc_t();
+    check(dnnl_memory_desc_init_by_strides(m, a.rank(), a.shape(), dnnl_f32, strides(a)), "memory_desc_init");
+    return m;
+  }
+
+  /**
+   * A dense array's strides with those of size-1 dimensions (which mean nothing) made canonical, so that two arrays
+   * with the same layout get equal descriptors.
+   */
+  static long[] strides(INDArray a) {
+    int[] order = Layout.order(a);
+    long[] shape = a.shape();
+    long[] s = new long[shape.length];
+    long step = 1;
+    for (int i = order.length - 1; i >= 0; i--) {
+      s[order[i]] = step;
+      step *= shape[order[i]];
+    }
+    return s;
   }
 
   /**
@@ -289,15 +334,70 @@ final class OneDnn {
     return ARENA.get();
   }
 
-  /** The address of a float32 array's first element; the array must be C-contiguous (see {@link #plain}). */
+  /** The address of a float32 array's memory; the array must be dense over its whole buffer (see {@link #dense}). */
   static Pointer address(INDArray a) {
     return a.data().pointer();
   }
 
-  /** The array itself if it is C-contiguous with its own buffer from element 0, else a C-ordered copy. */
+  /**
+   * The array itself if it is dense (C order, channels_last, any order of its dimensions: see {@link Layout}) over
+   * its own whole buffer, else a C-ordered copy.
+   */
+  static INDArray dense(INDArray a) {
+    return a.offset() == 0 && a.data().length() == a.length() && Layout.order(a) != null ? a : a.dup('c');
+  }
+
+  /** The array itself if it is C-ordered over its own whole buffer, else a C-ordered copy. */
   static INDArray plain(INDArray a) {
     INDArray c = ShapeOps.contiguous(a);
     return c.offset() != 0 || c.data().length() != c.length() ? c.dup('c') : c;
+  }
+
+  /**
+   * One input of a primitive: the layout the primitive reads, and the reorders into it from the layouts arrays
+   * arrive in (built on first use, one per source layout; none when they agree).
+   */
+  static final class Port {
+    final dnnl_memory_desc_t md;
+    private final java.util.Map<java.util.List<Long>, java.util.Optional<Reorder>> from = new java.util.HashMap<>();
+
+    Port(dnnl_memory_desc_t md) {
+      this.md = md;
+    }
+
+    /** The reorder from a dense array's layout into this port's, or null when the array can be read as it is. */
+    Reorder from(INDArray a) {
+      java.util.List<Long> key = java.util.Arrays.stream(strides(a)).boxed().toList();
+      synchronized (this) {
+        java.util.Optional<Reorder> r = from.get(key);
+        if (r == null) {
+          r = java.util.Optional.ofNullable(Reorder.between(md(a), md));
+          from.put(key, r);
+        }
+        return r.orElse(null);
+      }
+    }
+
+    /** Arena bytes reading {@code a} through this port takes (its reordered copy, if any). */
+    long bytes(INDArray a) {
+      return from(a) == null ? 0 : OneDnn.bytes(md);
+    }
+
+    /** The array's data as the primitive reads it: the array itself, or a reordered copy in the arena. */
+    Pointer read(Arena arena, INDArray a) {
+      Reorder r = from(a);
+      if (r == null) {
+        return address(a);
+      }
+      Pointer copy = arena.take(OneDnn.bytes(md));
+      r.run(address(a), copy);
+      return copy;
+    }
+
+    synchronized void destroy() {
+      from.values().forEach(r -> r.ifPresent(Reorder::destroy));
+      from.clear();
+    }
   }
 
   /** Something built from oneDNN objects that must be destroyed explicitly (javacpp does not free them). */

@@ -1,7 +1,10 @@
 package io.graft.core.ops;
 
+import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
 import java.lang.ref.Reference;
+import java.util.Arrays;
+import java.util.List;
 import org.bytedeco.dnnl.dnnl_batch_normalization_desc_t;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive;
@@ -26,81 +29,112 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_backward_data;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_backward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_forward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_use_global_stats;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_use_scale;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_use_shift;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
 
 /**
- * Float32 batch normalisation with batch statistics (training) on oneDNN's primitive (see {@link OneDnn}): one
- * vectorised pass for the statistics and one for the output forward, and the backward's reductions and output in
- * two more — where the libnd4j composition in {@link NormOps} takes two reductions and two passes each way through
- * separate ND4J calls. Input {@code (N, C, ...)} runs as {@code (N, C, L)}: the trailing dimensions are one axis
- * to a per-channel normalisation.
+ * Float32 batch normalisation on oneDNN's primitive (see {@link OneDnn}), with batch statistics (training) or given
+ * ones (running statistics): one vectorised pass for the statistics and one for the output forward, and the
+ * backward's reductions and output in two more — where the libnd4j composition in {@link NormOps} takes two
+ * reductions and two passes each way through separate ND4J calls. A 4-D input runs in its own dense layout
+ * (channels_last after Graft's convolutions, where oneDNN's kernels are JIT-compiled and vectorised); other inputs
+ * {@code (N, C, ...)} run as C-ordered {@code (N, C, L, 1)}: the trailing dimensions are one axis to a per-channel
+ * normalisation (described as 3-D, oneDNN picks a far slower reference kernel).
  */
 final class OneDnnBatchNorm {
   private static final OneDnn.Cache<Key, Plan> PLANS = new OneDnn.Cache<>(OneDnnConv.MAX_PLANS, Plan::new);
 
   private OneDnnBatchNorm() {}
 
-  /** Everything that selects a primitive; {@code eps} as float bits. */
-  record Key(long n, long c, long l, boolean scale, boolean shift, int eps) {}
+  /**
+   * Everything that selects a primitive: the data's 4-D dims and strides, the parameters present, whether the
+   * statistics are given ({@code global}), {@code eps} as float bits.
+   */
+  record Key(List<Long> dims, List<Long> strides, boolean scale, boolean shift, boolean global, int eps) {}
 
-  private static Key key(INDArray x, boolean scale, boolean shift, double eps) {
-    long[] s = x.shape();
-    return new Key(s[0], s[1], x.length() / (s[0] * s[1]), scale, shift, Float.floatToIntBits((float) eps));
+  /** The input as oneDNN reads it: itself if 4-D and dense, else a C-ordered array described as (N, C, L, 1). */
+  private static INDArray data(INDArray x) {
+    return x.rank() == 4 ? OneDnn.dense(x) : OneDnn.plain(x);
+  }
+
+  private static Key key(INDArray xp, boolean scale, boolean shift, boolean global, double eps) {
+    long[] s = xp.shape();
+    long[] dims = xp.rank() == 4 ? s : new long[] {s[0], s[1], xp.length() / (s[0] * s[1]), 1};
+    long[] strides = xp.rank() == 4 ? OneDnn.strides(xp) : new long[] {dims[1] * dims[2], dims[2], 1, 1};
+    return new Key(boxed(dims), boxed(strides), scale, shift, global, Float.floatToIntBits((float) eps));
+  }
+
+  private static List<Long> boxed(long[] a) {
+    return Arrays.stream(a).boxed().toList();
   }
 
   /**
-   * {@code {y, mean, var}}: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch's mean and biased
-   * variance per channel ({@code (C)} each). {@code weight} and {@code bias} may be null.
+   * {@code {y, mean, var}}: y = (x - mean) / sqrt(var + eps) * weight + bias, y laid out like x. With
+   * {@code mean} and {@code var} null they are the batch's (mean and biased variance per channel, returned as
+   * {@code (C)} each), else the given ones (returned as given). {@code weight} and {@code bias} may be null.
    *
    * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape (then nothing has been computed)
    */
-  static INDArray[] forward(INDArray x, INDArray weight, INDArray bias, double eps, boolean backward) {
-    INDArray xp = OneDnn.plain(x);
+  static INDArray[] forward(INDArray x, INDArray weight, INDArray bias, INDArray mean, INDArray var, double eps,
+      boolean backward) {
+    INDArray xp = data(x);
     INDArray wp = weight == null ? null : OneDnn.plain(weight);
     INDArray bp = bias == null ? null : OneDnn.plain(bias);
-    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, eps))) {
+    boolean global = mean != null;
+    INDArray mp = global ? OneDnn.plain(mean) : null;
+    INDArray vp = global ? OneDnn.plain(var) : null;
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps))) {
       Plan p = lease.plan();
       if (backward) {
         p.backward(); // built now: a shape oneDNN cannot run fails here, never in the backward pass
       }
-      INDArray y = NativeMemory.uninitialized(DataType.FLOAT, xp.shape());
-      INDArray mean = NativeMemory.uninitialized(DataType.FLOAT, p.c);
-      INDArray var = NativeMemory.uninitialized(DataType.FLOAT, p.c);
+      INDArray y = Layout.uninitializedLike(xp, DataType.FLOAT);
+      if (!global) {
+        mp = NativeMemory.uninitialized(DataType.FLOAT, p.c);
+        vp = NativeMemory.uninitialized(DataType.FLOAT, p.c);
+      }
       OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(p.fwdScratch));
       OneDnn.execute(p.fwd, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE,
           DNNL_ARG_SHIFT, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat, p.stat,
           weight == null ? null : p.stat, bias == null ? null : p.stat, p.fwdScratch}, new Pointer[] {
-          OneDnn.address(xp), OneDnn.address(y), OneDnn.address(mean), OneDnn.address(var),
+          OneDnn.address(xp), OneDnn.address(y), OneDnn.address(mp), OneDnn.address(vp),
           wp == null ? null : OneDnn.address(wp), bp == null ? null : OneDnn.address(bp),
           p.fwdScratch == null ? null : arena.take(OneDnn.bytes(p.fwdScratch))});
-      return new INDArray[] {y, mean, var};
+      return new INDArray[] {y, mp, vp};
     } finally {
       // only raw addresses reach oneDNN: keep the (possibly copied) arrays alive until it is done with them
       Reference.reachabilityFence(xp);
       Reference.reachabilityFence(wp);
       Reference.reachabilityFence(bp);
+      Reference.reachabilityFence(mp);
+      Reference.reachabilityFence(vp);
     }
   }
 
   /**
    * {@code {dx, dweight, dbias}} of {@link #forward} (the parameter gradients only when the parameter is given).
-   * {@code mean} and {@code var} are the forward's.
+   * {@code mean} and {@code var} are the forward's; {@code global} as there (then dx = g * weight / sqrt(var + eps)).
+   * {@code dx} is laid out like {@code x}.
    */
   static INDArray[] backward(INDArray x, INDArray g, INDArray mean, INDArray var, INDArray weight, INDArray bias,
-      double eps) {
-    INDArray xp = OneDnn.plain(x);
-    INDArray gp = OneDnn.plain(g);
+      boolean global, double eps) {
+    INDArray xp = data(x);
+    INDArray gp = data(g);
+    if (xp.rank() == 4 && !Layout.sameDense(xp, gp)) {
+      gp = Layout.uninitializedLike(xp, DataType.FLOAT).assign(gp);  // the gradient in x's layout
+    }
     INDArray mp = OneDnn.plain(mean);
     INDArray vp = OneDnn.plain(var);
     INDArray wp = weight == null ? null : OneDnn.plain(weight);
     INDArray bp = bias == null ? null : OneDnn.plain(bias);
-    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, eps))) {
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps))) {
       Plan p = lease.plan();
       Plan.Backward b = p.backward();
-      INDArray dx = NativeMemory.uninitialized(DataType.FLOAT, xp.shape());
+      INDArray dx = Layout.uninitializedLike(xp, DataType.FLOAT);
       INDArray dw = weight == null ? null : NativeMemory.uninitialized(DataType.FLOAT, p.c);
       INDArray db = bias != null ? NativeMemory.uninitialized(DataType.FLOAT, p.c) : null;
       OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(b.scratch));
@@ -136,10 +170,14 @@ final class OneDnnBatchNorm {
     private Backward backward;
 
     Plan(Key k) {
-      c = k.c();
-      data = OneDnn.md(new long[] {k.n(), k.c(), k.l(), 1}, dnnl_nchw);
-      stat = OneDnn.md(new long[] {k.c()}, dnnl_x);
-      flags = (k.scale() ? dnnl_use_scale : 0) | (k.shift() ? dnnl_use_shift : 0);
+      long[] dims = k.dims().stream().mapToLong(Long::longValue).toArray();
+      long[] strides = k.strides().stream().mapToLong(Long::longValue).toArray();
+      c = dims[1];
+      data = new dnnl_memory_desc_t();
+      OneDnn.check(dnnl_memory_desc_init_by_strides(data, 4, dims, dnnl_f32, strides), "memory_desc_init");
+      stat = OneDnn.md(new long[] {c}, dnnl_x);
+      flags = (k.scale() ? dnnl_use_scale : 0) | (k.shift() ? dnnl_use_shift : 0)
+          | (k.global() ? dnnl_use_global_stats : 0);
       eps = Float.intBitsToFloat(k.eps());
       dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
       OneDnn.check(dnnl_batch_normalization_forward_desc_init(d, dnnl_forward_training, data, eps, flags),
@@ -178,8 +216,10 @@ final class OneDnnBatchNorm {
       Backward() {
         dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
         // dnnl_backward also yields the scale and shift gradients; without parameters there are none to yield
-        OneDnn.check(dnnl_batch_normalization_backward_desc_init(d, flags == 0 ? dnnl_backward_data : dnnl_backward,
-            data, data, eps, flags), "batch_normalization_backward_desc_init");
+        int params = dnnl_use_scale | dnnl_use_shift;
+        int kind = (flags & params) == 0 ? dnnl_backward_data : dnnl_backward;
+        OneDnn.check(dnnl_batch_normalization_backward_desc_init(d, kind, data, data, eps, flags),
+            "batch_normalization_backward_desc_init");
         pd = OneDnn.primitiveDesc(d, fwdPd, "batch normalization backward");
         primitive = OneDnn.primitive(pd, "batch normalization backward");
         scratch = OneDnn.scratchpad(pd);

@@ -1,5 +1,6 @@
 package io.graft.core.ops;
 
+import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
 import java.lang.ref.Reference;
 import io.graft.core.ops.ConvOps.Geometry;
@@ -30,6 +31,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_goihw;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nhwc;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_oihw;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_dst_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_src_md;
@@ -57,42 +59,44 @@ final class OneDnnConv {
 
   private OneDnnConv() {}
 
-  /** Everything that selects a primitive. */
+  /** Everything that selects a primitive; {@code channelsLast}: activations stored N, H, W, C (see {@link Layout}). */
   record Key(long n, long cin, long h, long w, long cout, int groups, int kH, int kW, int sH, int sW, int pH, int pW,
-      int dH, int dW, boolean bias) {
+      int dH, int dW, boolean bias, boolean channelsLast) {
 
     static Key of(long[] xShape, Geometry geo, boolean bias) {
       return new Key(xShape[0], geo.cin(), xShape[2], xShape[3], geo.cout(), geo.groups(), geo.kH(), geo.kW(),
-          geo.sH(), geo.sW(), geo.pH(), geo.pW(), geo.dH(), geo.dW(), bias);
+          geo.sH(), geo.sW(), geo.pH(), geo.pW(), geo.dH(), geo.dW(), bias, OneDnn.channelsLast());
     }
   }
 
   /**
-   * y = conv2d(x, w) + b as a new C-ordered array. With {@code backward} the backward primitives are built now too,
-   * so that a shape oneDNN cannot run fails here (the caller falls back to libnd4j), never in the backward pass.
+   * y = conv2d(x, w) + b as a new array, stored channels_last (or C order with {@code -Dgraft.channelsLast=false}).
+   * {@code x} may come in any dense layout. With {@code backward} the backward primitives are built now too, so
+   * that a shape oneDNN cannot run fails here (the caller falls back to libnd4j), never in the backward pass.
    *
    * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape
    */
   static INDArray forward(INDArray x, INDArray w, INDArray b, Geometry geo, boolean backward) {
-    INDArray xp = OneDnn.plain(x);
-    INDArray wp = OneDnn.plain(w);
+    INDArray xp = OneDnn.dense(x);
+    INDArray wp = null;
     INDArray bp = b == null ? null : OneDnn.plain(b);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xp.shape(), geo, b != null))) {
       Plan plan = lease.plan();
+      wp = plan.weights(w);
       Step f = plan.forward();
       if (backward) {
         plan.backwardData();
         plan.backwardWeights();
       }
-      INDArray y = NativeMemory.uninitialized(DataType.FLOAT, plan.yDims);
-      Arena arena = OneDnn.arena().reset(f.arenaBytes());
-      Pointer src = in(arena, f.inA, xp);
-      Pointer wei = in(arena, f.inB, wp);
-      Pointer dst = out(arena, f, y);
+      INDArray y = plan.activation(plan.yDims);
+      Arena arena = OneDnn.arena().reset(f.arenaBytes(xp, wp));
+      Pointer src = f.a.read(arena, xp);
+      Pointer wei = f.b.read(arena, wp);
+      Pointer dst = f.out(arena, y);
       Pointer scratch = f.scratch == null ? null : arena.take(OneDnn.bytes(f.scratch));
       OneDnn.execute(f.primitive,
           new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD},
-          new dnnl_memory_desc_t[] {f.a, f.b, bp == null ? null : plan.bPlain, f.out, f.scratch},
+          new dnnl_memory_desc_t[] {f.a.md, f.b.md, bp == null ? null : plan.bPlain, f.out, f.scratch},
           new Pointer[] {src, wei, bp == null ? null : OneDnn.address(bp), dst, scratch});
       f.finish(dst, y);
       return y;
@@ -107,51 +111,51 @@ final class OneDnnConv {
   /**
    * The gradients of a convolution: {@code {dx, dw, db}}, each null unless asked for ({@code db} needs
    * {@code needW} and a bias: it comes out of the weight-gradient primitive). {@code x} is read only for the
-   * weight gradient, {@code w} only for the input gradient.
+   * weight gradient, {@code w} only for the input gradient; {@code dx} is stored like the forward's output.
    */
   static INDArray[] backward(INDArray x, INDArray w, INDArray g, long[] xShape, Geometry geo, boolean bias,
       boolean needX, boolean needW) {
-    INDArray gp = OneDnn.plain(g);
-    INDArray xp = needW ? OneDnn.plain(x) : null;
-    INDArray wp = needX ? OneDnn.plain(w) : null;
+    INDArray gp = OneDnn.dense(g);
+    INDArray xp = needW ? OneDnn.dense(x) : null;
+    INDArray wp = null;
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xShape, geo, bias))) {
       Plan plan = lease.plan();
+      wp = needX ? plan.weights(w) : null;
       INDArray[] r = new INDArray[3];
       Step d = needX ? plan.backwardData() : null;
       Step bw = needW ? plan.backwardWeights() : null;
-      // one reordered copy of the output gradient serves both primitives when they chose the same layout
-      boolean shareG = d != null && bw != null && d.inA != null && bw.inB != null
-          && OneDnn.same(d.inA.to, bw.inB.to);
+      // one reordered copy of the output gradient serves both primitives when they read the same layout
+      boolean shareG = d != null && bw != null && d.a.from(gp) != null && OneDnn.same(d.a.md, bw.b.md);
       long total = 0;
       if (d != null) {
-        total += d.arenaBytes();
+        total += d.arenaBytes(gp, wp);
       }
       if (bw != null) {
-        total += bw.arenaBytes() - (shareG ? copyBytes(bw.inB) : 0);
+        total += bw.arenaBytes(xp, gp) - (shareG ? bw.b.bytes(gp) : 0);
       }
       Arena arena = OneDnn.arena().reset(total);
       Pointer gData = null;
       if (d != null) {
-        gData = in(arena, d.inA, gp);
-        Pointer wei = in(arena, d.inB, wp);
-        INDArray dx = NativeMemory.uninitialized(DataType.FLOAT, xShape);
-        Pointer diffSrc = out(arena, d, dx);
+        gData = d.a.read(arena, gp);
+        Pointer wei = d.b.read(arena, wp);
+        INDArray dx = plan.activation(xShape);
+        Pointer diffSrc = d.out(arena, dx);
         Pointer scratch = d.scratch == null ? null : arena.take(OneDnn.bytes(d.scratch));
         OneDnn.execute(d.primitive, new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC,
-            DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {d.a, d.b, d.out, d.scratch},
+            DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {d.a.md, d.b.md, d.out, d.scratch},
             new Pointer[] {gData, wei, diffSrc, scratch});
         d.finish(diffSrc, dx);
         r[0] = dx;
       }
       if (bw != null) {
-        Pointer src = in(arena, bw.inA, xp);
-        Pointer diffDst = shareG ? gData : in(arena, bw.inB, gp);
+        Pointer src = bw.a.read(arena, xp);
+        Pointer diffDst = shareG ? gData : bw.b.read(arena, gp);
         INDArray dw = NativeMemory.uninitialized(DataType.FLOAT, plan.wShape);
         INDArray db = bias ? NativeMemory.uninitialized(DataType.FLOAT, plan.bDims) : null;
-        Pointer diffWei = out(arena, bw, dw);
+        Pointer diffWei = bw.out(arena, dw);
         Pointer scratch = bw.scratch == null ? null : arena.take(OneDnn.bytes(bw.scratch));
         OneDnn.execute(bw.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
-            DNNL_ARG_DIFF_BIAS, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {bw.a, bw.b, bw.out,
+            DNNL_ARG_DIFF_BIAS, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {bw.a.md, bw.b.md, bw.out,
             bias ? plan.bPlain : null, bw.scratch},
             new Pointer[] {src, diffDst, diffWei, bias ? OneDnn.address(db) : null, scratch});
         bw.finish(diffWei, dw);
@@ -166,62 +170,38 @@ final class OneDnnConv {
     }
   }
 
-  /** The array's data as the primitive wants it: the array itself, or a reordered copy in the arena. */
-  private static Pointer in(Arena arena, Reorder reorder, INDArray a) {
-    if (reorder == null) {
-      return OneDnn.address(a);
-    }
-    Pointer copy = arena.take(OneDnn.bytes(reorder.to));
-    reorder.run(OneDnn.address(a), copy);
-    return copy;
-  }
-
-  /** Where the primitive writes its output: the result array itself, or the arena when a reorder follows. */
-  private static Pointer out(Arena arena, Step step, INDArray result) {
-    return step.outReorder == null ? OneDnn.address(result) : arena.take(OneDnn.bytes(step.outReorder.from));
-  }
-
-  /** Arena bytes of a reorder's oneDNN-side copy (0 when no reorder runs). */
-  private static long copyBytes(Reorder r) {
-    if (r == null) {
-      return 0;
-    }
-    // the oneDNN-side memory is the destination of an incoming reorder and the source of an outgoing one
-    return Math.max(OneDnn.bytes(r.to), OneDnn.bytes(r.from));
-  }
-
   /**
    * One primitive with two inputs and one output (forward: x, w → y; backward data: dy, w → dx; backward weights:
-   * x, dy → dw): the layouts oneDNN chose for them and the reorders from and to Graft's plain arrays (null where
-   * the layouts agree).
+   * x, dy → dw): the layouts it reads (with reorders from the layouts the arrays come in) and writes, and the
+   * reorder from its output layout to the result array's (null where they agree).
    */
   private static final class Step {
     final dnnl_primitive_desc pd;
     final dnnl_primitive primitive;
-    final dnnl_memory_desc_t a;
-    final dnnl_memory_desc_t b;
+    final OneDnn.Port a;
+    final OneDnn.Port b;
     final dnnl_memory_desc_t out;
     final dnnl_memory_desc_t scratch;
-    final Reorder inA;
-    final Reorder inB;
     final Reorder outReorder;
 
-    Step(dnnl_primitive_desc pd, String what, int queryA, dnnl_memory_desc_t plainA, int queryB,
-        dnnl_memory_desc_t plainB, int queryOut, dnnl_memory_desc_t plainOut) {
+    Step(dnnl_primitive_desc pd, String what, int queryA, int queryB, int queryOut, dnnl_memory_desc_t result) {
       this.pd = pd;
       primitive = OneDnn.primitive(pd, what);
-      a = OneDnn.query(pd, queryA);
-      b = OneDnn.query(pd, queryB);
+      a = new OneDnn.Port(OneDnn.query(pd, queryA));
+      b = new OneDnn.Port(OneDnn.query(pd, queryB));
       out = OneDnn.query(pd, queryOut);
       scratch = OneDnn.scratchpad(pd);
-      inA = Reorder.between(plainA, a);
-      inB = Reorder.between(plainB, b);
-      outReorder = Reorder.between(out, plainOut);
+      outReorder = Reorder.between(out, result);
     }
 
-    /** Arena bytes one run takes: the reordered copies and the scratchpad. */
-    long arenaBytes() {
-      return copyBytes(inA) + copyBytes(inB) + copyBytes(outReorder) + OneDnn.bytes(scratch);
+    /** Arena bytes one run on these inputs takes: their reordered copies, the output's, the scratchpad. */
+    long arenaBytes(INDArray inA, INDArray inB) {
+      return a.bytes(inA) + b.bytes(inB) + (outReorder == null ? 0 : OneDnn.bytes(out)) + OneDnn.bytes(scratch);
+    }
+
+    /** Where the primitive writes its output: the result array itself, or the arena when a reorder follows. */
+    Pointer out(Arena arena, INDArray result) {
+      return outReorder == null ? OneDnn.address(result) : arena.take(OneDnn.bytes(out));
     }
 
     /** Copies the output to the result array when the primitive wrote it in its own layout. */
@@ -232,10 +212,10 @@ final class OneDnnConv {
     }
 
     void destroy() {
-      for (Reorder r : new Reorder[] {inA, inB, outReorder}) {
-        if (r != null) {
-          r.destroy();
-        }
+      a.destroy();
+      b.destroy();
+      if (outReorder != null) {
+        outReorder.destroy();
       }
       OneDnn.destroy(primitive);
       OneDnn.destroy(pd);
@@ -253,11 +233,14 @@ final class OneDnnConv {
     final long[] dilates;
     final long[] padL;
     final long[] padR;
-    final dnnl_memory_desc_t xPlain;
+    final dnnl_memory_desc_t xResult;
     final dnnl_memory_desc_t wPlain;
-    final dnnl_memory_desc_t yPlain;
+    final dnnl_memory_desc_t yResult;
     final dnnl_memory_desc_t bPlain;
     final boolean bias;
+    final boolean channelsLast;
+    /** The layout the primitives read and write activations in: channels_last, or oneDNN's choice. */
+    final int act;
     private Step forward;
     private Step backwardData;
     private Step backwardWeights;
@@ -275,15 +258,33 @@ final class OneDnnConv {
       dilates = new long[] {k.dH() - 1, k.dW() - 1};
       padL = new long[] {k.pH(), k.pW()};
       padR = padL; // PyTorch's floor: oneDNN accepts the same right padding when it yields the same output size
-      xPlain = OneDnn.md(xDims, dnnl_nchw);
+      channelsLast = k.channelsLast();
+      act = channelsLast ? dnnl_nhwc : dnnl_format_tag_any;
+      xResult = OneDnn.md(xDims, channelsLast ? dnnl_nhwc : dnnl_nchw);
       wPlain = OneDnn.md(wDims, k.groups() == 1 ? dnnl_oihw : dnnl_goihw);
-      yPlain = OneDnn.md(yDims, dnnl_nchw);
+      yResult = OneDnn.md(yDims, channelsLast ? dnnl_nhwc : dnnl_nchw);
       bPlain = OneDnn.md(bDims, dnnl_x);
       bias = k.bias();
     }
 
+    /** The weights as oneDNN reads them: C-ordered, grouped ones as {@code (G, C_out / G, C_in / G, kH, kW)}. */
+    INDArray weights(INDArray w) {
+      INDArray p = OneDnn.plain(w);
+      return wDims.length == 4 ? p : p.reshape(wDims);
+    }
+
+    /** A new array for an activation or its gradient: channels_last, or C order. */
+    INDArray activation(long[] dims) {
+      return channelsLast ? Layout.uninitializedChannelsLast(DataType.FLOAT, dims)
+          : NativeMemory.uninitialized(DataType.FLOAT, dims);
+    }
+
     private dnnl_memory_desc_t any(long[] dims) {
       return OneDnn.md(dims, dnnl_format_tag_any);
+    }
+
+    private dnnl_memory_desc_t activationMd(long[] dims) {
+      return OneDnn.md(dims, act);
     }
 
     Step forward() {
@@ -291,11 +292,11 @@ final class OneDnnConv {
         if (forward == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
           OneDnn.check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
-              any(xDims), any(wDims), bias ? bPlain : null, any(yDims), strides, dilates, padL, padR),
-              "convolution_forward_desc_init");
+              activationMd(xDims), any(wDims), bias ? bPlain : null, activationMd(yDims), strides, dilates, padL,
+              padR), "convolution_forward_desc_init");
           // forward: x and w in, y out
           forward = new Step(OneDnn.primitiveDesc(cd, null, "convolution forward"), "convolution forward",
-              dnnl_query_src_md, xPlain, dnnl_query_weights_md, wPlain, dnnl_query_dst_md, yPlain);
+              dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md, yResult);
         }
         return forward;
       }
@@ -306,12 +307,13 @@ final class OneDnnConv {
       synchronized (this) {
         if (backwardData == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
-          OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, any(xDims),
-              any(wDims), any(yDims), strides, dilates, padL, padR), "convolution_backward_data_desc_init");
+          OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(cd, dnnl_convolution_direct,
+              activationMd(xDims), any(wDims), activationMd(yDims), strides, dilates, padL, padR),
+              "convolution_backward_data_desc_init");
           // backward data: dy and w in, dx out
           backwardData = new Step(OneDnn.primitiveDesc(cd, f.pd, "convolution backward data"),
-              "convolution backward data", dnnl_query_diff_dst_md, yPlain, dnnl_query_weights_md, wPlain,
-              dnnl_query_diff_src_md, xPlain);
+              "convolution backward data", dnnl_query_diff_dst_md, dnnl_query_weights_md, dnnl_query_diff_src_md,
+              xResult);
         }
         return backwardData;
       }
@@ -322,13 +324,13 @@ final class OneDnnConv {
       synchronized (this) {
         if (backwardWeights == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
-          OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(cd, dnnl_convolution_direct, any(xDims),
-              any(wDims), bias ? bPlain : null, any(yDims), strides, dilates, padL, padR),
-              "convolution_backward_weights_desc_init");
+          OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(cd, dnnl_convolution_direct,
+              activationMd(xDims), any(wDims), bias ? bPlain : null, activationMd(yDims), strides, dilates, padL,
+              padR), "convolution_backward_weights_desc_init");
           // backward weights: x and dy in, dw out (and db, plain)
           backwardWeights = new Step(OneDnn.primitiveDesc(cd, f.pd, "convolution backward weights"),
-              "convolution backward weights", dnnl_query_src_md, xPlain, dnnl_query_diff_dst_md, yPlain,
-              dnnl_query_diff_weights_md, wPlain);
+              "convolution backward weights", dnnl_query_src_md, dnnl_query_diff_dst_md, dnnl_query_diff_weights_md,
+              wPlain);
         }
         return backwardWeights;
       }

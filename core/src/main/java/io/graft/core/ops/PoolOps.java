@@ -3,6 +3,7 @@ package io.graft.core.ops;
 import static io.graft.core.autograd.Autograd.record;
 
 import io.graft.core.GraftException;
+import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
@@ -13,8 +14,8 @@ import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * 2-D pooling on NCHW input: max and average pooling on libnd4j's kernels (forward and backward), adaptive
- * average pooling composed from them.
+ * 2-D pooling on NCHW-indexed input: max and average pooling on libnd4j's kernels (forward and backward), run as
+ * NHWC on channels_last input ({@link Layout}); adaptive average pooling composed from them.
  */
 public final class PoolOps {
   private PoolOps() {}
@@ -91,22 +92,41 @@ public final class PoolOps {
   }
 
   private static INDArray run(String kernel, Window w, int mode, INDArray x) {
-    INDArray out = NativeMemory.uninitialized(x.dataType(), x.size(0), x.size(1), w.hOut, w.wOut);
-    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(x).addOutputs(out).addIntegerArguments(w.iargs(mode)).build());
+    boolean cl = Layout.isChannelsLast(x);
+    long[] shape = {x.size(0), x.size(1), w.hOut, w.wOut};
+    // a channels_last input pools as NHWC and gives a channels_last output (PyTorch's rule)
+    INDArray out = cl ? Layout.uninitializedChannelsLast(x.dataType(), shape)
+        : NativeMemory.uninitialized(x.dataType(), shape);
+    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(cl ? nhwc(x) : x).addOutputs(cl ? nhwc(out) : out)
+        .addIntegerArguments(w.iargs(mode, cl)).build());
     return out;
   }
 
   private static INDArray runBackward(String kernel, Window w, int mode, INDArray x, INDArray g) {
-    INDArray gx = NativeMemory.zeros(x.dataType(), x.shape());
-    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(x, g).addOutputs(gx).addIntegerArguments(w.iargs(mode)).build());
+    if (!Layout.isChannelsLast(x)) {
+      INDArray gx = NativeMemory.zeros(x.dataType(), x.shape());
+      Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(x, g).addOutputs(gx).addIntegerArguments(w.iargs(mode,
+          false)).build());
+      return gx;
+    }
+    INDArray gcl = Layout.isChannelsLast(g) ? g : Layout.uninitializedChannelsLast(g.dataType(), g.shape()).assign(g);
+    INDArray gx = Layout.uninitializedChannelsLast(x.dataType(), x.shape());
+    Layout.flat(gx).assign(0);
+    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(nhwc(x), nhwc(gcl)).addOutputs(nhwc(gx))
+        .addIntegerArguments(w.iargs(mode, true)).build());
     return gx;
+  }
+
+  /** A channels_last array indexed as stored: {@code (N, H, W, C)}, C-ordered. */
+  private static INDArray nhwc(INDArray channelsLast) {
+    return channelsLast.permute(0, 2, 3, 1);
   }
 
   /** Validated pooling window; every check runs before native code. */
   record Window(int kH, int kW, int sH, int sW, int pH, int pW, int dH, int dW, long hOut, long wOut) {
-    int[] iargs(int extra) {
-      // kH, kW, sH, sW, pH, pW, dH, dW, sameMode (0), extraParam0 (avg: 1 = count padding), dataFormat (0 = NCHW)
-      return new int[] {kH, kW, sH, sW, pH, pW, dH, dW, 0, extra, 0};
+    int[] iargs(int extra, boolean nhwc) {
+      // kH, kW, sH, sW, pH, pW, dH, dW, sameMode (0), extraParam0 (avg: 1 = count padding), dataFormat (1 = NHWC)
+      return new int[] {kH, kW, sH, sW, pH, pW, dH, dW, 0, extra, nhwc ? 1 : 0};
     }
 
     static Window check(String op, Tensor x, int[] k, int[] s, int[] p, int[] d) {

@@ -3,6 +3,7 @@ package io.graft.core.ops;
 import static io.graft.testing.TensorAssert.assertClose;
 import static io.graft.testing.TensorAssert.assertIdentical;
 
+import io.graft.core.Layout;
 import io.graft.core.Tensor;
 import io.graft.core.random.Rng;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -75,9 +76,11 @@ class ConvOpsTest {
         {3, 5, 6, 6, 7, 6, 1, 1, 0, 0, 1, 1, 1}, // kernel as large as the input
     };
     for (int[] c : cases) {
-      for (int mix = 0; mix < 4; mix++) { // which of input and weight need a gradient
-        boolean needX = (mix & 1) != 0;
-        boolean needW = (mix & 2) != 0;
+      for (int variant = 0; variant < 16; variant++) {
+        boolean needX = (variant & 1) != 0; // which of input and weight need a gradient
+        boolean needW = (variant & 2) != 0;
+        boolean clMode = (variant & 4) == 0; // outputs stored channels_last (the default) or C order
+        boolean clIn = (variant & 8) != 0; // input and output gradient given channels_last
         Rng rng = new Rng(23);
         Tensor x = Tensor.randn(rng, c[0], c[1], c[2], c[3]);
         Tensor w = Tensor.randn(rng, c[4], c[1] / c[11], c[5], c[5]).mul(0.2);
@@ -88,21 +91,31 @@ class ConvOpsTest {
         Tensor[][] grads = new Tensor[2][];
         Tensor[] outs = new Tensor[2];
         Tensor g = null;
-        for (int path = 0; path < 2; path++) {
-          Tensor xi = needX ? x.detach().requiresGrad(true) : x;
-          Tensor wi = needW ? w.detach().requiresGrad(true) : w;
-          Tensor bi = b == null ? null : b.detach().requiresGrad(true);
-          ConvOps.Geometry geo = ConvOps.Geometry.check(xi, wi, bi, st, pd, dl, c[11]);
-          outs[path] = path == 0 ? ConvOps.direct(xi, wi, bi, geo) : ConvOps.libnd4j(xi, wi, bi, geo);
-          if (g == null) {
-            g = Tensor.randn(new Rng(29), outs[path].shape());
+        boolean was = OneDnn.channelsLast(clMode);
+        try {
+          for (int path = 0; path < 2; path++) {
+            Tensor x0 = path == 0 && clIn ? channelsLast(x) : x;
+            Tensor xi = needX ? x0.detach().requiresGrad(true) : x0;
+            Tensor wi = needW ? w.detach().requiresGrad(true) : w;
+            Tensor bi = b == null ? null : b.detach().requiresGrad(true);
+            ConvOps.Geometry geo = ConvOps.Geometry.check(xi, wi, bi, st, pd, dl, c[11]);
+            outs[path] = path == 0 ? ConvOps.direct(xi, wi, bi, geo) : ConvOps.libnd4j(xi, wi, bi, geo);
+            if (g == null) {
+              g = Tensor.randn(new Rng(29), outs[path].shape());
+            }
+            if (needX || needW || bi != null) {
+              outs[path].backward(path == 0 && clIn ? channelsLast(g) : g);
+            }
+            grads[path] = new Tensor[] {needX ? xi.grad() : null, needW ? wi.grad() : null,
+                bi == null ? null : bi.grad()};
           }
-          if (needX || needW || bi != null) {
-            outs[path].backward(g);
-          }
-          grads[path] = new Tensor[] {needX ? xi.grad() : null, needW ? wi.grad() : null, bi == null ? null : bi.grad()};
+        } finally {
+          OneDnn.channelsLast(was);
         }
-        String what = java.util.Arrays.toString(c) + " needX " + needX + " needW " + needW;
+        String what = java.util.Arrays.toString(c) + " needX " + needX + " needW " + needW + " channels_last output "
+            + clMode + " channels_last input " + clIn;
+        long[] ys = outs[0].shape();
+        assertTrue(ys[2] * ys[3] == 1 || Layout.isChannelsLast(outs[0].data()) == clMode, "output layout " + what);
         assertClose(outs[0], outs[1], 1e-4, 1e-5, "output " + what);
         for (int k = 0; k < 3; k++) {
           if (grads[1][k] != null) {
@@ -111,6 +124,10 @@ class ConvOpsTest {
         }
       }
     }
+  }
+
+  private static Tensor channelsLast(Tensor t) {
+    return Tensor.of(Layout.uninitializedChannelsLast(DataType.FLOAT, t.shape()).assign(t.data()));
   }
 
   @Test

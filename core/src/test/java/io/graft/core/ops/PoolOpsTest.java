@@ -1,0 +1,42 @@
+package io.graft.core.ops;
+
+import static io.graft.testing.TensorAssert.assertIdentical;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.graft.core.Layout;
+import io.graft.core.Tensor;
+import io.graft.core.random.Rng;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+
+class PoolOpsTest {
+  private static Tensor channelsLast(Tensor t) {
+    return Tensor.of(Layout.uninitializedChannelsLast(t.dtype(), t.shape()).assign(t.data()));
+  }
+
+  @Test
+  void channelsLastInputPoolsToTheSameValuesAndKeepsItsLayout() {
+    for (DataType dtype : new DataType[] {DataType.FLOAT, DataType.DOUBLE}) {
+      for (int kind = 0; kind < 2; kind++) { // max pool 3x3/2 pad 1 (ResNet's), average pool 2x2/2
+        for (boolean gradChannelsLast : new boolean[] {true, false}) {
+          Tensor x = Tensor.randn(new Rng(3), 2, 5, 9, 8).to(dtype);
+          Tensor[] outs = new Tensor[2];
+          Tensor[] grads = new Tensor[2];
+          for (int path = 0; path < 2; path++) {
+            Tensor xi = (path == 0 ? channelsLast(x) : x.detach()).requiresGrad(true);
+            outs[path] = kind == 0
+                ? PoolOps.maxPool2d(xi, new int[] {3, 3}, new int[] {2, 2}, new int[] {1, 1}, new int[] {1, 1})
+                : PoolOps.avgPool2d(xi, new int[] {2, 2}, new int[] {2, 2}, new int[] {0, 0}, true);
+            Tensor g = Tensor.randn(new Rng(5), outs[path].shape()).to(dtype);
+            outs[path].backward(path == 0 && gradChannelsLast ? channelsLast(g) : g);
+            grads[path] = xi.grad();
+          }
+          String what = dtype + (kind == 0 ? " max" : " avg") + " gradient channels_last " + gradChannelsLast;
+          assertTrue(Layout.isChannelsLast(outs[0].data()), "output layout " + what);
+          assertIdentical(outs[0], outs[1], "output " + what);
+          assertIdentical(grads[0], grads[1], "input gradient " + what);
+        }
+      }
+    }
+  }
+}
