@@ -290,10 +290,14 @@ final class OneDnnConv {
     Step forward() {
       synchronized (this) {
         if (forward == null) {
+          // for an output of under 4x4 positions oneDNN 2.5 runs channels_last slowly (its brgconv kernel: 13.5 ms
+          // for ResNet-18's last 3x3 at 64^2, batch 32, against 3.1 ms for its blocked layout; level from 4x4 on,
+          // ahead at 7x7 and up: tools/bench/dnnl_spike/ImplSpike): let it choose, and reorder the small arrays
+          int fwdAct = yDims[2] * yDims[3] < 16 ? dnnl_format_tag_any : act;
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
           OneDnn.check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
-              activationMd(xDims), any(wDims), bias ? bPlain : null, activationMd(yDims), strides, dilates, padL,
-              padR), "convolution_forward_desc_init");
+              OneDnn.md(xDims, fwdAct), any(wDims), bias ? bPlain : null, OneDnn.md(yDims, fwdAct), strides, dilates,
+              padL, padR), "convolution_forward_desc_init");
           // forward: x and w in, y out
           forward = new Step(OneDnn.primitiveDesc(cd, null, "convolution forward"), "convolution forward",
               dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md, yResult);

@@ -74,6 +74,7 @@ class ConvOpsTest {
         {2, 4, 9, 9, 8, 3, 2, 2, 1, 1, 1, 4, 1}, // depthwise, multiplier 2
         {2, 8, 9, 9, 12, 3, 1, 1, 1, 1, 1, 2, 1}, // groups 2
         {3, 5, 6, 6, 7, 6, 1, 1, 0, 0, 1, 1, 1}, // kernel as large as the input
+        {2, 8, 4, 4, 16, 3, 2, 2, 1, 1, 1, 1, 0}, // a 2x2 output (forward in oneDNN's blocked layout)
     };
     for (int[] c : cases) {
       for (int variant = 0; variant < 16; variant++) {
