@@ -139,6 +139,11 @@ public final class NativeMemory {
     return s;
   }
 
+  /** Whether a release scope is open on this thread (arrays allocated now would be freed when it ends). */
+  public static boolean inScope() {
+    return SCOPE.get() != null;
+  }
+
   /** See {@link #openScope()}. */
   public static final class Scope implements AutoCloseable {
     private final Scope parent;

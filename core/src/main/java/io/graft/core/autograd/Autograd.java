@@ -1,6 +1,7 @@
 package io.graft.core.autograd;
 
 import io.graft.core.GraftException;
+import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Tensor;
@@ -83,6 +84,10 @@ public final class Autograd {
       }
       Node node = t.gradFn();
       if (node == null) {
+        if (t.requiresGrad() && t.grad() == null && adoptable(g, seed, grads)) {
+          t.setGrad(Tensor.of(g));   // a first gradient nothing else holds becomes the leaf's own: no copy
+          continue;
+        }
         t.accumulateGrad(g);   // keeps a copy: g itself is spent
         releaseSpent(g, seed, grads, null);
         continue;
@@ -136,22 +141,39 @@ public final class Autograd {
    * ({@link NativeMemory#release}); gradients never alias forward activations.
    */
   private static void releaseSpent(INDArray a, INDArray seed, Map<Tensor, INDArray> pending, INDArray[] live) {
+    if (spent(a, seed, pending, live)) {
+      NativeMemory.release(a);
+    }
+  }
+
+  /** Whether nothing but the caller holds {@code a}: Graft allocated it, and no pending gradient shares its memory. */
+  private static boolean spent(INDArray a, INDArray seed, Map<Tensor, INDArray> pending, INDArray[] live) {
     if (a == null || !NativeMemory.isOwned(a) || overlaps(a, seed)) {
-      return;
+      return false;
     }
     for (INDArray p : pending.values()) {
       if (overlaps(a, p)) {
-        return;
+        return false;
       }
     }
     if (live != null) {
       for (INDArray l : live) {
         if (overlaps(a, l)) {
-          return;
+          return false;
         }
       }
     }
-    NativeMemory.release(a);
+    return true;
+  }
+
+  /**
+   * Whether a leaf may keep {@code g} as its gradient instead of a copy (saving a copy of every parameter's
+   * gradient per step): spent (above), C-ordered over its whole buffer, and allocated outside any release scope
+   * (whose end would free it under the leaf).
+   */
+  private static boolean adoptable(INDArray g, INDArray seed, Map<Tensor, INDArray> pending) {
+    return !NativeMemory.inScope() && spent(g, seed, pending, null) && g.offset() == 0
+        && g.data().length() == g.length() && !Layout.isPermuted(g) && Layout.order(g) != null;
   }
 
   /** Whether two arrays' buffers may share memory (conservative: whole buffers, offsets included). */

@@ -1,6 +1,7 @@
 package io.graft.core.init;
 
 import io.graft.core.GraftException;
+import io.graft.core.Layout;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
 import io.graft.core.random.Rng;
@@ -126,8 +127,8 @@ public final class Init {
     int n = Math.toIntExact(t.numel());
     INDArray a = t.data();
     DataType dt = a.dataType();
-    boolean direct = n > 0 && a.ordering() == 'c' && a.offset() == 0 && !a.isView() && a.data().length() == n
-        && (dt == DataType.FLOAT || dt == DataType.DOUBLE);
+    boolean direct = n > 0 && a.ordering() == 'c' && !Layout.isPermuted(a) && a.offset() == 0 && !a.isView()
+        && a.data().length() == n && (dt == DataType.FLOAT || dt == DataType.DOUBLE);
     try (var g = GradMode.disabled()) {
       if (direct) {
         // stream samples straight into the native buffer, in chunks: no full-size temporary arrays

@@ -152,6 +152,32 @@ class AutogradTest {
     assertThrows(GraftException.class, () -> Tensor.fromArray(new long[] {1}, 1).requiresGrad(true));
   }
 
+  @Test
+  void leavesSharingOneGradientGetArraysOfTheirOwn() {
+    // add hands the same gradient array to both inputs: at most one leaf may keep it, the other needs a copy
+    Tensor a = leaf(1, 2, 3);
+    Tensor b = leaf(4, 5, 6);
+    Tensor two = Tensor.fromArray(new double[] {2, 2, 2}, 3);
+    a.add(b).mul(two).sum().backward();   // mul's gradient for a + b is an array Graft allocated, shared by a and b
+    assertArrayEquals(new double[] {2, 2, 2}, a.grad().toDoubleArray());
+    a.grad().data().addi(10);
+    assertArrayEquals(new double[] {2, 2, 2}, b.grad().toDoubleArray());
+    // a second backward accumulates into the gradients, each on its own
+    a.add(b).mul(two).sum().backward();
+    assertArrayEquals(new double[] {14, 14, 14}, a.grad().toDoubleArray());
+    assertArrayEquals(new double[] {4, 4, 4}, b.grad().toDoubleArray());
+  }
+
+  @Test
+  void gradientsOutliveAReleaseScopeAroundBackward() {
+    Tensor w = leaf(1, -2, 3);
+    try (io.graft.core.NativeMemory.Scope scope = io.graft.core.NativeMemory.openScope()) {
+      w.mul(w).mul(Tensor.fromArray(new double[] {3, 3, 3}, 3)).sum().backward();
+    }
+    assertFalse(w.grad().data().wasClosed());
+    assertArrayEquals(new double[] {6, -12, 18}, w.grad().toDoubleArray());
+  }
+
   static void assertArrayEquals(double[] expected, double[] actual) {
     org.junit.jupiter.api.Assertions.assertArrayEquals(expected, actual, 1e-12);
   }
