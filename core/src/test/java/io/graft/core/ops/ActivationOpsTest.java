@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 class ActivationOpsTest {
   @Test
@@ -54,5 +55,19 @@ class ActivationOpsTest {
       yb.backward(Tensor.of(grad));
       assertEquals(a.grad().data(), b.grad().data());
     }
+  }
+
+  @Test
+  void reluOfAStridedViewEqualsReluOfItsCopy() {
+    INDArray base = Nd4j.rand(DataType.FLOAT, 4, 6).subi(0.5);
+    INDArray view = base.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 4)); // columns 1..3: gaps between rows
+    Tensor a = Tensor.of(view).requiresGrad(true);
+    Tensor b = Tensor.of(view.dup('c')).requiresGrad(true);
+    Tensor ya = ActivationOps.relu(a);
+    assertEquals(ActivationOps.relu(b).data(), ya.data());
+    INDArray g = Nd4j.rand(DataType.FLOAT, 4, 3);
+    ya.backward(Tensor.of(g));
+    ActivationOps.relu(b).backward(Tensor.of(g));
+    assertEquals(b.grad().data(), a.grad().data());
   }
 }
