@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Times Graft's benchmark workloads in PyTorch on the same machine (see docs/benchmarks.md).
 
-    /usr/bin/python3 tools/bench/pytorch_bench.py [--threads 2] [--out results.json]
+    /usr/bin/python3 tools/bench/pytorch_bench.py [--threads 2] [--out results.json] [--only W] [--channels-last]
 
 Each workload runs in its own subprocess (so its peak RSS is its own), with torch.set_num_threads(threads):
 warm-up steps, then the median of timed steps. Workloads mirror benchmarks/src/main/java/io/graft/benchmarks:
-same shapes, batch sizes, SGD(lr 0.01, momentum 0.9), cross-entropy.
+same shapes, batch sizes, SGD(lr 0.01, momentum 0.9), cross-entropy. PyTorch's default memory format (NCHW) is what
+Graft is compared with; --channels-last runs the ResNet-18 workloads with model and input in torch.channels_last
+(the layout Graft's convolutions store their outputs in), for comparison.
 
 Debian's python3-torch links the reference BLAS through libblas.so.3; for a fair GEMM point it at OpenBLAS:
     apt-get install libopenblas0-pthread
@@ -53,6 +55,15 @@ def timeit(fn, warmup, reps):
     return statistics.median(ts)
 
 
+CHANNELS_LAST = False  # --channels-last: ResNet-18 workloads with model and input in torch.channels_last
+
+
+def cl(m, x):
+    if CHANNELS_LAST:
+        return m.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    return m, x
+
+
 def run(name):
     g = torch.Generator().manual_seed(1)
     ce = nn.CrossEntropyLoss()
@@ -98,6 +109,7 @@ def run(name):
             if "frozen" in w:
                 for n, p in m.named_parameters():
                     p.requires_grad_(n.startswith("fc."))
+            m, x = cl(m, x)
         y = torch.arange(x.shape[0]) % 10
         m.train()
         opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
@@ -109,7 +121,7 @@ def run(name):
         return timeit(step, 3, 15 if "resnet18" in w else 50)
     if name == "forward_resnet18_224":
         m = tvm.resnet18().eval()
-        x = torch.randn(8, 3, 224, 224, generator=g)
+        m, x = cl(m, torch.randn(8, 3, 224, 224, generator=g))
 
         def fwd():
             with torch.no_grad():
@@ -195,22 +207,28 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only")
     ap.add_argument("--out")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="ResNet-18 workloads in torch.channels_last (model and input), for comparison")
     a = ap.parse_args()
+    global CHANNELS_LAST
+    CHANNELS_LAST = a.channels_last
     torch.set_num_threads(a.threads)
     if a.only:
         ms = run(a.only)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"workload": a.only, "ms": ms, "peak_rss_mib": rss, "blas": blas()}))
+        print(json.dumps({"workload": a.only, "ms": ms, "peak_rss_mib": rss, "blas": blas(),
+                          "channels_last": CHANNELS_LAST}))
         return
     results = []
     for w in WORKLOADS:
-        out = subprocess.run([sys.executable, __file__, "--threads", str(a.threads), "--only", w],
+        out = subprocess.run([sys.executable, __file__, "--threads", str(a.threads), "--only", w]
+                             + (["--channels-last"] if CHANNELS_LAST else []),
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
         results.append(r)
         print(f"{w:28s} {r['ms']:10.2f} ms   peak RSS {r['peak_rss_mib']:7.0f} MiB", flush=True)
     doc = {"torch": torch.__version__, "threads": a.threads, "blas": results[0]["blas"],
-           "date": time.strftime("%Y-%m-%d"), "results": results}
+           "channels_last": CHANNELS_LAST, "date": time.strftime("%Y-%m-%d"), "results": results}
     if a.out:
         with open(a.out, "w") as f:
             json.dump(doc, f, indent=1)

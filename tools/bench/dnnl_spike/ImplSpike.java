@@ -19,7 +19,7 @@ public class ImplSpike {
   public static void main(String[] a) {
     eng = new dnnl_engine(); ck(dnnl_engine_create(eng, dnnl_cpu, 0), "engine");
     st = new dnnl_stream(); ck(dnnl_stream_create(st, eng, dnnl_stream_default_flags), "stream");
-    int[][] cfg = {{32,512,512,3,1,2},{32,256,512,3,2,4},{32,256,256,3,1,4},{32,64,64,3,1,16},{8,64,64,3,1,56},{8,512,512,3,1,7},{8,128,128,3,1,28}};
+    int[][] cfg = {{8,3,64,7,2,224},{32,3,64,7,2,64},{32,512,512,3,1,2},{32,256,512,3,2,4},{32,256,256,3,1,4},{32,64,64,3,1,16},{8,64,64,3,1,56},{8,512,512,3,1,7},{8,128,128,3,1,28}};
     for (int[] c : cfg) {
       int n = c[0], cin = c[1], cout = c[2], k = c[3], s = c[4], hw = c[5], p = k / 2, ho = (hw + 2 * p - k) / s + 1;
       long[] xs = {n, cin, hw, hw}, ws = {cout, cin, k, k}, ys = {n, cout, ho, ho};

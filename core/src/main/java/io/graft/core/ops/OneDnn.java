@@ -10,6 +10,7 @@ import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive;
 import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_primitive_desc_iterator;
 import org.bytedeco.dnnl.dnnl_stream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
@@ -32,11 +33,16 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_scratchpad_mode;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_iterator_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_iterator_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_iterator_fetch;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_iterator_next;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_impl_info_str;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_query_scratchpad_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_reorder_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_scratchpad_mode_user;
@@ -185,17 +191,50 @@ final class OneDnn {
    * @throws Unsupported when oneDNN has no implementation for it
    */
   static dnnl_primitive_desc primitiveDesc(Pointer opDesc, dnnl_primitive_desc hint, String what) {
+    return primitiveDesc(opDesc, hint, what, impl -> false);
+  }
+
+  /**
+   * {@link #primitiveDesc(Pointer, dnnl_primitive_desc, String)}, passing over implementations whose name
+   * ({@code impl_info_str}, e.g. {@code jit:avx512_common}) {@code avoid} accepts, in oneDNN's order of
+   * preference, unless no other is left.
+   */
+  static dnnl_primitive_desc primitiveDesc(Pointer opDesc, dnnl_primitive_desc hint, String what,
+      java.util.function.Predicate<String> avoid) {
     dnnl_primitive_attr attr = userScratchpad();
+    dnnl_primitive_desc_iterator it = new dnnl_primitive_desc_iterator();
     try {
-      dnnl_primitive_desc pd = new dnnl_primitive_desc();
-      int status = dnnl_primitive_desc_create(pd, new const_dnnl_op_desc_t(opDesc), attr, ENGINE, hint);
+      int status = dnnl_primitive_desc_iterator_create(it, new const_dnnl_op_desc_t(opDesc), attr, ENGINE, hint);
       if (status != dnnl_success) {
         throw new Unsupported("oneDNN has no " + what + " (status " + status + ")");
       }
+      dnnl_primitive_desc first = dnnl_primitive_desc_iterator_fetch(it);
+      dnnl_primitive_desc pd = first;
+      while (avoid.test(implementation(pd)) && dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
+        if (pd != first) {
+          destroy(pd);
+        }
+        pd = dnnl_primitive_desc_iterator_fetch(it);
+      }
+      if (pd != first && avoid.test(implementation(pd))) {
+        destroy(pd); // nothing else: oneDNN's first choice after all
+        pd = first;
+      }
+      if (pd != first) {
+        destroy(first);
+      }
       return pd;
     } finally {
+      dnnl_primitive_desc_iterator_destroy(it);
       org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_destroy(attr);
     }
+  }
+
+  /** The implementation's name, e.g. {@code jit:avx512_common}. */
+  static String implementation(dnnl_primitive_desc pd) {
+    org.bytedeco.javacpp.PointerPointer<BytePointer> name = new org.bytedeco.javacpp.PointerPointer<>(1);
+    check(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, name), "query impl_info_str");
+    return name.get(BytePointer.class, 0).getString();
   }
 
   private static dnnl_primitive_attr userScratchpad() {

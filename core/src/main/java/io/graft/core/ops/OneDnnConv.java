@@ -314,8 +314,12 @@ final class OneDnnConv {
           OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(cd, dnnl_convolution_direct,
               activationMd(xDims), any(wDims), activationMd(yDims), strides, dilates, padL, padR),
               "convolution_backward_data_desc_init");
-          // backward data: dy and w in, dx out
-          backwardData = new Step(OneDnn.primitiveDesc(cd, f.pd, "convolution backward data"),
+          // backward data: dy and w in, dx out. With under 16 input channels (an image: the stem's input gradient)
+          // oneDNN 2.5's direct JIT kernel pads them to 16 and took 32 ms at ResNet-18's stem, batch 8, against 12-15
+          // ms for its GEMM-based one (tools/bench/dnnl_spike/ImplSpike)
+          boolean fewChannels = wDims.length == 4 && xDims[1] < 16;
+          backwardData = new Step(OneDnn.primitiveDesc(cd, f.pd, "convolution backward data",
+              impl -> fewChannels && impl.startsWith("jit:")),
               "convolution backward data", dnnl_query_diff_dst_md, dnnl_query_weights_md, dnnl_query_diff_src_md,
               xResult);
         }

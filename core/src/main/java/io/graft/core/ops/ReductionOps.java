@@ -2,6 +2,7 @@ package io.graft.core.ops;
 
 import static io.graft.core.autograd.Autograd.record;
 
+import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Broadcast;
@@ -26,8 +27,18 @@ public final class ReductionOps {
     Shapes.requireFloat("sum", "input", x);
     int[] d = normalise("sum", x, dims);
     long[] xs = x.shape();
-    INDArray out = x.data().sum(keepDim, d);
+    INDArray xv = x.data();
+    // over every element of a dense array in any layout (channels_last): one pass over its memory
+    INDArray out = d.length == xs.length && d.length > 1 && Layout.isPermuted(xv)
+        ? Layout.flat(xv).sum(keepDim, 0).reshape(keepDim ? ones(xs.length) : new long[0])
+        : xv.sum(keepDim, d);
     return record("sum", out, Input.of(x, g -> expandBack(g, xs, d)));  // d/dx = g broadcast back
+  }
+
+  private static long[] ones(int rank) {
+    long[] s = new long[rank];
+    java.util.Arrays.fill(s, 1);
+    return s;
   }
 
   /** Mean of all elements (shape {@code []}). */
