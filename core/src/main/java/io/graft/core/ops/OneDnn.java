@@ -56,8 +56,9 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
  *
  * <p>Why: libnd4j runs oneDNN too, but wraps each call in reorders of its own (including of uninitialised output
  * buffers), always computes both convolution gradients, and allocates its scratch memory afresh on every call
- * (page faults). Here primitives are created once per shape and cached, the layouts are oneDNN's choice with one
- * reorder each way, and the reordered copies and the scratchpad live in a per-thread arena that is reused.
+ * (page faults). Here primitives are created once per shape and cached, activations stay channels_last between
+ * primitives (reordered only where an array comes in another layout: {@link Port}), and the reordered copies and the
+ * scratchpad live in a per-thread arena that is reused.
  *
  * <p>Thread safety: primitives run with a user-provided scratchpad, so one primitive may run on several threads
  * at once; each thread has its own stream and arena. Off when ND4J's backend is not the CPU one (CUDA), when the

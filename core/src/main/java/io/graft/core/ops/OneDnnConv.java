@@ -47,10 +47,14 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
  * {@code (C_out, C_in / groups, kH, kW)} weight is oneDNN's {@code goihw}), dilation, unequal stride and padding.
  *
  * <p>Primitives are built once per shape (batch, channels, size, kernel, stride, padding, dilation, groups, bias)
- * and kept in a bounded cache; the layouts are oneDNN's choice ({@code format_tag::any}), with a reorder from and to
- * Graft's NCHW arrays only where the choice differs from it. Measured beside libnd4j at ResNet-18's shapes (batch 8,
- * 2 threads, reorders included; {@code tools/bench/dnnl_spike}): stem forward 7.0 against 36.2 ms, its weight
- * gradient 11.7 against 56.9 ms for {@code conv2d_bp}; 3×3 layers up to 1.8× faster.
+ * and kept in a bounded cache. Activations and their gradients are read and written channels_last ({@code nhwc};
+ * see {@link Layout}): an output is returned in that layout, an input in any other dense layout is reordered once,
+ * and the weights ({@code oihw}) are reordered to oneDNN's blocked layout on every call. With
+ * {@code -Dgraft.channelsLast=false} the activations take oneDNN's choice of layout too ({@code format_tag::any},
+ * blocked), with a reorder from and to C order around every call. Two shape rules pick a kernel other than oneDNN
+ * 2.5's first choice where that was measured to be slower ({@code tools/bench/dnnl_spike/ImplSpike}): outputs under
+ * 4×4 positions run forward in the blocked layout, and input gradients with under 16 input channels take the
+ * GEMM-based kernel.
  */
 final class OneDnnConv {
   /** Distinct shapes whose primitives are kept (each holds generated code); the least recently used go first. */

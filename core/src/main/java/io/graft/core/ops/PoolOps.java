@@ -8,14 +8,16 @@ import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
+import io.graft.core.autograd.Autograd;
 import io.graft.core.autograd.Input;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * 2-D pooling on NCHW-indexed input: max and average pooling on libnd4j's kernels (forward and backward), run as
- * NHWC on channels_last input ({@link Layout}); adaptive average pooling composed from them.
+ * 2-D pooling on NCHW-indexed input: max and average pooling on oneDNN's primitives for float32 channels_last input
+ * ({@link Layout}, {@link OneDnnPool}), on libnd4j's kernels otherwise (as NHWC for channels_last); adaptive average
+ * pooling composed from them.
  */
 public final class PoolOps {
   private PoolOps() {}
@@ -34,6 +36,10 @@ public final class PoolOps {
           + ": not supported (libnd4j's dilated max-pool disagrees with PyTorch); use dilation 1");
     }
     INDArray xv = x.data();
+    Tensor direct = direct("max_pool2d", x, win, OneDnnPool.algorithm(true, false));
+    if (direct != null) {
+      return direct;
+    }
     INDArray out = run("maxpool2d", win, 0, xv);
     return record("max_pool2d", out, Input.of(x, g -> runBackward("maxpool2d_bp", win, 0, xv, g)));
   }
@@ -46,6 +52,10 @@ public final class PoolOps {
   public static Tensor avgPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, boolean countIncludePad) {
     Window win = Window.check("avg_pool2d", x, kernel, stride, padding, new int[] {1, 1});
     INDArray xv = x.data();
+    Tensor direct = direct("avg_pool2d", x, win, OneDnnPool.algorithm(false, countIncludePad));
+    if (direct != null) {
+      return direct;
+    }
     int mode = countIncludePad ? 1 : 0;
     INDArray out = run("avgpool2d", win, mode, xv);
     return record("avg_pool2d", out, Input.of(x, g -> runBackward("avgpool2d_bp", win, mode, xv, g)));
@@ -85,6 +95,23 @@ public final class PoolOps {
       rows[i] = ShapeOps.cat(3, cells);
     }
     return ShapeOps.cat(2, rows);
+  }
+
+  /**
+   * Float32 channels_last input on the CPU: oneDNN's pooling ({@link OneDnnPool}), whose max pool keeps its argmax
+   * for a one-pass backward; null when it does not take the input.
+   */
+  private static Tensor direct(String op, Tensor x, Window win, int algorithm) {
+    INDArray xv = x.data();
+    if (!OneDnnPool.takes(xv)) {
+      return null;
+    }
+    try {
+      INDArray[] r = OneDnnPool.forward(xv, win, algorithm, Autograd.willRecord(x));
+      return record(op, r[0], Input.of(x, g -> OneDnnPool.backward(xv, g, r[1], win, algorithm)));
+    } catch (OneDnn.Unsupported e) {
+      return null; // a shape oneDNN has no primitive for: libnd4j's kernels
+    }
   }
 
   private static long ceilDiv(long a, long b) {

@@ -1,0 +1,178 @@
+package io.graft.core.ops;
+
+import io.graft.core.Layout;
+import io.graft.core.NativeMemory;
+import io.graft.core.ops.PoolOps.Window;
+import java.lang.ref.Reference;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_pooling_v2_desc_t;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCRATCHPAD;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WORKSPACE;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_inference;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_nhwc;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_avg_exclude_padding;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_avg_include_padding;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_max;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_v2_backward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_pooling_v2_forward_desc_init;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_workspace_md;
+
+/**
+ * Float32 2-D max and average pooling of channels_last input (see {@link Layout}) on oneDNN's primitives (see
+ * {@link OneDnn}): the forward keeps the max pool's argmax in a workspace, so the backward is one pass, where
+ * libnd4j's {@code maxpool2d_bp} runs the forward again first (and needs a cleared output).
+ */
+final class OneDnnPool {
+  private static final OneDnn.Cache<Key, Plan> PLANS = new OneDnn.Cache<>(OneDnnConv.MAX_PLANS, Plan::new);
+
+  private OneDnnPool() {}
+
+  /** oneDNN's algorithm: max, or average with or without the padded zeros in the divisor. */
+  static int algorithm(boolean max, boolean countIncludePad) {
+    return max ? dnnl_pooling_max : countIncludePad ? dnnl_pooling_avg_include_padding
+        : dnnl_pooling_avg_exclude_padding;
+  }
+
+  /** Whether the direct path takes {@code x}: float32, channels_last over its own whole buffer. */
+  static boolean takes(INDArray x) {
+    return OneDnn.usable(x) && Layout.isChannelsLast(x) && x.offset() == 0 && x.data().length() == x.length();
+  }
+
+  /** Everything that selects a primitive: input dims, window, oneDNN algorithm, and whether to keep a workspace. */
+  record Key(List<Long> dims, Window window, int alg, boolean training) {}
+
+  private static Key key(INDArray x, Window w, int alg, boolean training) {
+    return new Key(Arrays.stream(x.shape()).boxed().toList(), w, alg, training);
+  }
+
+  /**
+   * {@code {y, workspace}} (the workspace null unless {@code training} and the algorithm keeps one), y channels_last.
+   * {@code x} must be channels_last.
+   *
+   * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape
+   */
+  static INDArray[] forward(INDArray x, Window w, int alg, boolean training) {
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(x, w, alg, training))) {
+      Plan p = lease.plan();
+      if (training) {
+        p.backward(); // built now: a shape oneDNN cannot run fails here, never in the backward pass
+      }
+      INDArray y = Layout.uninitializedChannelsLast(DataType.FLOAT, p.yDims);
+      INDArray ws = p.workspace == null ? null
+          : NativeMemory.uninitialized(DataType.FLOAT, (OneDnn.bytes(p.workspace) + 3) / 4);
+      OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(p.fwdScratch));
+      OneDnn.execute(p.fwd, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_SCRATCHPAD},
+          new dnnl_memory_desc_t[] {p.x, p.y, p.workspace, p.fwdScratch}, new Pointer[] {OneDnn.address(x),
+          OneDnn.address(y), ws == null ? null : OneDnn.address(ws),
+          p.fwdScratch == null ? null : arena.take(OneDnn.bytes(p.fwdScratch))});
+      return new INDArray[] {y, ws};
+    } finally {
+      Reference.reachabilityFence(x);
+    }
+  }
+
+  /** The input gradient of {@link #forward} (channels_last), from its workspace. */
+  static INDArray backward(INDArray x, INDArray g, INDArray workspace, Window w, int alg) {
+    INDArray gp = Layout.isChannelsLast(g) && g.offset() == 0 && g.data().length() == g.length() ? g
+        : Layout.uninitializedChannelsLast(DataType.FLOAT, g.shape()).assign(g);
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(x, w, alg, true))) {
+      Plan p = lease.plan();
+      Plan.Backward b = p.backward();
+      INDArray dx = Layout.uninitializedChannelsLast(DataType.FLOAT, x.shape());
+      OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(b.scratch));
+      OneDnn.execute(b.primitive, new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC,
+          DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.y, p.workspace, p.x, b.scratch}, new Pointer[] {
+          OneDnn.address(gp), workspace == null ? null : OneDnn.address(workspace), OneDnn.address(dx),
+          b.scratch == null ? null : arena.take(OneDnn.bytes(b.scratch))});
+      return dx;
+    } finally {
+      Reference.reachabilityFence(gp);
+      Reference.reachabilityFence(workspace);
+    }
+  }
+
+  private static final class Plan implements OneDnn.Destroyable {
+    final long[] yDims;
+    final dnnl_memory_desc_t x;
+    final dnnl_memory_desc_t y;
+    final int alg;
+    final long[] strides;
+    final long[] kernel;
+    final long[] dilation = {0, 0};
+    final long[] pad;
+    final dnnl_primitive_desc fwdPd;
+    final dnnl_primitive fwd;
+    final dnnl_memory_desc_t fwdScratch;
+    final dnnl_memory_desc_t workspace;
+    private Backward backward;
+
+    Plan(Key k) {
+      long[] xDims = k.dims().stream().mapToLong(Long::longValue).toArray();
+      Window w = k.window();
+      yDims = new long[] {xDims[0], xDims[1], w.hOut(), w.wOut()};
+      x = OneDnn.md(xDims, dnnl_nhwc);
+      y = OneDnn.md(yDims, dnnl_nhwc);
+      alg = k.alg();
+      strides = new long[] {w.sH(), w.sW()};
+      kernel = new long[] {w.kH(), w.kW()};
+      pad = new long[] {w.pH(), w.pW()}; // PyTorch's floor: the same padding right gives the same output size
+      dnnl_pooling_v2_desc_t d = new dnnl_pooling_v2_desc_t();
+      OneDnn.check(dnnl_pooling_v2_forward_desc_init(d, k.training() ? dnnl_forward_training : dnnl_forward_inference,
+          alg, x, y, strides, kernel, dilation, pad, pad), "pooling_forward_desc_init");
+      fwdPd = OneDnn.primitiveDesc(d, null, "pooling forward");
+      fwd = OneDnn.primitive(fwdPd, "pooling forward");
+      fwdScratch = OneDnn.scratchpad(fwdPd);
+      dnnl_memory_desc_t ws = OneDnn.query(fwdPd, dnnl_query_workspace_md);
+      workspace = OneDnn.bytes(ws) == 0 ? null : ws;
+    }
+
+    Backward backward() {
+      synchronized (this) {
+        if (backward == null) {
+          backward = new Backward();
+        }
+        return backward;
+      }
+    }
+
+    @Override
+    public void destroy() {
+      synchronized (this) {
+        if (backward != null) {
+          OneDnn.destroy(backward.primitive);
+          OneDnn.destroy(backward.pd);
+        }
+        OneDnn.destroy(fwd);
+        OneDnn.destroy(fwdPd);
+      }
+    }
+
+    final class Backward {
+      final dnnl_primitive_desc pd;
+      final dnnl_primitive primitive;
+      final dnnl_memory_desc_t scratch;
+
+      Backward() {
+        dnnl_pooling_v2_desc_t d = new dnnl_pooling_v2_desc_t();
+        OneDnn.check(dnnl_pooling_v2_backward_desc_init(d, alg, x, y, strides, kernel, dilation, pad, pad),
+            "pooling_backward_desc_init");
+        pd = OneDnn.primitiveDesc(d, fwdPd, "pooling backward");
+        primitive = OneDnn.primitive(pd, "pooling backward");
+        scratch = OneDnn.scratchpad(pd);
+      }
+    }
+  }
+}
