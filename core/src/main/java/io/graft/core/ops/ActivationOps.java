@@ -39,9 +39,9 @@ public final class ActivationOps {
     boolean dense = Layout.order(xv) != null;
     Nd4j.exec(new RectifiedLinear(dense ? Layout.flat(xv) : xv, dense ? Layout.flat(out) : out, 0.0));
     // backward from the output, as PyTorch's threshold_backward(g, result, 0): g where y > 0 or y is NaN, else 0
-    // (never g * mask, which gives NaN for an infinite g). Reading y rather than x lets x go once it is used: y is
-    // kept anyway by whatever reads it next (a convolution keeps its input). libnd4j's relu_bp, a function object
-    // per element, took twice as long as this one vectorised pass.
+    // (never g * mask, which gives NaN for an infinite g). The node holds y, which whatever reads it next (a
+    // convolution) keeps anyway, not x. libnd4j's relu_bp, a function object per element, took 2-4x as long as this
+    // one pass.
     return record("relu", out, Input.of(x, g -> {
       INDArray gx = Layout.uninitializedLike(out, g.dataType());
       boolean flat = Layout.sameDense(out, g);
