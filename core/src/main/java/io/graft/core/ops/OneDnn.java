@@ -231,6 +231,54 @@ final class OneDnn {
     }
   }
 
+  /** A primitive built from an operation descriptor, with its descriptor and scratchpad layout (null: none). */
+  static final class Primitive {
+    final dnnl_primitive_desc pd;
+    final dnnl_primitive primitive;
+    final dnnl_memory_desc_t scratch;
+
+    /** @throws Unsupported when oneDNN has no implementation for {@code opDesc} */
+    Primitive(Pointer opDesc, dnnl_primitive_desc hint, String what) {
+      pd = primitiveDesc(opDesc, hint, what);
+      primitive = OneDnn.primitive(pd, what);
+      scratch = scratchpad(pd);
+    }
+
+    /** A region of the arena for the scratchpad, or null when the primitive needs none. */
+    Pointer scratch(Arena arena) {
+      return scratch == null ? null : arena.take(bytes(scratch));
+    }
+
+    void destroy() {
+      OneDnn.destroy(primitive);
+      OneDnn.destroy(pd);
+    }
+  }
+
+  /** A primitive built on first use and kept (a backward primitive nobody may ask for), destroyed with its owner. */
+  static final class Later {
+    private final java.util.function.Supplier<Primitive> make;
+    private Primitive built;
+
+    Later(java.util.function.Supplier<Primitive> make) {
+      this.make = make;
+    }
+
+    synchronized Primitive get() {
+      if (built == null) {
+        built = make.get();
+      }
+      return built;
+    }
+
+    synchronized void destroy() {
+      if (built != null) {
+        built.destroy();
+        built = null;
+      }
+    }
+  }
+
   /** The implementation's name, e.g. {@code jit:avx512_common}. */
   static String implementation(dnnl_primitive_desc pd) {
     org.bytedeco.javacpp.PointerPointer<BytePointer> name = new org.bytedeco.javacpp.PointerPointer<>(1);

@@ -7,8 +7,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.dnnl.dnnl_batch_normalization_desc_t;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
-import org.bytedeco.dnnl.dnnl_primitive;
-import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -97,13 +95,13 @@ final class OneDnnBatchNorm {
         mp = NativeMemory.uninitialized(DataType.FLOAT, p.c);
         vp = NativeMemory.uninitialized(DataType.FLOAT, p.c);
       }
-      OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(p.fwdScratch));
-      OneDnn.execute(p.fwd, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE,
+      OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(p.fwd.scratch));
+      OneDnn.execute(p.fwd.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE,
           DNNL_ARG_SHIFT, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat, p.stat,
-          weight == null ? null : p.stat, bias == null ? null : p.stat, p.fwdScratch}, new Pointer[] {
+          weight == null ? null : p.stat, bias == null ? null : p.stat, p.fwd.scratch}, new Pointer[] {
           OneDnn.address(xp), OneDnn.address(y), OneDnn.address(mp), OneDnn.address(vp),
           wp == null ? null : OneDnn.address(wp), bp == null ? null : OneDnn.address(bp),
-          p.fwdScratch == null ? null : arena.take(OneDnn.bytes(p.fwdScratch))});
+          p.fwd.scratch(arena)});
       return new INDArray[] {y, mp, vp};
     } finally {
       // only raw addresses reach oneDNN: keep the (possibly copied) arrays alive until it is done with them
@@ -133,7 +131,7 @@ final class OneDnnBatchNorm {
     INDArray bp = bias == null ? null : OneDnn.plain(bias);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps))) {
       Plan p = lease.plan();
-      Plan.Backward b = p.backward();
+      OneDnn.Primitive b = p.backward();
       INDArray dx = Layout.uninitializedLike(xp, DataType.FLOAT);
       INDArray dw = weight == null ? null : NativeMemory.uninitialized(DataType.FLOAT, p.c);
       INDArray db = bias != null ? NativeMemory.uninitialized(DataType.FLOAT, p.c) : null;
@@ -146,7 +144,7 @@ final class OneDnnBatchNorm {
           OneDnn.address(gp), OneDnn.address(mp), OneDnn.address(vp), wp == null ? null : OneDnn.address(wp),
           bp == null ? null : OneDnn.address(bp), OneDnn.address(dx),
           dw == null ? null : OneDnn.address(dw), db == null ? null : OneDnn.address(db),
-          b.scratch == null ? null : arena.take(OneDnn.bytes(b.scratch))});
+          b.scratch(arena)});
       return new INDArray[] {dx, dw, db};
     } finally {
       Reference.reachabilityFence(xp);
@@ -164,10 +162,8 @@ final class OneDnnBatchNorm {
     final dnnl_memory_desc_t stat;
     final int flags;
     final float eps;
-    final dnnl_primitive_desc fwdPd;
-    final dnnl_primitive fwd;
-    final dnnl_memory_desc_t fwdScratch;
-    private Backward backward;
+    final OneDnn.Primitive fwd;
+    private final OneDnn.Later backward = new OneDnn.Later(this::buildBackward);
 
     Plan(Key k) {
       long[] dims = k.dims().stream().mapToLong(Long::longValue).toArray();
@@ -182,48 +178,27 @@ final class OneDnnBatchNorm {
       dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
       OneDnn.check(dnnl_batch_normalization_forward_desc_init(d, dnnl_forward_training, data, eps, flags),
           "batch_normalization_forward_desc_init");
-      fwdPd = OneDnn.primitiveDesc(d, null, "batch normalization forward");
-      fwd = OneDnn.primitive(fwdPd, "batch normalization forward");
-      fwdScratch = OneDnn.scratchpad(fwdPd);
+      fwd = new OneDnn.Primitive(d, null, "batch normalization forward");
     }
 
-    Backward backward() {
-      synchronized (this) {
-        if (backward == null) {
-          backward = new Backward();
-        }
-        return backward;
-      }
+    OneDnn.Primitive backward() {
+      return backward.get();
+    }
+
+    private OneDnn.Primitive buildBackward() {
+      dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
+      // dnnl_backward also yields the scale and shift gradients; without parameters there are none to yield
+      int params = dnnl_use_scale | dnnl_use_shift;
+      int kind = (flags & params) == 0 ? dnnl_backward_data : dnnl_backward;
+      OneDnn.check(dnnl_batch_normalization_backward_desc_init(d, kind, data, data, eps, flags),
+          "batch_normalization_backward_desc_init");
+      return new OneDnn.Primitive(d, fwd.pd, "batch normalization backward");
     }
 
     @Override
     public void destroy() {
-      synchronized (this) {
-        if (backward != null) {
-          OneDnn.destroy(backward.primitive);
-          OneDnn.destroy(backward.pd);
-        }
-        OneDnn.destroy(fwd);
-        OneDnn.destroy(fwdPd);
-      }
-    }
-
-    final class Backward {
-      final dnnl_primitive_desc pd;
-      final dnnl_primitive primitive;
-      final dnnl_memory_desc_t scratch;
-
-      Backward() {
-        dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
-        // dnnl_backward also yields the scale and shift gradients; without parameters there are none to yield
-        int params = dnnl_use_scale | dnnl_use_shift;
-        int kind = (flags & params) == 0 ? dnnl_backward_data : dnnl_backward;
-        OneDnn.check(dnnl_batch_normalization_backward_desc_init(d, kind, data, data, eps, flags),
-            "batch_normalization_backward_desc_init");
-        pd = OneDnn.primitiveDesc(d, fwdPd, "batch normalization backward");
-        primitive = OneDnn.primitive(pd, "batch normalization backward");
-        scratch = OneDnn.scratchpad(pd);
-      }
+      backward.destroy();
+      fwd.destroy();
     }
   }
 }

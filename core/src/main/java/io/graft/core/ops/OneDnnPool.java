@@ -8,8 +8,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_pooling_v2_desc_t;
-import org.bytedeco.dnnl.dnnl_primitive;
-import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -73,11 +71,11 @@ final class OneDnnPool {
       INDArray y = Layout.uninitializedChannelsLast(DataType.FLOAT, p.yDims);
       INDArray ws = p.workspace == null ? null
           : NativeMemory.uninitialized(DataType.FLOAT, (OneDnn.bytes(p.workspace) + 3) / 4);
-      OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(p.fwdScratch));
-      OneDnn.execute(p.fwd, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_SCRATCHPAD},
-          new dnnl_memory_desc_t[] {p.x, p.y, p.workspace, p.fwdScratch}, new Pointer[] {OneDnn.address(x),
+      OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(p.fwd.scratch));
+      OneDnn.execute(p.fwd.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_SCRATCHPAD},
+          new dnnl_memory_desc_t[] {p.x, p.y, p.workspace, p.fwd.scratch}, new Pointer[] {OneDnn.address(x),
           OneDnn.address(y), ws == null ? null : OneDnn.address(ws),
-          p.fwdScratch == null ? null : arena.take(OneDnn.bytes(p.fwdScratch))});
+          p.fwd.scratch(arena)});
       return new INDArray[] {y, ws};
     } finally {
       Reference.reachabilityFence(x);
@@ -90,13 +88,13 @@ final class OneDnnPool {
         : Layout.uninitializedChannelsLast(DataType.FLOAT, g.shape()).assign(g);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(x, w, alg, true))) {
       Plan p = lease.plan();
-      Plan.Backward b = p.backward();
+      OneDnn.Primitive b = p.backward();
       INDArray dx = Layout.uninitializedChannelsLast(DataType.FLOAT, x.shape());
       OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(b.scratch));
       OneDnn.execute(b.primitive, new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC,
           DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.y, p.workspace, p.x, b.scratch}, new Pointer[] {
           OneDnn.address(gp), workspace == null ? null : OneDnn.address(workspace), OneDnn.address(dx),
-          b.scratch == null ? null : arena.take(OneDnn.bytes(b.scratch))});
+          b.scratch(arena)});
       return dx;
     } finally {
       Reference.reachabilityFence(gp);
@@ -113,11 +111,9 @@ final class OneDnnPool {
     final long[] kernel;
     final long[] dilation = {0, 0};
     final long[] pad;
-    final dnnl_primitive_desc fwdPd;
-    final dnnl_primitive fwd;
-    final dnnl_memory_desc_t fwdScratch;
+    final OneDnn.Primitive fwd;
     final dnnl_memory_desc_t workspace;
-    private Backward backward;
+    private final OneDnn.Later backward = new OneDnn.Later(this::buildBackward);
 
     Plan(Key k) {
       long[] xDims = k.dims().stream().mapToLong(Long::longValue).toArray();
@@ -132,47 +128,26 @@ final class OneDnnPool {
       dnnl_pooling_v2_desc_t d = new dnnl_pooling_v2_desc_t();
       OneDnn.check(dnnl_pooling_v2_forward_desc_init(d, k.training() ? dnnl_forward_training : dnnl_forward_inference,
           alg, x, y, strides, kernel, dilation, pad, pad), "pooling_forward_desc_init");
-      fwdPd = OneDnn.primitiveDesc(d, null, "pooling forward");
-      fwd = OneDnn.primitive(fwdPd, "pooling forward");
-      fwdScratch = OneDnn.scratchpad(fwdPd);
-      dnnl_memory_desc_t ws = OneDnn.query(fwdPd, dnnl_query_workspace_md);
+      fwd = new OneDnn.Primitive(d, null, "pooling forward");
+      dnnl_memory_desc_t ws = OneDnn.query(fwd.pd, dnnl_query_workspace_md);
       workspace = OneDnn.bytes(ws) == 0 ? null : ws;
     }
 
-    Backward backward() {
-      synchronized (this) {
-        if (backward == null) {
-          backward = new Backward();
-        }
-        return backward;
-      }
+    OneDnn.Primitive backward() {
+      return backward.get();
+    }
+
+    private OneDnn.Primitive buildBackward() {
+      dnnl_pooling_v2_desc_t d = new dnnl_pooling_v2_desc_t();
+      OneDnn.check(dnnl_pooling_v2_backward_desc_init(d, alg, x, y, strides, kernel, dilation, pad, pad),
+          "pooling_backward_desc_init");
+      return new OneDnn.Primitive(d, fwd.pd, "pooling backward");
     }
 
     @Override
     public void destroy() {
-      synchronized (this) {
-        if (backward != null) {
-          OneDnn.destroy(backward.primitive);
-          OneDnn.destroy(backward.pd);
-        }
-        OneDnn.destroy(fwd);
-        OneDnn.destroy(fwdPd);
-      }
-    }
-
-    final class Backward {
-      final dnnl_primitive_desc pd;
-      final dnnl_primitive primitive;
-      final dnnl_memory_desc_t scratch;
-
-      Backward() {
-        dnnl_pooling_v2_desc_t d = new dnnl_pooling_v2_desc_t();
-        OneDnn.check(dnnl_pooling_v2_backward_desc_init(d, alg, x, y, strides, kernel, dilation, pad, pad),
-            "pooling_backward_desc_init");
-        pd = OneDnn.primitiveDesc(d, fwdPd, "pooling backward");
-        primitive = OneDnn.primitive(pd, "pooling backward");
-        scratch = OneDnn.scratchpad(pd);
-      }
+      backward.destroy();
+      fwd.destroy();
     }
   }
 }
