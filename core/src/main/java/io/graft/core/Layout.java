@@ -61,18 +61,31 @@ public final class Layout {
     return order.stream().mapToInt(Integer::intValue).toArray();
   }
 
+  /**
+   * Whether {@code a} is dense in C order (strides of size-1 dimensions aside). Zero-dimensional and empty arrays
+   * count as C-ordered.
+   */
+  public static boolean isCOrdered(INDArray a) {
+    if (a.rank() == 0 || a.length() == 0) {
+      return true;
+    }
+    int[] o = order(a);
+    return o != null && isIdentity(o);
+  }
+
+  private static boolean isIdentity(int[] order) {
+    for (int i = 0; i < order.length; i++) {
+      if (order[i] != i) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Whether {@code a} is dense in an order other than C order (e.g. channels_last). */
   public static boolean isPermuted(INDArray a) {
     int[] o = order(a);
-    if (o == null) {
-      return false;
-    }
-    for (int i = 0; i < o.length; i++) {
-      if (o[i] != i) {
-        return true;
-      }
-    }
-    return false;
+    return o != null && !isIdentity(o);
   }
 
   /** Whether {@code a} is 4-D and dense in channels_last order ({@code N, H, W, C} in memory). */

@@ -30,6 +30,11 @@ class LayoutTest {
     assertFalse(Layout.isChannelsLast(Nd4j.rand(DataType.FLOAT, 2, 3, 4, 5)));
     assertTrue(Layout.isPermuted(Nd4j.rand(DataType.FLOAT, 4, 5).transpose()));
     assertFalse(Layout.isPermuted(Nd4j.rand(DataType.FLOAT, 4, 5)));
+    assertTrue(Layout.isCOrdered(Nd4j.rand(DataType.FLOAT, 2, 3, 4, 5)));
+    assertFalse(Layout.isCOrdered(cl));
+    INDArray gapped = Nd4j.rand(DataType.FLOAT, 4, 6).get(NDArrayIndex.all(), NDArrayIndex.interval(0, 3));
+    assertFalse(Layout.isCOrdered(gapped));
+    assertTrue(Layout.isCOrdered(Nd4j.scalar(1f)), "zero-dimensional");
   }
 
   @Test

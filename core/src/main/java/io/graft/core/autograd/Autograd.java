@@ -173,7 +173,7 @@ public final class Autograd {
    */
   private static boolean adoptable(INDArray g, INDArray seed, Map<Tensor, INDArray> pending) {
     return !NativeMemory.inScope() && spent(g, seed, pending, null) && g.offset() == 0
-        && g.data().length() == g.length() && !Layout.isPermuted(g) && Layout.order(g) != null;
+        && g.data().length() == g.length() && Layout.isCOrdered(g);
   }
 
   /** Whether two arrays' buffers may share memory (conservative: whole buffers, offsets included). */

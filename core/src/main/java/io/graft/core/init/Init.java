@@ -127,8 +127,8 @@ public final class Init {
     int n = Math.toIntExact(t.numel());
     INDArray a = t.data();
     DataType dt = a.dataType();
-    boolean direct = n > 0 && a.ordering() == 'c' && !Layout.isPermuted(a) && a.offset() == 0 && !a.isView()
-        && a.data().length() == n && (dt == DataType.FLOAT || dt == DataType.DOUBLE);
+    boolean direct = n > 0 && Layout.isCOrdered(a) && a.offset() == 0 && !a.isView() && a.data().length() == n
+        && (dt == DataType.FLOAT || dt == DataType.DOUBLE);
     try (var g = GradMode.disabled()) {
       if (direct) {
         // stream samples straight into the native buffer, in chunks: no full-size temporary arrays

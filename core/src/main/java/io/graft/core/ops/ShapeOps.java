@@ -2,6 +2,7 @@ package io.graft.core.ops;
 
 import static io.graft.core.autograd.Autograd.record;
 
+import io.graft.core.Layout;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
@@ -304,15 +305,6 @@ public final class ShapeOps {
    * norm reshape their input.
    */
   static INDArray contiguous(INDArray a) {
-    long[] shape = a.shape();
-    long[] stride = a.stride();
-    long expect = 1;
-    for (int d = shape.length - 1; d >= 0; d--) {
-      if (shape[d] != 1 && stride[d] != expect) {
-        return a.dup('c');
-      }
-      expect *= shape[d];
-    }
-    return a;
+    return Layout.isCOrdered(a) ? a : a.dup('c');
   }
 }
