@@ -32,6 +32,8 @@ public class Tensor {
   private final INDArray data;
   private boolean requiresGrad;
   private Tensor grad;
+  /** As a leaf's gradient: handed out by {@link #grad()} or supplied by {@link #setGrad}, so others may hold it. */
+  private boolean shared;
   private Node gradFn;
 
   protected Tensor(INDArray data) {
@@ -220,17 +222,62 @@ public class Tensor {
     return gradFn == null;
   }
 
-  /** The accumulated gradient of a leaf, or null if none has been computed (or it was cleared). */
+  /**
+   * The accumulated gradient of a leaf, or null if none has been computed (or it was cleared). The tensor returned
+   * stays valid after {@link #clearGrad()} (and so after an optimizer's or module's {@code zeroGrad()}): it keeps the
+   * values it had, as in PyTorch, and its memory goes to the garbage collector.
+   */
   public Tensor grad() {
+    if (grad != null) {
+      grad.shared = true;
+    }
     return grad;
   }
 
-  /** Replaces (or with null clears) the gradient. */
+  /**
+   * Engine use (optimizers, gradient clipping, loss checks): the gradient's array, or null, without handing out
+   * the gradient tensor. The caller reads or updates it in place during its call and keeps no reference: {@link
+   * #clearGrad()} frees the memory of a gradient that was never handed out. Users call {@link #grad()}.
+   */
+  public INDArray gradData() {
+    return grad == null ? null : grad.data;
+  }
+
+  /** Replaces (or with null clears) the gradient. A tensor passed here is the caller's: never freed by Graft. */
   public void setGrad(Tensor g) {
     if (g != null && !Arrays.equals(g.shape(), shape())) {
       throw ShapeException.of("setGrad", "gradient shape must equal the tensor's shape", g.shape(), shape());
     }
+    if (g != null) {
+      g.shared = true;
+    }
     this.grad = g;
+  }
+
+  /**
+   * Clears the gradient to null, as {@code setGrad(null)} (PyTorch's {@code zero_grad(set_to_none=True)}), and frees
+   * its native memory at once when only Graft can hold it: backward computed it and it was never handed out by
+   * {@link #grad()} nor passed to {@link #setGrad}. Otherwise the garbage collector frees it once it is unreachable.
+   * Freed at once, the next backward's gradients reuse the pages: without it a training step leaves a model-sized
+   * set of gradients to the collector (on ResNet-18, 47 MB a step and a full collection every two or three steps).
+   */
+  public void clearGrad() {
+    Tensor g = grad;
+    grad = null;
+    if (g != null && !g.shared) {
+      NativeMemory.release(g.data);
+    }
+  }
+
+  /**
+   * Engine use: makes {@code g}, a first gradient that nothing else holds (backward's own, see {@code
+   * Autograd.backward}), this leaf's gradient without a copy.
+   */
+  public void adoptGrad(INDArray g) {
+    if (!Arrays.equals(g.shape(), shape())) {
+      throw ShapeException.of("adoptGrad", "gradient shape must equal the tensor's shape", g.shape(), shape());
+    }
+    this.grad = new Tensor(g);
   }
 
   /** The node that produced this tensor, or null for a leaf. */
@@ -250,7 +297,8 @@ public class Tensor {
       return;
     }
     if (grad == null) {
-      grad = new Tensor(g.dup('c'));
+      INDArray copy = NativeMemory.lasting(g.dataType(), g.shape());
+      grad = new Tensor(g.length() > 0 ? copy.assign(g) : copy);
     } else if (g.length() > 0) {
       grad.data.addi(g);
     }

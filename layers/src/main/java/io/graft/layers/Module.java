@@ -432,10 +432,10 @@ public abstract class Module {
     return this;
   }
 
-  /** Clears every parameter's gradient (to null, like PyTorch 2.x). */
+  /** Clears every parameter's gradient (to null, like PyTorch 2.x; see {@link Tensor#clearGrad()}). */
   public final void zeroGrad() {
     for (Parameter p : parameters()) {
-      p.setGrad(null);
+      p.clearGrad();
     }
   }
 

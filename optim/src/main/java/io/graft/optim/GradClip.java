@@ -2,8 +2,8 @@ package io.graft.optim;
 
 import io.graft.core.GraftException;
 import io.graft.core.Parameter;
-import io.graft.core.Tensor;
 import java.util.Collection;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /** Gradient clipping as torch.nn.utils: by global norm and by value, over trainable parameters with gradients. */
 public final class GradClip {
@@ -27,18 +27,18 @@ public final class GradClip {
     double total = 0;
     boolean any = false;
     for (Parameter p : params) {
-      Tensor g = p.requiresGrad() ? p.grad() : null;
+      INDArray g = p.requiresGrad() ? p.gradData() : null;
       if (g == null) {
         continue;
       }
       any = true;
       if (Double.isInfinite(normType)) {
-        total = Math.max(total, g.data().amaxNumber().doubleValue());
+        total = Math.max(total, g.amaxNumber().doubleValue());
       } else if (normType == 2.0) {
-        double n = g.data().norm2Number().doubleValue();
+        double n = g.norm2Number().doubleValue();
         total += n * n;
       } else {
-        total += org.nd4j.linalg.ops.transforms.Transforms.pow(org.nd4j.linalg.ops.transforms.Transforms.abs(g.data(),
+        total += org.nd4j.linalg.ops.transforms.Transforms.pow(org.nd4j.linalg.ops.transforms.Transforms.abs(g,
             true), normType, false).sumNumber().doubleValue();
       }
     }
@@ -51,9 +51,9 @@ public final class GradClip {
     double coef = Math.min(1.0, maxNorm / (total + 1e-6));
     if (coef < 1.0) {
       for (Parameter p : params) {
-        Tensor g = p.requiresGrad() ? p.grad() : null;
+        INDArray g = p.requiresGrad() ? p.gradData() : null;
         if (g != null) {
-          g.data().muli(coef);
+          g.muli(coef);
         }
       }
     }
@@ -66,10 +66,10 @@ public final class GradClip {
       throw new GraftException("clipGradValue: clipValue must be >= 0, got " + clipValue);
     }
     for (Parameter p : params) {
-      Tensor g = p.requiresGrad() ? p.grad() : null;
+      INDArray g = p.requiresGrad() ? p.gradData() : null;
       if (g != null) {
-        org.nd4j.linalg.ops.transforms.Transforms.min(g.data(), clipValue, false);
-        org.nd4j.linalg.ops.transforms.Transforms.max(g.data(), -clipValue, false);
+        org.nd4j.linalg.ops.transforms.Transforms.min(g, clipValue, false);
+        org.nd4j.linalg.ops.transforms.Transforms.max(g, -clipValue, false);
       }
     }
   }

@@ -94,20 +94,23 @@ public abstract class Optimizer {
         if (seenFrozen.remove(p) && resetStateOnUnfreeze) {
           state.remove(p);
         }
-        Tensor grad = p.grad();
+        INDArray grad = p.gradData();
         if (grad == null) {
           continue;
         }
-        update(g, p, grad.data(), state.computeIfAbsent(p, k -> new LinkedHashMap<>()));
+        update(g, p, grad, state.computeIfAbsent(p, k -> new LinkedHashMap<>()));
       }
     }
   }
 
-  /** Clears every gradient to null (PyTorch 2.x's {@code zero_grad(set_to_none=True)}). */
+  /**
+   * Clears every gradient to null (PyTorch 2.x's {@code zero_grad(set_to_none=True)}), freeing at once the memory of
+   * those never handed out ({@link Tensor#clearGrad()}).
+   */
   public final void zeroGrad() {
     for (ParamGroup g : groups) {
       for (Parameter p : g.params().values()) {
-        p.setGrad(null);
+        p.clearGrad();
       }
     }
   }

@@ -84,8 +84,8 @@ public final class Autograd {
       }
       Node node = t.gradFn();
       if (node == null) {
-        if (t.requiresGrad() && t.grad() == null && adoptable(g, seed, grads)) {
-          t.setGrad(Tensor.of(g));   // a first gradient nothing else holds becomes the leaf's own: no copy
+        if (t.requiresGrad() && t.gradData() == null && adoptable(g, seed, grads)) {
+          t.adoptGrad(g);   // a first gradient nothing else holds becomes the leaf's own: no copy
           continue;
         }
         t.accumulateGrad(g);   // keeps a copy: g itself is spent

@@ -178,6 +178,43 @@ class AutogradTest {
     assertArrayEquals(new double[] {6, -12, 18}, w.grad().toDoubleArray());
   }
 
+  @Test
+  void clearGradFreesAGradientNeverHandedOutAndKeepsOneThatWas() {
+    Tensor w = leaf(1, -2, 3);
+    w.mul(w).sum().backward();
+    org.nd4j.linalg.api.ndarray.INDArray kept = w.gradData();
+    w.clearGrad();                                  // only backward held it: freed now
+    assertNull(w.grad());
+    assertTrue(kept.wasClosed());
+    w.mul(w).sum().backward();
+    Tensor handedOut = w.grad();
+    w.clearGrad();                                  // the caller holds it: it keeps its values (PyTorch 2.x)
+    assertNull(w.grad());
+    assertArrayEquals(new double[] {2, -4, 6}, handedOut.toDoubleArray());
+    Tensor supplied = Tensor.fromArray(new double[] {7, 8, 9}, 3);
+    w.setGrad(supplied);
+    w.clearGrad();
+    assertArrayEquals(new double[] {7, 8, 9}, supplied.toDoubleArray());
+  }
+
+  @Test
+  void aCopiedGradientIsTheLeafsOwnAndOutlivesAScope() {
+    // add hands one array to a and b: a keeps it, b gets a copy, made inside a release scope that must not free it
+    Tensor a = leaf(1, 2);
+    Tensor b = leaf(3, 4);
+    try (io.graft.core.NativeMemory.Scope scope = io.graft.core.NativeMemory.openScope()) {
+      a.add(b).mul(Tensor.fromArray(new double[] {5, 5}, 2)).sum().backward();
+    }
+    assertArrayEquals(new double[] {5, 5}, a.grad().toDoubleArray());
+    assertArrayEquals(new double[] {5, 5}, b.grad().toDoubleArray());
+    Tensor c = leaf(1, 2);
+    c.mul(2.0).sum().backward();
+    c.mul(2.0).sum().backward();                    // accumulated in place into the first (adopted) gradient
+    org.nd4j.linalg.api.ndarray.INDArray acc = c.gradData();
+    c.clearGrad();
+    assertTrue(acc.wasClosed());
+  }
+
   static void assertArrayEquals(double[] expected, double[] actual) {
     org.junit.jupiter.api.Assertions.assertArrayEquals(expected, actual, 1e-12);
   }

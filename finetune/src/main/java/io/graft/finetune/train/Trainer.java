@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The training loop: epochs of forward, loss, backward, (clipping,) optimizer step; per-epoch validation (loss,
@@ -323,8 +324,8 @@ public final class Trainer {
     }
     l.backward();
     for (Map.Entry<String, Parameter> e : named.entrySet()) {
-      Tensor g = e.getValue().requiresGrad() ? e.getValue().grad() : null;
-      if (g != null && !Double.isFinite(g.data().sumNumber().doubleValue())) {
+      INDArray g = e.getValue().requiresGrad() ? e.getValue().gradData() : null;
+      if (g != null && !Double.isFinite(g.sumNumber().doubleValue())) {
         if (o.skipNonFinite()) {
           optimizer.zeroGrad();
           skipped++;
