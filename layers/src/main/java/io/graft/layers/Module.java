@@ -85,6 +85,19 @@ public abstract class Module {
     return scoped(x, body, false, used);
   }
 
+  /**
+   * {@code second.call(first.call(x))}, computed by {@code fused} in one go (under {@link #call}'s rule for
+   * intermediate activations) unless either module has forward hooks, which must see the value between them: then
+   * the two calls. For a pair a backend computes in one pass, such as a batch norm and the ReLU after it ({@code
+   * BatchNorm.forwardRelu}); {@code fused} must compute exactly what the two calls would.
+   */
+  protected static Tensor callFused(Module first, Module second, Tensor x, java.util.function.UnaryOperator<Tensor> fused) {
+    if (!first.hooks.isEmpty() || !second.hooks.isEmpty()) {
+      return second.call(first.call(x));
+    }
+    return scoped(x, fused, false, first, second);
+  }
+
   /** System property: {@code false} leaves every intermediate to the collector (see {@link #call}). */
   static final boolean RELEASE_INTERMEDIATES = Boolean.parseBoolean(
       System.getProperty("graft.releaseIntermediates", "true"));

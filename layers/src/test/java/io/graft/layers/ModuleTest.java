@@ -1,5 +1,6 @@
 package io.graft.layers;
 
+import static io.graft.testing.TensorAssert.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -37,6 +38,34 @@ class ModuleTest {
     @Override
     public Tensor forward(Tensor x) {
       return x;
+    }
+  }
+
+  /** A batch norm and its ReLU through Module.callFused, as ResNet's blocks call them. */
+  static final class BnRelu extends Module {
+    final BatchNorm2d bn = registerModule("bn", new BatchNorm2d(3));
+    final ReLU relu = registerModule("relu", new ReLU());
+
+    @Override
+    public Tensor forward(Tensor x) {
+      return callFused(bn, relu, x, bn::forwardRelu);
+    }
+  }
+
+  @Test
+  void aFusedPairComputesTheTwoCallsAndMakesThemWhenHooked() throws Exception {
+    BnRelu m = new BnRelu();
+    Tensor x = Tensor.randn(new io.graft.core.random.Rng(3), 4, 3, 5, 5).requiresGrad(true);
+    Tensor fused = m.call(x);
+    assertEquals("batch_norm_relu", fused.gradFn().op());
+    Tensor apart = m.relu.call(m.bn.call(x));
+    assertClose(fused, apart, 1e-5, 1e-5, "fused");
+    List<Tensor> seen = new ArrayList<>();
+    try (AutoCloseable h = m.relu.addForwardHook((module, in, out) -> seen.add(in))) {
+      Tensor hooked = m.call(x);
+      assertEquals("relu", hooked.gradFn().op());
+      assertEquals(1, seen.size(), "the hook on the ReLU saw the batch norm's output");
+      assertClose(hooked, apart, 1e-5, 1e-5, "hooked");
     }
   }
 

@@ -22,13 +22,16 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCRATCHPAD;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SHIFT;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_VARIANCE;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WORKSPACE;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_backward;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_backward_data;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_backward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_batch_normalization_forward_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_fuse_norm_relu;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_init_by_strides;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_workspace_md;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_use_global_stats;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_use_scale;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_use_shift;
@@ -50,20 +53,21 @@ final class OneDnnBatchNorm {
 
   /**
    * Everything that selects a primitive: the data's 4-D dims and strides, the parameters present, whether the
-   * statistics are given ({@code global}), {@code eps} as float bits.
+   * statistics are given ({@code global}), {@code eps} as float bits, and whether a ReLU follows in the same pass.
    */
-  record Key(List<Long> dims, List<Long> strides, boolean scale, boolean shift, boolean global, int eps) {}
+  record Key(List<Long> dims, List<Long> strides, boolean scale, boolean shift, boolean global, int eps,
+      boolean relu) {}
 
   /** The input as oneDNN reads it: itself if 4-D and dense, else a C-ordered array described as (N, C, L, 1). */
   private static INDArray data(INDArray x) {
     return x.rank() == 4 ? OneDnn.dense(x) : OneDnn.plain(x);
   }
 
-  private static Key key(INDArray xp, boolean scale, boolean shift, boolean global, double eps) {
+  private static Key key(INDArray xp, boolean scale, boolean shift, boolean global, double eps, boolean relu) {
     long[] s = xp.shape();
     long[] dims = xp.rank() == 4 ? s : new long[] {s[0], s[1], xp.length() / (s[0] * s[1]), 1};
     long[] strides = xp.rank() == 4 ? OneDnn.strides(xp) : new long[] {dims[1] * dims[2], dims[2], 1, 1};
-    return new Key(boxed(dims), boxed(strides), scale, shift, global, Float.floatToIntBits((float) eps));
+    return new Key(boxed(dims), boxed(strides), scale, shift, global, Float.floatToIntBits((float) eps), relu);
   }
 
   private static List<Long> boxed(long[] a) {
@@ -71,21 +75,23 @@ final class OneDnnBatchNorm {
   }
 
   /**
-   * {@code {y, mean, var}}: y = (x - mean) / sqrt(var + eps) * weight + bias, y laid out like x. With
+   * {@code {y, mean, var, workspace}}: y = (x - mean) / sqrt(var + eps) * weight + bias, y laid out like x. With
    * {@code mean} and {@code var} null they are the batch's (mean and biased variance per channel, returned as
-   * {@code (C)} each), else the given ones (returned as given). {@code weight} and {@code bias} may be null.
+   * {@code (C)} each), else the given ones (returned as given). {@code weight} and {@code bias} may be null. With
+   * {@code relu}, y = max(y, 0) in the same pass (oneDNN's fused ReLU, which turns NaN into 0), and the workspace
+   * (its mask, for {@link #backward}) is returned; else it is null.
    *
    * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape (then nothing has been computed)
    */
   static INDArray[] forward(INDArray x, INDArray weight, INDArray bias, INDArray mean, INDArray var, double eps,
-      boolean backward) {
+      boolean backward, boolean relu) {
     INDArray xp = data(x);
     INDArray wp = weight == null ? null : OneDnn.plain(weight);
     INDArray bp = bias == null ? null : OneDnn.plain(bias);
     boolean global = mean != null;
     INDArray mp = global ? OneDnn.plain(mean) : null;
     INDArray vp = global ? OneDnn.plain(var) : null;
-    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps))) {
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps, relu))) {
       Plan p = lease.plan();
       if (backward) {
         p.backward(); // built now: a shape oneDNN cannot run fails here, never in the backward pass
@@ -95,14 +101,16 @@ final class OneDnnBatchNorm {
         mp = NativeMemory.uninitialized(DataType.FLOAT, p.c);
         vp = NativeMemory.uninitialized(DataType.FLOAT, p.c);
       }
+      INDArray ws = p.workspace == null ? null
+          : NativeMemory.uninitialized(DataType.FLOAT, (OneDnn.bytes(p.workspace) + 3) / 4);
       OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(p.fwd.scratch));
       OneDnn.execute(p.fwd.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE,
-          DNNL_ARG_SHIFT, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat, p.stat,
-          weight == null ? null : p.stat, bias == null ? null : p.stat, p.fwd.scratch}, new Pointer[] {
-          OneDnn.address(xp), OneDnn.address(y), OneDnn.address(mp), OneDnn.address(vp),
+          DNNL_ARG_SHIFT, DNNL_ARG_WORKSPACE, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat,
+          p.stat, weight == null ? null : p.stat, bias == null ? null : p.stat, p.workspace, p.fwd.scratch},
+          new Pointer[] {OneDnn.address(xp), OneDnn.address(y), OneDnn.address(mp), OneDnn.address(vp),
           wp == null ? null : OneDnn.address(wp), bp == null ? null : OneDnn.address(bp),
-          p.fwd.scratch(arena)});
-      return new INDArray[] {y, mp, vp};
+          ws == null ? null : OneDnn.address(ws), p.fwd.scratch(arena)});
+      return new INDArray[] {y, mp, vp, ws};
     } finally {
       // only raw addresses reach oneDNN: keep the (possibly copied) arrays alive until it is done with them
       Reference.reachabilityFence(xp);
@@ -115,11 +123,11 @@ final class OneDnnBatchNorm {
 
   /**
    * {@code {dx, dweight, dbias}} of {@link #forward} (the parameter gradients only when the parameter is given).
-   * {@code mean} and {@code var} are the forward's; {@code global} as there (then dx = g * weight / sqrt(var + eps)).
-   * {@code dx} is laid out like {@code x}.
+   * {@code mean}, {@code var} and {@code workspace} (null unless the forward fused a ReLU) are the forward's;
+   * {@code global} as there (then dx = g * weight / sqrt(var + eps)). {@code dx} is laid out like {@code x}.
    */
   static INDArray[] backward(INDArray x, INDArray g, INDArray mean, INDArray var, INDArray weight, INDArray bias,
-      boolean global, double eps) {
+      boolean global, double eps, INDArray workspace) {
     INDArray xp = data(x);
     INDArray gp = data(g);
     if (xp.rank() == 4 && !Layout.sameDense(xp, gp)) {
@@ -129,7 +137,8 @@ final class OneDnnBatchNorm {
     INDArray vp = OneDnn.plain(var);
     INDArray wp = weight == null ? null : OneDnn.plain(weight);
     INDArray bp = bias == null ? null : OneDnn.plain(bias);
-    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps))) {
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps,
+        workspace != null))) {
       Plan p = lease.plan();
       OneDnn.Primitive b = p.backward();
       INDArray dx = Layout.uninitializedLike(xp, DataType.FLOAT);
@@ -137,13 +146,13 @@ final class OneDnnBatchNorm {
       INDArray db = bias != null ? NativeMemory.uninitialized(DataType.FLOAT, p.c) : null;
       OneDnn.Arena arena = OneDnn.arena().reset(OneDnn.bytes(b.scratch));
       OneDnn.execute(b.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE,
-          DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT,
-          DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat, p.stat,
-          weight == null ? null : p.stat, bias == null ? null : p.stat, p.data,
+          DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE,
+          DNNL_ARG_DIFF_SHIFT, DNNL_ARG_SCRATCHPAD}, new dnnl_memory_desc_t[] {p.data, p.data, p.stat, p.stat,
+          weight == null ? null : p.stat, bias == null ? null : p.stat, p.workspace, p.data,
           dw == null ? null : p.stat, db == null ? null : p.stat, b.scratch}, new Pointer[] {OneDnn.address(xp),
           OneDnn.address(gp), OneDnn.address(mp), OneDnn.address(vp), wp == null ? null : OneDnn.address(wp),
-          bp == null ? null : OneDnn.address(bp), OneDnn.address(dx),
-          dw == null ? null : OneDnn.address(dw), db == null ? null : OneDnn.address(db),
+          bp == null ? null : OneDnn.address(bp), workspace == null ? null : OneDnn.address(workspace),
+          OneDnn.address(dx), dw == null ? null : OneDnn.address(dw), db == null ? null : OneDnn.address(db),
           b.scratch(arena)});
       return new INDArray[] {dx, dw, db};
     } finally {
@@ -153,6 +162,7 @@ final class OneDnnBatchNorm {
       Reference.reachabilityFence(vp);
       Reference.reachabilityFence(wp);
       Reference.reachabilityFence(bp);
+      Reference.reachabilityFence(workspace);
     }
   }
 
@@ -163,6 +173,8 @@ final class OneDnnBatchNorm {
     final int flags;
     final float eps;
     final OneDnn.Primitive fwd;
+    /** The fused ReLU's mask (null without one). */
+    final dnnl_memory_desc_t workspace;
     private final OneDnn.Later backward = new OneDnn.Later(this::buildBackward);
 
     Plan(Key k) {
@@ -173,12 +185,14 @@ final class OneDnnBatchNorm {
       OneDnn.check(dnnl_memory_desc_init_by_strides(data, 4, dims, dnnl_f32, strides), "memory_desc_init");
       stat = OneDnn.md(new long[] {c}, dnnl_x);
       flags = (k.scale() ? dnnl_use_scale : 0) | (k.shift() ? dnnl_use_shift : 0)
-          | (k.global() ? dnnl_use_global_stats : 0);
+          | (k.global() ? dnnl_use_global_stats : 0) | (k.relu() ? dnnl_fuse_norm_relu : 0);
       eps = Float.intBitsToFloat(k.eps());
       dnnl_batch_normalization_desc_t d = new dnnl_batch_normalization_desc_t();
       OneDnn.check(dnnl_batch_normalization_forward_desc_init(d, dnnl_forward_training, data, eps, flags),
           "batch_normalization_forward_desc_init");
       fwd = new OneDnn.Primitive(d, null, "batch normalization forward");
+      dnnl_memory_desc_t ws = k.relu() ? OneDnn.query(fwd.pd, dnnl_query_workspace_md) : null;
+      workspace = ws == null || OneDnn.bytes(ws) == 0 ? null : ws;
     }
 
     OneDnn.Primitive backward() {

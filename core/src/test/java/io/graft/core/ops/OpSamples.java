@@ -176,6 +176,8 @@ final class OpSamples {
     Tensor rv = constant(positive(2));
     s.add(new Sample("batchNorm", "eval running stats", in -> NormOps.batchNorm(in[0], rm, rv, in[1], in[2], false,
         0.1, 1e-5), randn(3, 2, 2, 2), positive(2), randn(2)));
+    s.add(new Sample("batchNormRelu", "train 4-D affine", in -> NormOps.batchNormRelu(in[0], null, null, in[1], in[2],
+        true, 0.1, 1e-5), randn(3, 2, 2, 2), positive(2), randn(2)));
     // losses
     Tensor t = labels(6, 4);
     Tensor w = constant(positive(4));

@@ -146,8 +146,8 @@ class OpsParityTest {
 
   static {
     c("realistic_conv/resnet_layer1_conv3x3", in -> ConvOps.conv2d(in[0], in[1], null, p(1, 1), p(1, 1), p(1, 1), 1));
-    c("realistic_head/resnet_bn_relu_train", in -> NormOps.batchNorm(in[0], in[3], in[4], in[1], in[2], true, 0.1,
-        1e-5).relu());
+    c("realistic_head/resnet_bn_relu_train", in -> NormOps.batchNormRelu(in[0], in[3], in[4], in[1], in[2], true,
+        0.1, 1e-5));
     c("realistic_head/resnet_maxpool", in -> PoolOps.maxPool2d(in[0], p(3, 3), p(2, 2), p(1, 1), p(1, 1)));
     c("realistic_head/resnet_avgpool_fc", in -> LinalgOps.linear(PoolOps.adaptiveAvgPool2d(in[0], 1, 1)
         .flatten(1, -1), in[1], in[2]));

@@ -107,6 +107,19 @@ public abstract class BatchNorm extends Module {
 
   @Override
   public Tensor forward(Tensor x) {
+    return run(x, false);
+  }
+
+  /**
+   * {@code relu(forward(x))} in one pass where the backend can ({@link NormOps#batchNormRelu}): for architectures
+   * whose batch norm feeds a ReLU, through {@link Module#callFused} (which keeps the two modules' calls when either
+   * has forward hooks).
+   */
+  public Tensor forwardRelu(Tensor x) {
+    return run(x, true);
+  }
+
+  private Tensor run(Tensor x, boolean relu) {
     requireRank(x, ranks());
     if (x.shape()[1] != numFeatures) {
       throw ShapeException.of(typeName(), "expected " + numFeatures + " channels in dimension 1", x.shape());
@@ -121,8 +134,10 @@ public abstract class BatchNorm extends Module {
       }
       factor = o.momentum() == null ? 1.0 / numBatchesTracked.item() : o.momentum();
     }
-    return NormOps.batchNorm(x, update || !batchStats ? runningMean : null, update || !batchStats ? runningVar : null,
-        weight, bias, batchStats, factor, o.eps());
+    Tensor rm = update || !batchStats ? runningMean : null;
+    Tensor rv = update || !batchStats ? runningVar : null;
+    return relu ? NormOps.batchNormRelu(x, rm, rv, weight, bias, batchStats, factor, o.eps())
+        : NormOps.batchNorm(x, rm, rv, weight, bias, batchStats, factor, o.eps());
   }
 
   public Parameter weight() {

@@ -105,11 +105,16 @@ public final class ResNet extends Module implements Classifier {
     requireRank(x, 4);
     // a frozen backbone frees its stem's and stages' activations as they are consumed (see Module.call)
     Tensor features = releasingIntermediates(x, t -> {
-      t = maxpool.call(relu.call(bn1.call(conv1.call(t))));
+      t = maxpool.call(bnRelu(bn1, relu, conv1.call(t)));
       t = layer4.call(layer3.call(layer2.call(layer1.call(t))));
       return avgpool.call(t);
     }, conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool);
     return fc.call(features.flatten(1, -1));
+  }
+
+  /** {@code relu.call(bn.call(x))}, with the ReLU fused into the batch norm (see {@code BatchNorm.forwardRelu}). */
+  private static Tensor bnRelu(BatchNorm2d bn, ReLU relu, Tensor x) {
+    return callFused(bn, relu, x, bn::forwardRelu);
   }
 
   /** Two 3×3 convs with a residual connection (ResNet-18/34). */
@@ -132,7 +137,7 @@ public final class ResNet extends Module implements Classifier {
 
     @Override
     public Tensor forward(Tensor x) {
-      Tensor out = relu.call(bn1.call(conv1.call(x)));
+      Tensor out = bnRelu(bn1, relu, conv1.call(x));
       out = bn2.call(conv2.call(out));
       Tensor identity = downsample == null ? x : downsample.call(x);
       return relu.call(out.add(identity));
@@ -163,8 +168,8 @@ public final class ResNet extends Module implements Classifier {
 
     @Override
     public Tensor forward(Tensor x) {
-      Tensor out = relu.call(bn1.call(conv1.call(x)));
-      out = relu.call(bn2.call(conv2.call(out)));
+      Tensor out = bnRelu(bn1, relu, conv1.call(x));
+      out = bnRelu(bn2, relu, conv2.call(out));
       out = bn3.call(conv3.call(out));
       Tensor identity = downsample == null ? x : downsample.call(x);
       return relu.call(out.add(identity));
