@@ -26,9 +26,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * small native allocations (shape descriptors, op contexts) are freed only by the collector and not counted, so a
  * collection is also requested after every four budgets of counted allocations, freed or not.
  *
- * <p>Measured on ResNet-18 training steps (2 threads, 100 steps): at 64², batch 32, one collection every five steps
- * instead of one every two (a full collection takes ~15 ms), and peak RSS 479 MiB against 528; at 224², batch 8,
- * one every two steps instead of every step; with a frozen backbone, 411 MiB.
+ * <p>Measured on ResNet-18 training steps (2 threads, {@code benchmarks}' {@code PeakMemory}): at 64², batch 32, 17
+ * full collections (~15 ms each) in 100 steps, where counting every allocation requested one every two steps; at
+ * 224², batch 8, 27 in 60 steps instead of one a step; peak RSS flat over the run (445 and 626 MiB).
  */
 public final class NativeMemory {
   private static final GcBudget BUDGET = new GcBudget(Long.getLong("graft.gcEveryBytes", 1L << 28));
