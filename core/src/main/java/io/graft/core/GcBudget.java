@@ -30,7 +30,7 @@ final class GcBudget {
     }
     allocated += bytes;
     unfreed += bytes;
-    if (unfreed < budget + allowance && allocated < 4 * budget) {
+    if (unfreed - allowance < budget && allocated / 4 < budget) {   // (no overflow for a budget near Long.MAX_VALUE)
       return false;
     }
     allocated = 0;

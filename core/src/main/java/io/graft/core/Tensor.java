@@ -236,8 +236,9 @@ public class Tensor {
 
   /**
    * Engine use (optimizers, gradient clipping, loss checks): the gradient's array, or null, without handing out
-   * the gradient tensor. The caller reads or updates it in place during its call and keeps no reference: {@link
-   * #clearGrad()} frees the memory of a gradient that was never handed out. Users call {@link #grad()}.
+   * the gradient tensor. <b>The array may be freed by the next {@link #clearGrad()} (every {@code zeroGrad()}):</b>
+   * the caller reads or updates it in place during its call and keeps no reference. Users call {@link #grad()},
+   * whose tensor is never freed under them.
    */
   public INDArray gradData() {
     return grad == null ? null : grad.data;

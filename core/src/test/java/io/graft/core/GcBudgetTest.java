@@ -53,6 +53,13 @@ class GcBudgetTest {
   }
 
   @Test
+  void aHugeBudgetDoesNotOverflowIntoCollectingAlways() {
+    GcBudget b = new GcBudget(Long.MAX_VALUE);
+    assertFalse(b.allocated(Long.MAX_VALUE / 4));
+    assertFalse(b.allocated(1L << 40));
+  }
+
+  @Test
   void aZeroBudgetNeverCallsForACollection() {
     GcBudget b = new GcBudget(0);
     for (int i = 0; i < 10; i++) {

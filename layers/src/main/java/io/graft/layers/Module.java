@@ -87,12 +87,15 @@ public abstract class Module {
 
   /**
    * {@code second.call(first.call(x))}, computed by {@code fused} in one go (under {@link #call}'s rule for
-   * intermediate activations) unless either module has forward hooks, which must see the value between them: then
-   * the two calls. For a pair a backend computes in one pass, such as a batch norm and the ReLU after it ({@code
-   * BatchNorm.forwardRelu}); {@code fused} must compute exactly what the two calls would.
+   * intermediate activations) unless either module has forward hooks, which must see the value between them, or
+   * submodules, whose calls (and hooks) {@code fused} would skip: then the two calls. For a pair of leaf modules a
+   * backend computes in one pass, such as a batch norm and the ReLU after it ({@code BatchNorm.forwardRelu});
+   * {@code fused} must compute exactly what the two calls would.
    */
-  protected static Tensor callFused(Module first, Module second, Tensor x, java.util.function.UnaryOperator<Tensor> fused) {
-    if (!first.hooks.isEmpty() || !second.hooks.isEmpty()) {
+  protected static Tensor callFused(Module first, Module second, Tensor x,
+      java.util.function.UnaryOperator<Tensor> fused) {
+    if (!first.hooks.isEmpty() || !second.hooks.isEmpty() || !first.children.isEmpty()
+        || !second.children.isEmpty()) {
       return second.call(first.call(x));
     }
     return scoped(x, fused, false, first, second);

@@ -158,7 +158,9 @@ public final class NormOps {
     INDArray wv = weight == null ? null : weight.data();
     INDArray bv = bias == null ? null : bias.data();
     boolean record = Autograd.willRecord(x, weight, bias);
-    boolean fuse = relu && useBatch && xv.rank() == 4;
+    // fused only where it pays and cannot differ: training with batch statistics (a NaN input shows in them), a
+    // graph to keep the mask for, eps > 0 (eps = 0 and a constant channel give 0/0 with finite statistics)
+    boolean fuse = relu && useBatch && record && eps > 0 && xv.rank() == 4;
     // the running statistics are read now: an update before backward (another forward) must not change them
     INDArray[] out = OneDnnBatchNorm.forward(xv, wv, bv, useBatch ? null : runningMean.data().dup(),
         useBatch ? null : runningVar.data().dup(), eps, record, fuse);
@@ -172,12 +174,13 @@ public final class NormOps {
     INDArray mean = out[1];
     INDArray var = out[2];
     INDArray mask = out[3];
+    boolean fused = fuse;
     if (useBatch && runningMean != null && training) {
       updateRunningStats(runningMean, runningVar, mean, var, momentum, x.numel() / x.shape()[1]);
     }
     Tensor y = Autograd.recordJoint(fuse ? "batch_norm_relu" : "batch_norm", out[0], new Tensor[] {x, weight, bias},
         (g, needs) -> {
-          INDArray[] r = OneDnnBatchNorm.backward(xv, g, mean, var, wv, bv, !useBatch, eps, mask);
+          INDArray[] r = OneDnnBatchNorm.backward(xv, g, mean, var, wv, bv, !useBatch, eps, fused, mask);
           for (int i = 0; i < 3; i++) {
             if (!needs[i] && r[i] != null) {
               NativeMemory.release(r[i]);
@@ -233,11 +236,12 @@ public final class NormOps {
     rv.muli(1 - momentum).addi(var.mul(momentum * unbiased));
   }
 
-  /** Whether all are float32 vectors of one length with unit stride over a float buffer (read and written whole). */
+  /** Whether all are float32 vectors of one length, each its whole float buffer (read and written whole). */
   private static boolean floatVectors(INDArray... as) {
     for (INDArray a : as) {
       if (a.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT || a.rank() != 1 || a.length() != as[0].length()
-          || (a.length() > 1 && a.stride(0) != 1) || !(a.data().pointer() instanceof FloatPointer)) {
+          || (a.length() > 1 && a.stride(0) != 1) || a.offset() != 0 || a.data().length() != a.length()
+          || !(a.data().pointer() instanceof FloatPointer)) {
         return false;
       }
     }
@@ -246,12 +250,12 @@ public final class NormOps {
 
   private static float[] read(INDArray a) {
     float[] r = new float[(int) a.length()];
-    new FloatPointer(a.data().pointer()).position(a.offset()).get(r);
+    new FloatPointer(a.data().pointer()).get(r);
     return r;
   }
 
   private static void write(INDArray a, float[] values) {
-    new FloatPointer(a.data().pointer()).position(a.offset()).put(values);
+    new FloatPointer(a.data().pointer()).put(values);
   }
 
   /** x * scale + shift per channel (dimension 1), into a fresh array: libnd4j's fused batchnorm kernel. */

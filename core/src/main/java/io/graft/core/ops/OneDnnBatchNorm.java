@@ -123,11 +123,14 @@ final class OneDnnBatchNorm {
 
   /**
    * {@code {dx, dweight, dbias}} of {@link #forward} (the parameter gradients only when the parameter is given).
-   * {@code mean}, {@code var} and {@code workspace} (null unless the forward fused a ReLU) are the forward's;
+   * {@code mean}, {@code var}, {@code relu} and {@code workspace} (the fused ReLU's mask) are the forward's;
    * {@code global} as there (then dx = g * weight / sqrt(var + eps)). {@code dx} is laid out like {@code x}.
    */
   static INDArray[] backward(INDArray x, INDArray g, INDArray mean, INDArray var, INDArray weight, INDArray bias,
-      boolean global, double eps, INDArray workspace) {
+      boolean global, double eps, boolean relu, INDArray workspace) {
+    if (relu && workspace == null) {
+      throw new IllegalArgumentException("batch norm backward: a fused ReLU needs the forward's workspace");
+    }
     INDArray xp = data(x);
     INDArray gp = data(g);
     if (xp.rank() == 4 && !Layout.sameDense(xp, gp)) {
@@ -137,8 +140,7 @@ final class OneDnnBatchNorm {
     INDArray vp = OneDnn.plain(var);
     INDArray wp = weight == null ? null : OneDnn.plain(weight);
     INDArray bp = bias == null ? null : OneDnn.plain(bias);
-    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps,
-        workspace != null))) {
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps, relu))) {
       Plan p = lease.plan();
       OneDnn.Primitive b = p.backward();
       INDArray dx = Layout.uninitializedLike(xp, DataType.FLOAT);
@@ -193,6 +195,10 @@ final class OneDnnBatchNorm {
       fwd = new OneDnn.Primitive(d, null, "batch normalization forward");
       dnnl_memory_desc_t ws = k.relu() ? OneDnn.query(fwd.pd, dnnl_query_workspace_md) : null;
       workspace = ws == null || OneDnn.bytes(ws) == 0 ? null : ws;
+      if (k.relu() && workspace == null) {   // the backward could not apply the ReLU: run the two ops apart
+        fwd.destroy();
+        throw new OneDnn.Unsupported("batch normalization with a fused ReLU keeps no workspace");
+      }
     }
 
     OneDnn.Primitive backward() {
