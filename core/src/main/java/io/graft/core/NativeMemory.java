@@ -44,10 +44,10 @@ public final class NativeMemory {
     if (BUDGET.budget() <= 0 || a == null || a.isView() || isOwned(a)) {
       return;
     }
-    count(a.length() * a.dataType().width());
+    charge(a.length() * a.dataType().width());
   }
 
-  private static void count(long bytes) {
+  private static void charge(long bytes) {
     if (BUDGET.allocated(bytes)) {
       System.gc();
     }
@@ -74,7 +74,7 @@ public final class NativeMemory {
       b = Nd4j.createBuffer(p, DataType.DOUBLE, n, DoubleIndexer.create(p));
     }
     INDArray a = Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
-    count(n * dtype.width());
+    charge(n * dtype.width());
     Scope scope = SCOPE.get();
     if (scope != null) {
       scope.owned.add(a);
