@@ -6,6 +6,22 @@ import java.util.Arrays;
 public final class Shapes {
   private Shapes() {}
 
+  /**
+   * The highest rank a tensor may have: libnd4j's shape buffers hold at most 32 dimensions, and a larger rank
+   * overruns them in native code (a JVM abort, not an exception). PyTorch allows 64. Every shape a tensor is
+   * created with, read from a file or computed by an op, is checked against this before any native call.
+   */
+  public static final int MAX_RANK = 32;
+
+  /** Throws unless {@code shape} has at most {@link #MAX_RANK} dimensions. */
+  public static long[] checkRank(String op, long[] shape) {
+    if (shape.length > MAX_RANK) {
+      throw new ShapeException(op + ": rank " + shape.length + " exceeds the maximum of " + MAX_RANK
+          + " dimensions");
+    }
+    return shape;
+  }
+
   public static long numel(long[] shape) {
     long n = 1;
     for (long d : shape) {
@@ -14,8 +30,12 @@ public final class Shapes {
     return n;
   }
 
-  /** Validates a shape for a new tensor: no negative sizes, element count fits in an int-indexed buffer. */
+  /**
+   * Validates a shape for a new tensor: rank at most {@link #MAX_RANK}, no negative sizes, element count fits in
+   * an int-indexed buffer.
+   */
   public static long[] checkNew(String op, long[] shape) {
+    checkRank(op, shape);
     for (long d : shape) {
       if (d < 0) {
         throw ShapeException.of(op, "negative dimension", shape);

@@ -40,6 +40,10 @@ public class Tensor {
     if (data == null) {
       throw new IllegalArgumentException("Tensor: data is null");
     }
+    if (data.rank() > Shapes.MAX_RANK) { // a backstop: the ops and readers check the shape before building it
+      throw new ShapeException("Tensor: rank " + data.rank() + " exceeds the maximum of " + Shapes.MAX_RANK
+          + " dimensions");
+    }
     this.data = data;
   }
 

@@ -2,6 +2,7 @@ package io.graft.core.autograd;
 
 import io.graft.core.Layout;
 import io.graft.core.ShapeException;
+import io.graft.core.Shapes;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -17,6 +18,7 @@ public final class Broadcast {
   /** The broadcast of two shapes (trailing dimensions aligned; sizes equal or 1), or a ShapeException. */
   public static long[] shape(String op, long[] a, long[] b) {
     int n = Math.max(a.length, b.length);
+    Shapes.checkRank(op, n == a.length ? a : b);
     long[] out = new long[n];
     for (int i = 0; i < n; i++) {
       long da = i < n - a.length ? 1 : a[i - (n - a.length)];

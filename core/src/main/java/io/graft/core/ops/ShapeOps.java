@@ -24,7 +24,7 @@ public final class ShapeOps {
 
   /** Same data in a new shape (C order); one dimension may be -1. */
   public static Tensor reshape(Tensor x, long... shape) {
-    long[] target = inferShape("reshape", x.shape(), shape);
+    long[] target = Shapes.checkRank("reshape", inferShape("reshape", x.shape(), shape));
     long[] xs = x.shape();
     if (Arrays.equals(xs, target)) {
       return x;
