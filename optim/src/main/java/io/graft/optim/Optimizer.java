@@ -213,6 +213,12 @@ public abstract class Optimizer {
       if (!mine.equals(savedNames)) {
         problems.add("group " + i + " holds " + mine + " but the saved group held " + savedNames);
       }
+      for (Map.Entry<String, Object> o : saved.groups().get(i).entrySet()) {
+        String bad = o.getKey().equals("params") ? null : checkOption(groups.get(i), o.getKey(), o.getValue());
+        if (bad != null) {
+          problems.add("group " + i + ": option '" + o.getKey() + "' " + bad);
+        }
+      }
     }
     for (Map.Entry<String, Tensor> e : saved.tensors()) {
       int slash = e.getKey().lastIndexOf('/');
@@ -248,5 +254,23 @@ public abstract class Optimizer {
         }
       });
     }
+  }
+
+  /**
+   * Why a saved group option cannot be loaded, or null if it can: an option the group or the optimizer knows must
+   * keep its type; another (a scheduler's {@code initial_lr}, say) is taken as PyTorch takes it, if it is a number,
+   * a boolean or a list of numbers.
+   */
+  private String checkOption(ParamGroup g, String key, Object v) {
+    Object d = g.has(key) ? g.options().get(key) : defaults.get(key);
+    boolean number = v instanceof Number;
+    boolean bool = v instanceof Boolean;
+    boolean array = v instanceof double[] || v instanceof List<?> l && l.stream().allMatch(x -> x instanceof Number);
+    if (d == null) {
+      return number || bool || array ? null : "must be a number, a boolean or a list of numbers, got " + v;
+    }
+    boolean ok = d instanceof Double ? number : d instanceof Boolean ? bool : array;
+    return ok ? null : "must be " + (d instanceof Double ? "a number" : d instanceof Boolean ? "true or false"
+        : "a list of numbers") + ", got " + v;
   }
 }

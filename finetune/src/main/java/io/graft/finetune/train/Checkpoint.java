@@ -1,11 +1,11 @@
 package io.graft.finetune.train;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
+import io.graft.core.io.JsonFields;
 import io.graft.core.io.Safetensors;
 import io.graft.core.random.Rng;
 import io.graft.layers.Dropout;
@@ -14,6 +14,7 @@ import io.graft.optim.Optimizer;
 import io.graft.optim.OptimizerState;
 import io.graft.optim.scheduler.Scheduler;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,10 +31,10 @@ public final class Checkpoint {
   private Checkpoint() {}
 
   /** What a checkpoint restores besides the tensors it loads into the objects. */
-  public record Restored(int epoch, Map<String, Object> trainerState) {}
+  public record Restored(int epoch, TrainerState trainer) {}
 
   public static void save(Path path, Module model, Optimizer opt, Scheduler sched, int epoch,
-      Map<String, Object> trainerState, StateDict best) {
+      TrainerState trainerState, StateDict best) {
     StateDict all = new StateDict();
     model.stateDict().forEach(e -> all.put("model/" + e.getKey(), e.getValue()));
     OptimizerState os = opt.stateDict();
@@ -51,7 +52,7 @@ public final class Checkpoint {
         meta.put("scheduler", JSON.writeValueAsString(sched.stateDict()));
       }
       meta.put("rng", JSON.writeValueAsString(rngStates(model)));
-      meta.put("trainer", JSON.writeValueAsString(trainerState));
+      meta.put("trainer", JSON.writeValueAsString(trainerState.toJson()));
     } catch (JsonProcessingException e) {
       throw new GraftException("checkpoint: cannot encode state: " + e.getMessage(), e);
     }
@@ -77,24 +78,77 @@ public final class Checkpoint {
         bestOut.put(e.getKey().substring(5), e.getValue());
       }
     });
-    try {
-      List<Map<String, Object>> groups = JSON.readValue(meta.get("optimizer.groups"), new TypeReference<>() {});
-      OptimizerState os = new OptimizerState(meta.get("optimizer"), optim, groups);
-      model.loadStateDict(weights, true);
-      opt.loadStateDict(os);
-      if (sched != null) {
-        String s = meta.get("scheduler");
-        if (s == null) {
-          throw new GraftException(path + ": the checkpoint has no scheduler state but a scheduler was given");
-        }
-        sched.loadStateDict(JSON.readValue(s, new TypeReference<Map<String, Object>>() {}));
-      }
-      restoreRng(model, JSON.readValue(meta.get("rng"), new TypeReference<Map<String, List<Object>>>() {}));
-      Map<String, Object> trainer = JSON.readValue(meta.get("trainer"), new TypeReference<>() {});
-      return new Restored(Integer.parseInt(meta.get("epoch")), trainer);
-    } catch (JsonProcessingException | NumberFormatException | NullPointerException e) {
-      throw new GraftException(path + ": corrupt checkpoint metadata (" + e.getMessage() + ")", e);
+    // every field is parsed and checked before anything is loaded: a hand-edited or foreign file is refused with
+    // the field named, and a number never reaches a loop bound unchecked
+    String where = path.toString();
+    int epoch = (int) epochOf(meta.get("epoch"), where);
+    TrainerState trainer = TrainerState.fromJson(json(meta, "trainer", where), epoch, where);
+    String optimizer = JsonFields.string(meta, "optimizer", where);
+    List<?> groupList = JsonFields.list(json(meta, "optimizer.groups", where), "optimizer.groups", where);
+    List<Map<String, Object>> groups = new ArrayList<>();
+    for (int i = 0; i < groupList.size(); i++) {
+      groups.add(JsonFields.map(groupList.get(i), "optimizer.groups[" + i + "]", where));
     }
+    Map<String, Object> schedState = null;
+    if (sched != null) {
+      if (meta.get("scheduler") == null) {
+        throw new GraftException(path + ": the checkpoint has no scheduler state but a scheduler was given");
+      }
+      schedState = JsonFields.map(json(meta, "scheduler", where), "scheduler", where);
+    }
+    Map<String, Object> rng = JsonFields.map(json(meta, "rng", where), "rng", where);
+    Map<Dropout, Rng.State> rngStates = rngStatesOf(model, rng, where);
+
+    model.loadStateDict(weights, true);
+    try {
+      opt.loadStateDict(new OptimizerState(optimizer, optim, groups));
+      if (sched != null) {
+        sched.loadStateDict(schedState);
+      }
+    } catch (GraftException e) {
+      throw new GraftException(where + ": " + e.getMessage(), e);
+    }
+    rngStates.forEach((d, st) -> d.rng().restore(st));
+    return new Restored(epoch, trainer);
+  }
+
+  /**
+   * The epoch a checkpoint was taken after: a decimal integer in {@code [0, MAX_EPOCH]} (it becomes the loop's
+   * start, so a wrapped or negative value would train for 2^31 epochs, or silently for more than asked).
+   */
+  private static long epochOf(String s, String where) {
+    if (s == null) {
+      throw new GraftException(where + ": field 'epoch' is missing");
+    }
+    long e;
+    try {
+      e = Long.parseLong(s.trim());
+    } catch (NumberFormatException x) {
+      throw new GraftException(where + ": field 'epoch' must be an integer, got \"" + clip(s) + "\"");
+    }
+    if (e < 0 || e > MAX_EPOCH) {
+      throw new GraftException(where + ": field 'epoch' = " + e + " is out of range [0, " + MAX_EPOCH + "]");
+    }
+    return e;
+  }
+
+  /** The highest epoch index a checkpoint may record (a million epochs; a real run is far below). */
+  public static final int MAX_EPOCH = 1_000_000;
+
+  private static Object json(Map<String, String> meta, String key, String where) {
+    String s = meta.get(key);
+    if (s == null) {
+      throw new GraftException(where + ": field '" + key + "' is missing");
+    }
+    try {
+      return JSON.readValue(s, Object.class);
+    } catch (JsonProcessingException e) {
+      throw new GraftException(where + ": field '" + key + "' is not valid JSON (" + e.getOriginalMessage() + ")", e);
+    }
+  }
+
+  private static String clip(String s) {
+    return s.length() > 40 ? s.substring(0, 40) + "..." : s;
   }
 
   private static Map<String, List<Object>> rngStates(Module model) {
@@ -108,14 +162,25 @@ public final class Checkpoint {
     return out;
   }
 
-  private static void restoreRng(Module model, Map<String, List<Object>> states) {
+  /** The saved generator state of each dropout module that has one, checked. */
+  private static Map<Dropout, Rng.State> rngStatesOf(Module model, Map<String, Object> states, String where) {
+    Map<Dropout, Rng.State> out = new java.util.IdentityHashMap<>();
     model.namedModules().forEach((k, m) -> {
       if (m instanceof Dropout d && states.containsKey(k)) {
-        List<Object> s = states.get(k);
-        d.rng().restore(new Rng.State(Long.parseLong((String) s.get(0)), (Boolean) s.get(1),
-            ((Number) s.get(2)).doubleValue()));
+        List<?> s = JsonFields.list(states.get(k), "rng." + k, where);
+        if (s.size() != 3 || !(s.get(0) instanceof String c) || !(s.get(1) instanceof Boolean spare)) {
+          throw new GraftException(where + ": field 'rng." + k + "' must be [\"counter\", hasSpare, spare], got " + s);
+        }
+        long counter;
+        try {
+          counter = Long.parseLong(c);
+        } catch (NumberFormatException e) {
+          throw new GraftException(where + ": field 'rng." + k + "' has a counter that is not an integer: " + clip(c));
+        }
+        out.put(d, new Rng.State(counter, spare, JsonFields.number(s.get(2), "rng." + k + "[2]", false, where)));
       }
     });
+    return out;
   }
 
   /** A detached copy of a module's state (for keep-best). */

@@ -3,6 +3,7 @@ package io.graft.finetune.train;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import io.graft.core.GraftException;
 import io.graft.core.io.AtomicFiles;
+import io.graft.core.io.JsonFields;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -57,28 +58,48 @@ public final class MetricsLog {
     return Double.isNaN(d) ? null : d;
   }
 
-  @SuppressWarnings("unchecked")
-  static List<EpochStats> fromJson(Object o) {
+  /** Parses a history written by {@link #toJson}, checking every field ({@code where} names the file). */
+  static List<EpochStats> fromJson(List<?> entries, String where) {
     List<EpochStats> out = new ArrayList<>();
-    for (Map<String, Object> m : (List<Map<String, Object>>) o) {
-      List<Number> lr = (List<Number>) m.get("lr");
-      List<Number> perClass = (List<Number>) m.get("val_per_class_accuracy");
-      List<List<Number>> confusion = (List<List<Number>>) m.get("val_confusion");
-      out.add(new EpochStats(((Number) m.get("epoch")).intValue(), num(m, "train_loss"), num(m, "train_accuracy"),
-          num(m, "val_loss"), num(m, "val_accuracy"), num(m, "val_top5"),
-          perClass == null ? null : perClass.stream().mapToDouble(v -> v == null ? Double.NaN : v.doubleValue())
-              .toArray(),
-          confusion == null ? null : confusion.stream().map(r -> r.stream().mapToLong(Number::longValue).toArray())
-              .toArray(long[][]::new),
-          lr.stream().mapToDouble(Number::doubleValue).toArray(), num(m, "seconds"), num(m, "images_per_second"),
-          Boolean.TRUE.equals(m.get("feature_cache"))));
+    for (int i = 0; i < entries.size(); i++) {
+      String w = where + ", history entry " + i;
+      Map<String, Object> m = JsonFields.map(entries.get(i), "history[" + i + "]", where);
+      double[] perClass = null;
+      long[][] confusion = null;
+      if (m.get("val_per_class_accuracy") != null || m.get("val_confusion") != null) {
+        List<?> pc = JsonFields.list(m, "val_per_class_accuracy", w);
+        perClass = new double[pc.size()];
+        for (int k = 0; k < perClass.length; k++) { // null: a class without examples
+          perClass[k] = pc.get(k) == null ? Double.NaN
+              : JsonFields.number(pc.get(k), "val_per_class_accuracy[" + k + "]", false, w);
+        }
+        List<?> rows = JsonFields.list(m, "val_confusion", w);
+        if (rows.size() != perClass.length) {
+          throw new GraftException(w + ": val_confusion has " + rows.size() + " rows for " + perClass.length
+              + " classes");
+        }
+        confusion = new long[rows.size()][];
+        for (int r = 0; r < confusion.length; r++) {
+          List<?> row = JsonFields.list(rows.get(r), "val_confusion[" + r + "]", w);
+          if (row.size() != perClass.length) {
+            throw new GraftException(w + ": val_confusion row " + r + " has " + row.size() + " columns for "
+                + perClass.length + " classes");
+          }
+          confusion[r] = new long[row.size()];
+          for (int c = 0; c < row.size(); c++) {
+            confusion[r][c] = JsonFields.integer(row.get(c), "val_confusion[" + r + "][" + c + "]", 0,
+                Long.MAX_VALUE, w);
+          }
+        }
+      }
+      out.add(new EpochStats(JsonFields.int32(m, "epoch", 0, Integer.MAX_VALUE, w),
+          JsonFields.numberOr(m, "train_loss", Double.NaN, w), JsonFields.numberOr(m, "train_accuracy", Double.NaN, w),
+          JsonFields.numberOr(m, "val_loss", Double.NaN, w), JsonFields.numberOr(m, "val_accuracy", Double.NaN, w),
+          JsonFields.numberOr(m, "val_top5", Double.NaN, w), perClass, confusion, JsonFields.doubles(m, "lr", w),
+          JsonFields.numberOr(m, "seconds", Double.NaN, w), JsonFields.numberOr(m, "images_per_second", Double.NaN, w),
+          JsonFields.boolOr(m, "feature_cache", false, w)));
     }
     return out;
-  }
-
-  private static double num(Map<String, Object> m, String k) {
-    Object v = m.get(k);
-    return v == null ? Double.NaN : ((Number) v).doubleValue();
   }
 
   public static void write(Path path, List<EpochStats> history) {

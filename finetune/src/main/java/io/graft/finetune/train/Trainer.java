@@ -16,7 +16,6 @@ import io.graft.zoo.models.Classifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -166,13 +165,13 @@ public final class Trainer {
       Checkpoint.Restored r = Checkpoint.load(o.checkpoint(), model, optimizer, scheduler, savedBest);
       start = r.epoch() + 1;
       checkpointEpoch = r.epoch();
-      Map<String, Object> ts = r.trainerState();
-      best = ((Number) ts.get("best")).doubleValue();
-      bestEpoch = ((Number) ts.get("best_epoch")).intValue();
-      bad = ((Number) ts.get("bad_epochs")).intValue();
+      TrainerState ts = r.trainer();
+      best = ts.best();
+      bestEpoch = ts.bestEpoch();
+      bad = ts.badEpochs();
       bestState = savedBest.isEmpty() ? null : savedBest;
-      history.addAll(MetricsLog.fromJson(ts.get("history")));
-      if (ts.get("stopped") == Boolean.TRUE) {
+      history.addAll(ts.history());
+      if (ts.stopped()) {
         start = o.epochs();
       }
     }
@@ -230,13 +229,8 @@ public final class Trainer {
           LearningCurve.write(o.plot(), history);
         }
         if (o.checkpoint() != null) {
-          Map<String, Object> ts = new LinkedHashMap<>();
-          ts.put("best", best);
-          ts.put("best_epoch", bestEpoch);
-          ts.put("bad_epochs", bad);
-          ts.put("stopped", stopped);
-          ts.put("history", MetricsLog.toJson(history));
-          Checkpoint.save(o.checkpoint(), model, optimizer, scheduler, epoch, ts, bestState);
+          Checkpoint.save(o.checkpoint(), model, optimizer, scheduler, epoch,
+              new TrainerState(best, bestEpoch, bad, stopped, List.copyOf(history)), bestState);
           checkpointEpoch = epoch;
         }
         for (TrainListener l : listeners) {

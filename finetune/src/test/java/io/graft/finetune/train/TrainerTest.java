@@ -221,7 +221,7 @@ class TrainerTest {
     assertEquals(val.size(), counted);
     EpochStats e0 = h.epochs().get(0);
     assertEquals(5, e0.valConfusion().length);
-    List<EpochStats> back = MetricsLog.fromJson(MetricsLog.toJson(h.epochs()));
+    List<EpochStats> back = MetricsLog.fromJson(MetricsLog.toJson(h.epochs()), "history");
     assertArrayEquals(e0.valPerClassAccuracy(), back.get(0).valPerClassAccuracy(), 1e-12);
     assertArrayEquals(e0.valConfusion()[2], back.get(0).valConfusion()[2]);
     byte[] head = Arrays8.first(png);

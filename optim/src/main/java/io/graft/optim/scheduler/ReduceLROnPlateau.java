@@ -163,8 +163,7 @@ public final class ReduceLROnPlateau implements Scheduler {
   @Override
   public void loadStateDict(Map<String, Object> s) {
     States.requireType(s, "ReduceLROnPlateau");
-    Object b = States.get(s, "best");
-    best = b instanceof String str ? Double.parseDouble(str) : ((Number) b).doubleValue();
+    best = States.number(s, "best");
     numBadEpochs = States.integer(s, "num_bad_epochs");
     cooldownCounter = States.integer(s, "cooldown_counter");
     lastEpoch = States.integer(s, "last_epoch");

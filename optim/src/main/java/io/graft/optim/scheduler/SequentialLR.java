@@ -1,6 +1,7 @@
 package io.graft.optim.scheduler;
 
 import io.graft.core.GraftException;
+import io.graft.core.io.JsonFields;
 import io.graft.optim.Optimizer;
 import io.graft.optim.ParamGroup;
 import java.util.ArrayList;
@@ -87,16 +88,16 @@ public final class SequentialLR implements Scheduler {
   }
 
   @Override
-  @SuppressWarnings("unchecked")
   public void loadStateDict(Map<String, Object> s) {
     States.requireType(s, "SequentialLR");
-    List<Map<String, Object>> inner = (List<Map<String, Object>>) States.get(s, "_schedulers");
+    List<?> inner = JsonFields.list(s, "_schedulers", "scheduler state of SequentialLR");
     if (inner.size() != schedulers.size()) {
       throw new GraftException("SequentialLR: saved state has " + inner.size() + " schedulers, this has "
           + schedulers.size());
     }
     for (int i = 0; i < inner.size(); i++) {
-      schedulers.get(i).loadStateDict(inner.get(i));
+      schedulers.get(i).loadStateDict(JsonFields.map(inner.get(i), "_schedulers[" + i + "]",
+          "scheduler state of SequentialLR"));
     }
     lastEpoch = States.integer(s, "last_epoch");
     lastLr = States.doubles(s, "_last_lr");

@@ -1,7 +1,7 @@
 package io.graft.optim.scheduler;
 
 import io.graft.core.GraftException;
-import java.util.List;
+import io.graft.core.io.JsonFields;
 import java.util.Map;
 
 /** Reading scheduler state maps back (they may have gone through JSON, so numbers arrive as any Number). */
@@ -15,31 +15,22 @@ final class States {
   }
 
   static Object get(Map<String, Object> s, String key) {
-    Object v = s.get(key);
-    if (v == null) {
-      throw new GraftException("scheduler state of " + s.get("type") + " lacks '" + key + "'");
-    }
-    return v;
+    return JsonFields.get(s, key, where(s));
   }
 
   static int integer(Map<String, Object> s, String key) {
-    return ((Number) get(s, key)).intValue();
+    return JsonFields.int32(s, key, Integer.MIN_VALUE, Integer.MAX_VALUE, where(s));
   }
 
   static double number(Map<String, Object> s, String key) {
-    return ((Number) get(s, key)).doubleValue();
+    return JsonFields.number(s, key, false, where(s));
   }
 
   static double[] doubles(Map<String, Object> s, String key) {
-    Object v = get(s, key);
-    if (v instanceof double[] d) {
-      return d.clone();
-    }
-    List<?> l = (List<?>) v;
-    double[] out = new double[l.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = ((Number) l.get(i)).doubleValue();
-    }
-    return out;
+    return JsonFields.doubles(s, key, where(s));
+  }
+
+  private static String where(Map<String, Object> s) {
+    return "scheduler state of " + s.get("type");
   }
 }
