@@ -182,7 +182,12 @@ public final class DataLoader implements AutoCloseable {
         c = img.channels();
         h = img.height();
         w = img.width();
-        x = new float[n * img.numel()];
+        long total = (long) n * img.numel();
+        if (total > Integer.MAX_VALUE - 8) { // one Java array per batch
+          throw new GraftException("DataLoader: a batch of " + n + " images of " + c + "x" + h + "x" + w + " holds "
+              + total + " values, more than a Java array can (2^31); use a smaller batch or image size");
+        }
+        x = new float[(int) total];
       } else if (img.channels() != c || img.height() != h || img.width() != w) {
         throw new GraftException("DataLoader: example " + idx[i] + " is " + img.channels() + "x" + img.height() + "x"
             + img.width() + " but the batch is " + c + "x" + h + "x" + w + "; add a Resize/CenterCrop transform");

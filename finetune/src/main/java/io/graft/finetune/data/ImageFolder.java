@@ -2,7 +2,6 @@ package io.graft.finetune.data;
 
 import io.graft.core.GraftException;
 import io.graft.finetune.transforms.ToTensor;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
-import javax.imageio.ImageIO;
 
 /**
  * torchvision's {@code ImageFolder}: {@code root/<class>/<image>}, classes sorted by folder name, images (JPEG,
@@ -72,16 +70,7 @@ public final class ImageFolder implements Dataset {
   @Override
   public Example get(int index) {
     Path f = files.get(index);
-    BufferedImage img;
-    try {
-      img = ImageIO.read(f.toFile());
-    } catch (IOException e) {
-      throw new GraftException(f + ": cannot decode image: " + e.getMessage(), e);
-    }
-    if (img == null) {
-      throw new GraftException(f + ": not a decodable image");
-    }
-    return new Example(ToTensor.of(img, channels), labels.get(index));
+    return new Example(ToTensor.of(ImageDecoder.read(f), channels), labels.get(index));
   }
 
   @Override

@@ -12,7 +12,7 @@ final class Geometry {
     if (h < 1 || w < 1) {
       throw new GraftException("crop: size must be positive, got " + h + "x" + w);
     }
-    float[] out = new float[img.channels() * h * w];
+    float[] out = Image.allocate(img.channels(), h, w, "crop");
     for (int c = 0; c < img.channels(); c++) {
       for (int y = 0; y < h; y++) {
         int sy = top + y;
@@ -65,7 +65,7 @@ final class Geometry {
       x1[x] = x0[x] + (x0[x] < iw - 1 ? 1 : 0);
       lx[x] = src - x0[x];
     }
-    float[] out = new float[img.channels() * oh * ow];
+    float[] out = Image.allocate(img.channels(), oh, ow, "resize");
     float[] in = img.data();
     for (int c = 0; c < img.channels(); c++) {
       int base = c * ih * iw;
@@ -87,9 +87,9 @@ final class Geometry {
 
   /** torchvision's Resize(int): the shorter side becomes {@code size}, the other keeps the aspect ratio. */
   static int[] shorterSide(int h, int w, int size) {
-    if (h <= w) {
-      return new int[] {size, (int) ((long) size * w / h)};
-    }
-    return new int[] {(int) ((long) size * h / w), size};
+    long oh = h <= w ? size : (long) size * h / w;
+    long ow = h <= w ? (long) size * w / h : size;
+    Image.checkSize(oh, ow, "Resize(" + size + ") of a " + w + "x" + h + " image");
+    return new int[] {(int) oh, (int) ow};
   }
 }

@@ -20,7 +20,7 @@ public final class ToTensor {
   public static Image of(BufferedImage img, int channels) {
     int h = img.getHeight();
     int w = img.getWidth();
-    float[] v = new float[channels * h * w];
+    float[] v = Image.allocate(channels, h, w, "ToTensor");
     int plane = h * w;
     // gray images (8- or 16-bit, with or without alpha): the stored level, as PIL reads it, not the sRGB value
     // that getRGB would derive from Java's linear gray colour space
