@@ -7,7 +7,9 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -16,6 +18,10 @@ import java.nio.file.StandardOpenOption;
  * Crash-safe output: the content goes to a temporary file in the target's directory, is forced to disk,
  * and only then atomically renamed over the target. A crash at any moment leaves either the old file or
  * the new one, never a torn one.
+ *
+ * <p>The temporary file is named {@code .<target name>.<pid>.<random>.tmp}. A write killed before its rename leaves
+ * it behind; the next write of the same target (or {@link #cleanStale}) deletes those whose process is no longer
+ * alive, and never one that a live process may still be writing.
  */
 public final class AtomicFiles {
   private AtomicFiles() {}
@@ -28,7 +34,11 @@ public final class AtomicFiles {
       if (dir != null) {
         Files.createDirectories(dir);
       }
-      tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+      if (Files.isDirectory(abs)) {
+        throw new GraftException(target + ": cannot write: it is a directory");
+      }
+      cleanStale(abs);
+      tmp = Files.createTempFile(dir, prefix(abs) + ProcessHandle.current().pid() + ".", ".tmp");
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
            OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16)) {
         body.writeTo(out);
@@ -42,7 +52,7 @@ public final class AtomicFiles {
       }
       tmp = null;
     } catch (IOException e) {
-      throw new GraftException(target + ": cannot write: " + e.getMessage(), e);
+      throw new GraftException(target + ": cannot write: " + reason(e), e);
     } finally {
       if (tmp != null) {
         try {
@@ -52,5 +62,70 @@ public final class AtomicFiles {
         }
       }
     }
+  }
+
+  private static String prefix(Path abs) {
+    return "." + abs.getFileName() + ".";
+  }
+
+  /**
+   * Deletes the temporary files that killed writes of {@code target} left in its directory: those named by
+   * {@link #write} for this target whose writer process has ended. Returns how many were deleted.
+   */
+  public static int cleanStale(Path target) {
+    Path abs = target.toAbsolutePath();
+    Path dir = abs.getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      return 0;
+    }
+    String prefix = prefix(abs);
+    int deleted = 0;
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, p -> {
+      String n = p.getFileName().toString();
+      return n.startsWith(prefix) && n.endsWith(".tmp");
+    })) {
+      for (Path p : ds) {
+        String rest = p.getFileName().toString().substring(prefix.length());
+        int dot = rest.indexOf('.');
+        long pid;
+        try {
+          pid = Long.parseLong(dot < 0 ? "" : rest.substring(0, dot));
+        } catch (NumberFormatException e) {
+          continue; // not named by this writer
+        }
+        if (ProcessHandle.of(pid).isEmpty() && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)
+            && Files.deleteIfExists(p)) {
+          deleted++;
+        }
+      }
+    } catch (IOException e) {
+      return deleted; // cleaning is best effort: the write itself reports real I/O problems
+    }
+    return deleted;
+  }
+
+  /**
+   * Creates an output directory (and its parents), or confirms it exists: a path naming an existing file is a
+   * clear error, not a stack trace. {@code what} names the option, e.g. {@code --out}.
+   */
+  public static Path directory(Path dir, String what) {
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new GraftException(what + " " + dir + ": exists and is not a directory");
+    }
+    try {
+      return Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new GraftException(what + " " + dir + ": cannot create the directory: " + reason(e), e);
+    }
+  }
+
+  /** What went wrong, in words (the file system exceptions' own messages are often the bare path). */
+  static String reason(IOException e) {
+    String what = e instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
+        : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+        : e instanceof java.nio.file.FileAlreadyExistsException ? "a file is in the way"
+        : e instanceof java.nio.file.NotDirectoryException ? "not a directory"
+        : e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : null;
+    return what == null ? String.valueOf(e.getMessage()) : what + " (" + e.getMessage() + ")";
   }
 }

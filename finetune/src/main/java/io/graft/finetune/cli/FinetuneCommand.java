@@ -16,7 +16,6 @@ import io.graft.finetune.train.Trainer;
 import io.graft.layers.Module;
 import io.graft.zoo.models.Zoo;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -151,7 +150,7 @@ final class FinetuneCommand implements Callable<Integer> {
         .withBackboneLr(backboneLr == null ? 0.1 : backboneLr / lr).withLayerDecay(layerDecay)
         .withOptimizer(optimizer, momentum, weightDecay).withLabelSmoothing(labelSmoothing).withSeed(seed));
     ft.prepare(m, numClasses);
-    Files.createDirectories(out);
+    AtomicFiles.directory(out, "--out");
     var log = spec.commandLine().getOut();
     log.printf("%s: %d training, %d validation, %d test images, %d classes %s; strategy %s%n", model,
         ds.train().size(), ds.val().size(), ds.test().size(), numClasses, ds.train().classes(), s.label());

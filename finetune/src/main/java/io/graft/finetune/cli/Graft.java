@@ -16,6 +16,8 @@ import picocli.CommandLine.Command;
 public final class Graft implements Runnable {
   /** Exit status for bad input (files, shapes, arguments). */
   public static final int BAD_INPUT = 2;
+  /** Exit status when the JVM ran out of memory. */
+  public static final int OUT_OF_MEMORY = 3;
 
   @Override
   public void run() {
@@ -24,13 +26,20 @@ public final class Graft implements Runnable {
 
   /** Runs the CLI and returns its exit status (for tests and embedding). */
   public static int execute(PrintWriter out, PrintWriter err, String... args) {
-    CommandLine cl = new CommandLine(new Graft());
+    return execute(new CommandLine(new Graft()), out, err, args);
+  }
+
+  /** Runs a command line built from {@link Graft} (tests add commands to it) with Graft's error handling. */
+  static int execute(CommandLine cl, PrintWriter out, PrintWriter err, String... args) {
     cl.setOut(out);
     cl.setErr(err);
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof GraftException || e instanceof UnsupportedOperationException) {
         cmd.getErr().println("graft: error: " + e.getMessage().replace('\n', ' '));
         return BAD_INPUT;
+      }
+      if (e.getCause() instanceof OutOfMemoryError oom) {
+        throw oom;
       }
       cmd.getErr().println("graft: internal error: " + e);
       e.printStackTrace(cmd.getErr());
@@ -41,7 +50,15 @@ public final class Graft implements Runnable {
       e.getCommandLine().getErr().println("(see: graft " + e.getCommandLine().getCommandName() + " --help)");
       return BAD_INPUT;
     });
-    int code = cl.execute(args);
+    int code;
+    try {
+      code = cl.execute(args);
+    } catch (OutOfMemoryError e) { // picocli hands Errors on; the heap may be exhausted, so print one short line
+      err.println("graft: error: out of memory (" + e.getMessage() + "); the Java heap is "
+          + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB: give the JVM more with -Xmx, or use a smaller "
+          + "--batch-size or image size");
+      code = OUT_OF_MEMORY;
+    }
     out.flush();
     err.flush();
     return code;

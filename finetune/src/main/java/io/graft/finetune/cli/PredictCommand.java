@@ -77,6 +77,7 @@ final class PredictCommand implements Callable<Integer> {
       throw new GraftException("unknown model '" + model + "'; known: " + Zoo.names());
     }
     Tensor x = Npy.read(input);
+    NonFiniteInput.warn(x, input, spec.commandLine().getErr());
     if (x.rank() != 4 || x.shape()[1] != 3) {
       throw new GraftException(input + ": expected an (N, 3, H, W) array, got shape "
           + java.util.Arrays.toString(x.shape()));
@@ -112,6 +113,7 @@ final class PredictCommand implements Callable<Integer> {
     }
     m.eval();
     Tensor x = Npy.read(input);
+    NonFiniteInput.warn(x, input, spec.commandLine().getErr());
     long[] declared = m.inputShape(m.inputNames().get(0));
     if (x.dtype() != DataType.FLOAT && x.dtype().isFPType() && m.inputType(m.inputNames().get(0)) == DataType.FLOAT) {
       x = x.to(DataType.FLOAT);
