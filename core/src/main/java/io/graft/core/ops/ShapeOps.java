@@ -24,7 +24,7 @@ public final class ShapeOps {
 
   /** Same data in a new shape (C order); one dimension may be -1. */
   public static Tensor reshape(Tensor x, long... shape) {
-    long[] target = Shapes.checkRank("reshape", inferShape("reshape", x.shape(), shape));
+    long[] target = inferShape("reshape", x.shape(), Shapes.checkRank("reshape", shape));
     long[] xs = x.shape();
     if (Arrays.equals(xs, target)) {
       return x;
@@ -143,6 +143,7 @@ public final class ShapeOps {
 
   /** Broadcasts {@code x} to {@code shape} (NumPy rules; -1 keeps a size). */
   public static Tensor expand(Tensor x, long... shape) {
+    Shapes.checkRank("expand", shape);
     long[] xs = x.shape();
     if (shape.length < xs.length) {
       throw ShapeException.of("expand", "target has fewer dimensions than the input", xs, shape);

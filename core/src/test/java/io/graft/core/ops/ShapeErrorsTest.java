@@ -21,6 +21,29 @@ class ShapeErrorsTest {
     return new int[] {a, b};
   }
 
+  /** Rank above 32 overruns libnd4j's shape buffers (a JVM abort): refused in Java wherever a shape is made. */
+  @Test
+  void rankAbove32IsRefusedBeforeAnyNativeCall() {
+    long[] r33 = new long[33];
+    java.util.Arrays.fill(r33, 1);
+    long[] r40 = new long[40];
+    java.util.Arrays.fill(r40, 1);
+    rejects(() -> Tensor.zeros(r33), "zeros", "rank 33", "maximum of 32");
+    rejects(() -> Tensor.ones(r40), "rank 40");
+    Tensor x = Tensor.zeros(1, 4);
+    rejects(() -> ShapeOps.reshape(x, r40), "reshape", "rank 40");
+    Tensor y = x;
+    for (int i = 0; i < 30; i++) {
+      y = ShapeOps.unsqueeze(y, 0);
+    }
+    Tensor r32 = y;
+    org.junit.jupiter.api.Assertions.assertEquals(32, r32.rank());
+    rejects(() -> ShapeOps.unsqueeze(r32, 0), "rank 33");
+    rejects(() -> ShapeOps.expand(x, r33), "rank 33");
+    // rank 32 itself still works, and so does broadcasting up to it
+    org.junit.jupiter.api.Assertions.assertEquals(32, r32.add(x).softmax(-1).rank());
+  }
+
   @Test
   void elementwiseNamesTheOpAndBothShapes() {
     rejects(() -> Tensor.zeros(3, 2).add(Tensor.zeros(4)), "add", "[3, 2]", "[4]");
