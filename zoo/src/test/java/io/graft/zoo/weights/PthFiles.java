@@ -101,7 +101,11 @@ final class PthFiles {
     }
     byte[] zip = out.toByteArray();
     if (declaredSizes != null) {
-      declaredSizes.forEach((key, size) -> lie(zip, "archive/data/" + key, size));
+      declaredSizes.forEach((key, size) -> {
+        if (storages.containsKey(key)) { // a storage no view uses is not written
+          lie(zip, "archive/data/" + key, size);
+        }
+      });
     }
     return zip;
   }
