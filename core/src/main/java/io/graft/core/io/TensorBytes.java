@@ -226,11 +226,11 @@ public final class TensorBytes {
   }
 
   /**
-   * An array that owns its whole buffer in C order (not a view: a view's buffer pointer may already include its
-   * offset, so views are copied out block by block instead).
+   * An array laid out in C order over its whole buffer from offset 0 (a fresh array, or a reshape of one). Arrays with
+   * an offset are copied out block by block instead: a view's buffer pointer may already include its offset.
    */
   private static boolean isDense(INDArray a) {
-    if (a.isView() || a.offset() != 0 || a.length() != a.data().length()) {
+    if (a.offset() != 0 || a.length() != a.data().length()) {
       return false;
     }
     long[] shape = a.shape();
