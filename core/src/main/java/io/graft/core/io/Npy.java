@@ -4,6 +4,7 @@ import io.graft.core.GraftException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -11,16 +12,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * NumPy {@code .npy} files, versions 1.0, 2.0 and 3.0: little-endian (or byte-order-free) C-order arrays of
  * float16/32/64, int8/16/32/64, uint8 and bool. Fortran-order and big-endian arrays are refused with a clear
- * message; the header's shape is checked against the file size before anything is allocated. Writing is atomic.
+ * message; the header's shape is checked against the file size before anything is allocated. The header is parsed
+ * as the Python literal it is ({@link NpyHeader}: strict, a repeated key keeps its last value as in NumPy). Data is
+ * decoded from a memory map straight into the tensor in chunks; writing is atomic and streams the data in chunks.
+ *
+ * <p>Memory: reading a file of N bytes costs, beyond the tensor, the header (at most N bytes) and the mapped file
+ * pages (N, shared with the page cache) plus one {@link TensorBytes#CHUNK}: within the readers' rule of
+ * max(64 MiB, 4·N). The tensor itself is at most 2·N (float16 widens to float32).
  *
  * @see <a href="https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html">The .npy format</a>
  */
@@ -28,9 +31,6 @@ public final class Npy {
   private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
   private static final Map<String, String> DESCR = Map.of("f4", "F32", "f8", "F64", "f2", "F16", "i8", "I64", "i4",
       "I32", "i2", "I16", "i1", "I8", "u1", "U8", "b1", "BOOL");
-  private static final Pattern DESCR_RE = Pattern.compile("'descr'\\s*:\\s*'([<>|=])([a-z]\\d+)'");
-  private static final Pattern FORTRAN_RE = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
-  private static final Pattern SHAPE_RE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
 
   private Npy() {}
 
@@ -69,37 +69,26 @@ public final class Npy {
       byte[] h = new byte[(int) headerLen];
       b.get(h);
       String header = new String(h, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
-      Matcher d = DESCR_RE.matcher(header);
-      Matcher f = FORTRAN_RE.matcher(header);
-      Matcher s = SHAPE_RE.matcher(header);
-      if (!d.find() || !f.find() || !s.find()) {
-        throw new GraftException(src + ": malformed .npy header: " + header.trim());
+      NpyHeader parsed = NpyHeader.parse(header, src);
+      String descr = parsed.descr();
+      if (descr.length() < 2 || "<>|=".indexOf(descr.charAt(0)) < 0) {
+        throw new GraftException(src + ": unsupported dtype '" + descr + "'");
       }
-      String dtype = DESCR.get(d.group(2));
+      String dtype = DESCR.get(descr.substring(1));
       if (dtype == null) {
-        throw new GraftException(src + ": unsupported dtype '" + d.group(1) + d.group(2) + "'");
+        throw new GraftException(src + ": unsupported dtype '" + descr + "'");
       }
-      if (d.group(1).equals(">") && !d.group(2).endsWith("1")) {
+      if (descr.charAt(0) == '>' && !descr.endsWith("1")) {
         throw new GraftException(src + ": big-endian arrays are not supported; save with '<' byte order");
       }
-      if (f.group(1).equals("True")) {
+      if (parsed.fortranOrder()) {
         throw new GraftException(src + ": Fortran-order arrays are not supported; save np.ascontiguousarray(x)");
       }
-      List<Long> dims = new ArrayList<>();
-      for (String part : s.group(1).split(",")) {
-        if (!part.isBlank()) {
-          try {
-            dims.add(Long.parseLong(part.trim()));
-          } catch (NumberFormatException e) {
-            throw new GraftException(src + ": bad shape in header: (" + s.group(1) + ")");
-          }
-        }
-      }
-      long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
+      long[] shape = parsed.shape();
       Shapes.checkNew(src, shape);
       long bytes = Shapes.numel(shape) * TensorBytes.elementSize(dtype);
       if (bytes != b.remaining()) {
-        throw new GraftException(src + ": shape " + Shapes.str(shape) + " " + d.group(2) + " needs " + bytes
+        throw new GraftException(src + ": shape " + Shapes.str(shape) + " " + descr + " needs " + bytes
             + " bytes of data, the file has " + b.remaining());
       }
       return TensorBytes.decode(dtype, shape, b.slice().order(ByteOrder.LITTLE_ENDIAN));
@@ -110,6 +99,24 @@ public final class Npy {
 
   /** Writes a C-order little-endian {@code .npy} (version 1.0, or 2.0 for huge headers), atomically. */
   public static void write(Path path, Tensor t) {
+    byte[] head = header(path.toString(), t);
+    AtomicFiles.write(path, out -> {
+      out.write(head);
+      TensorBytes.write(t.data(), out);
+    });
+  }
+
+  /**
+   * Writes a {@code .npy} to {@code out} (not closed): the header, then the data streamed in chunks of at most
+   * {@link TensorBytes#CHUNK} bytes, so tensors of any size (over 2 GiB too) are written without a copy.
+   */
+  public static void write(OutputStream out, Tensor t) throws IOException {
+    out.write(header(".npy output", t));
+    TensorBytes.write(t.data(), out);
+  }
+
+  /** Magic, version, header length and the padded header dict. */
+  private static byte[] header(String target, Tensor t) {
     String descr = switch (TensorBytes.dtypeName(t.dtype())) {
       case "F32" -> "<f4";
       case "F64" -> "<f8";
@@ -120,7 +127,7 @@ public final class Npy {
       case "I8" -> "|i1";
       case "U8" -> "|u1";
       case "BOOL" -> "|b1";
-      default -> throw new GraftException(path + ": cannot write dtype " + t.dtype() + " to .npy");
+      default -> throw new GraftException(target + ": cannot write dtype " + t.dtype() + " to .npy");
     };
     StringBuilder shape = new StringBuilder("(");
     for (long d : t.shape()) {
@@ -143,20 +150,16 @@ public final class Npy {
       padded = (total + 63) / 64 * 64;
     }
     String header = dict + " ".repeat(padded - total) + "\n";
-    byte[] data = TensorBytes.encode(t.data());
-    int hlen = header.length();
-    boolean version2 = v2;
-    AtomicFiles.write(path, out -> {
-      out.write(MAGIC);
-      out.write(version2 ? 2 : 1);
-      out.write(0);
-      if (version2) {
-        out.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(hlen).array());
-      } else {
-        out.write(ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort((short) hlen).array());
-      }
-      out.write(header.getBytes(StandardCharsets.ISO_8859_1));
-      out.write(data);
-    });
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.writeBytes(MAGIC);
+    out.write(v2 ? 2 : 1);
+    out.write(0);
+    if (v2) {
+      out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(header.length()).array());
+    } else {
+      out.writeBytes(ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort((short) header.length()).array());
+    }
+    out.writeBytes(header.getBytes(StandardCharsets.ISO_8859_1));
+    return out.toByteArray();
   }
 }

@@ -1,18 +1,27 @@
 package io.graft.core.io;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.graft.core.GraftException;
+import io.graft.core.Shapes;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +29,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,14 +38,32 @@ import java.util.Map;
  * ({@code name → {dtype, shape, data_offsets}} plus optional string {@code __metadata__}), then the raw
  * little-endian C-order bytes. Reading validates everything against the file size before allocating (the
  * offsets must tile the data section exactly) and maps the file instead of copying it; half and bfloat16
- * tensors are widened to float32. Writing goes to a temporary file that is atomically renamed.
+ * tensors are widened to float32. Writing streams each tensor in bounded chunks to a temporary file that is
+ * atomically renamed ({@link AtomicFiles}).
+ *
+ * <p>The header is refused, as the reference implementation refuses it, when it is not valid UTF-8, when any JSON
+ * object in it repeats a key (the key is named), when it is longer than {@link #MAX_HEADER} bytes or when it lists
+ * more than {@link #MAX_TENSORS} tensors. It is parsed as a token stream straight into entries (no JSON tree), and a
+ * shape of more than {@link io.graft.core.Shapes#MAX_RANK} dimensions is refused as soon as it is seen.
+ *
+ * <p>Memory: reading a file of N bytes costs, beyond the tensors it holds, the header (at most N bytes, on the heap),
+ * the mapped file pages (N, shared with the page cache) and one {@link TensorBytes#CHUNK}: within the readers' rule
+ * of max(64 MiB, 4·N). The tensors themselves are at most 2·N (float16/bfloat16 widen to float32).
  *
  * @see <a href="https://github.com/huggingface/safetensors">huggingface/safetensors</a>
  */
 public final class Safetensors {
-  /** Largest header accepted (the reference implementation's limit). */
-  static final long MAX_HEADER = 100L << 20;
+  /** Largest header accepted, in bytes (the reference implementation's limit). */
+  public static final long MAX_HEADER = 100L << 20;
+  /**
+   * Most tensors one file may list. Large checkpoints hold a few thousand per file (a 70B-parameter model in shards
+   * of a few hundred each); each entry becomes an array object with native shape buffers even when empty, so a
+   * header of millions of empty tensors would cost gigabytes and minutes.
+   */
+  public static final int MAX_TENSORS = 65_536;
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final JsonFactory STRICT = JsonFactory.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   private Safetensors() {}
 
@@ -136,47 +162,61 @@ public final class Safetensors {
 
   /** Writes tensors (in iteration order) and optional metadata atomically: temp file, then rename. */
   public static void write(Path path, StateDict tensors, Map<String, String> metadata) {
+    byte[] head = header(path.toString(), tensors, metadata);
+    AtomicFiles.write(path, out -> writeBody(head, tensors, out));
+  }
+
+  /**
+   * Writes a safetensors file to {@code out} (not closed): the header, then each tensor's bytes streamed in chunks
+   * of at most {@link TensorBytes#CHUNK} bytes, so tensors of any size (over 2 GiB too) are written without a copy.
+   */
+  public static void write(OutputStream out, StateDict tensors, Map<String, String> metadata) throws IOException {
+    writeBody(header("safetensors output", tensors, metadata), tensors, out);
+  }
+
+  private static void writeBody(byte[] head, StateDict tensors, OutputStream out) throws IOException {
+    out.write(head);
+    for (Map.Entry<String, Tensor> e : tensors) {
+      TensorBytes.write(e.getValue().data(), out);
+    }
+  }
+
+  /** The 8-byte length, the JSON header and its space padding to a multiple of 8. */
+  private static byte[] header(String target, StateDict tensors, Map<String, String> metadata) {
     ObjectNode header = JSON.createObjectNode();
     if (metadata != null && !metadata.isEmpty()) {
       ObjectNode m = header.putObject("__metadata__");
       metadata.forEach(m::put);
     }
-    List<byte[]> blobs = new ArrayList<>();
     long offset = 0;
     for (Map.Entry<String, Tensor> e : tensors) {
       if (e.getKey().equals("__metadata__")) {
-        throw new GraftException(path + ": '__metadata__' is reserved and cannot name a tensor");
+        throw new GraftException(target + ": '__metadata__' is reserved and cannot name a tensor");
       }
       Tensor t = e.getValue();
-      byte[] raw = TensorBytes.encode(t.data());
+      long size = TensorBytes.byteSize(t.data());
       ObjectNode entry = header.putObject(e.getKey());
       entry.put("dtype", TensorBytes.dtypeName(t.dtype()));
       ArrayNode shape = entry.putArray("shape");
       for (long d : t.shape()) {
         shape.add(d);
       }
-      entry.putArray("data_offsets").add(offset).add(offset + raw.length);
-      offset += raw.length;
-      blobs.add(raw);
+      entry.putArray("data_offsets").add(offset).add(offset + size);
+      offset += size;
     }
     byte[] h;
     try {
       h = JSON.writeValueAsBytes(header);
     } catch (JsonProcessingException e) {
-      throw new GraftException(path + ": cannot encode header: " + e.getMessage(), e);
+      throw new GraftException(target + ": cannot encode header: " + e.getMessage(), e);
     }
     int pad = (8 - h.length % 8) % 8;
-    AtomicFiles.write(path, out -> {
-      ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length + pad);
-      out.write(len.array());
-      out.write(h);
-      for (int i = 0; i < pad; i++) {
-        out.write(' ');
-      }
-      for (byte[] b : blobs) {
-        out.write(b);
-      }
-    });
+    ByteBuffer b = ByteBuffer.allocate(8 + h.length + pad).order(ByteOrder.LITTLE_ENDIAN);
+    b.putLong(h.length + pad).put(h);
+    while (b.hasRemaining()) {
+      b.put((byte) ' ');
+    }
+    return b.array();
   }
 
   private static void checkHeaderLength(String source, long n, long fileSize) {
@@ -187,35 +227,46 @@ public final class Safetensors {
   }
 
   private static File parse(String source, byte[] headerBytes, ByteBuffer data) {
-    JsonNode root;
-    try {
-      root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8).trim());
-    } catch (IOException e) {
-      throw new GraftException(source + ": safetensors header is not valid JSON: " + e.getMessage(), e);
+    checkUtf8(source, headerBytes);
+    // the header may be padded with spaces (or other control bytes, as some writers do) on either side
+    int from = 0;
+    int to = headerBytes.length;
+    while (from < to && (headerBytes[from] & 0xFF) <= ' ') {
+      from++;
     }
-    if (root == null || !root.isObject()) {
-      throw new GraftException(source + ": safetensors header must be a JSON object");
+    while (to > from && (headerBytes[to - 1] & 0xFF) <= ' ') {
+      to--;
     }
     Map<String, String> metadata = new LinkedHashMap<>();
     List<Entry> entries = new ArrayList<>();
     long dataLen = data.remaining();
-    for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> f = it.next();
-      String name = f.getKey();
-      JsonNode v = f.getValue();
-      if (name.equals("__metadata__")) {
-        if (!v.isObject()) {
-          throw new GraftException(source + ": __metadata__ must be an object of strings");
-        }
-        v.fields().forEachRemaining(m -> {
-          if (!m.getValue().isTextual()) {
-            throw new GraftException(source + ": __metadata__ value '" + m.getKey() + "' is not a string");
-          }
-          metadata.put(m.getKey(), m.getValue().asText());
-        });
-        continue;
+    try (JsonParser p = STRICT.createParser(headerBytes, from, to - from)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new GraftException(source + ": safetensors header must be a JSON object");
       }
-      entries.add(entry(source, name, v, dataLen));
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        p.nextToken();
+        if (name.equals("__metadata__")) {
+          metadata(source, p, metadata);
+          continue;
+        }
+        if (entries.size() == MAX_TENSORS) {
+          throw new GraftException(source + ": safetensors header lists more than " + MAX_TENSORS + " tensors");
+        }
+        entries.add(entry(source, name, p, dataLen));
+      }
+      if (p.nextToken() != null) {
+        throw new GraftException(source + ": safetensors header has content after its JSON object");
+      }
+    } catch (StreamReadException e) {
+      String dup = e.getOriginalMessage();
+      if (dup != null && dup.startsWith("Duplicate field")) {
+        throw new GraftException(source + ": safetensors header repeats a key: " + dup, e);
+      }
+      throw new GraftException(source + ": safetensors header is not valid JSON: " + e.getOriginalMessage(), e);
+    } catch (IOException e) {
+      throw new GraftException(source + ": safetensors header is not valid JSON: " + e.getMessage(), e);
     }
     List<Entry> sorted = new ArrayList<>(entries);
     sorted.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
@@ -233,39 +284,90 @@ public final class Safetensors {
     return new File(source, Collections.unmodifiableList(entries), Collections.unmodifiableMap(metadata), data);
   }
 
-  private static Entry entry(String source, String name, JsonNode v, long dataLen) {
-    String where = source + ": tensor '" + name + "'";
-    if (!v.isObject() || !v.path("dtype").isTextual() || !v.path("shape").isArray()
-        || !v.path("data_offsets").isArray() || v.path("data_offsets").size() != 2) {
-      throw new GraftException(where + ": header entry needs dtype (string), shape (array) and data_offsets [begin, end]");
+  /** Refuses a header that is not valid UTF-8 (decoded in bounded pieces, nothing kept). */
+  private static void checkUtf8(String source, byte[] header) {
+    CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
+    ByteBuffer in = ByteBuffer.wrap(header);
+    CharBuffer out = CharBuffer.allocate(1 << 14);
+    while (true) {
+      CoderResult r = d.decode(in, out, true);
+      if (r.isError()) {
+        throw new GraftException(source + ": safetensors header is not valid UTF-8 (at byte " + (8 + in.position())
+            + " of the file)");
+      }
+      out.clear();
+      if (r.isUnderflow()) {
+        break;
+      }
     }
-    String dtype = v.get("dtype").asText();
+    CoderResult r = d.flush(out);
+    if (r.isError()) {
+      throw new GraftException(source + ": safetensors header is not valid UTF-8 (at its end)");
+    }
+  }
+
+  private static void metadata(String source, JsonParser p, Map<String, String> metadata) throws IOException {
+    if (p.currentToken() != JsonToken.START_OBJECT) {
+      throw new GraftException(source + ": __metadata__ must be an object of strings");
+    }
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String key = p.currentName();
+      if (p.nextToken() != JsonToken.VALUE_STRING) {
+        throw new GraftException(source + ": __metadata__ value '" + key + "' is not a string");
+      }
+      metadata.put(key, p.getText());
+    }
+  }
+
+  private static Entry entry(String source, String name, JsonParser p, long dataLen) throws IOException {
+    String where = source + ": tensor '" + name + "'";
+    String need = ": header entry needs dtype (string), shape (array) and data_offsets [begin, end]";
+    if (p.currentToken() != JsonToken.START_OBJECT) {
+      throw new GraftException(where + need);
+    }
+    String dtype = null;
+    long[] shape = null;
+    long[] offsets = null;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String field = p.currentName();
+      JsonToken t = p.nextToken();
+      switch (field) {
+        case "dtype" -> {
+          if (t != JsonToken.VALUE_STRING) {
+            throw new GraftException(where + need);
+          }
+          dtype = p.getText();
+        }
+        case "shape" -> shape = longs(where, "shape", p, Shapes.MAX_RANK);
+        case "data_offsets" -> {
+          offsets = longs(where, "data_offsets", p, 2);
+          if (offsets.length != 2) {
+            throw new GraftException(where + need);
+          }
+        }
+        default -> p.skipChildren(); // unknown fields are ignored, as before
+      }
+    }
+    if (dtype == null || shape == null || offsets == null) {
+      throw new GraftException(where + need);
+    }
     int elem = TensorBytes.elementSize(dtype);
     if (elem < 0) {
       throw new GraftException(where + ": unsupported dtype '" + dtype + "'");
     }
-    JsonNode s = v.get("shape");
-    long[] shape = new long[s.size()];
+    String s = java.util.Arrays.toString(shape);
     long numel = 1;
-    for (int i = 0; i < shape.length; i++) {
-      JsonNode d = s.get(i);
-      if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
-        throw new GraftException(where + ": invalid shape " + s);
-      }
-      shape[i] = d.asLong();
-      if (shape[i] != 0 && numel > Long.MAX_VALUE / shape[i]) {
+    for (long d : shape) {
+      if (d != 0 && numel > Long.MAX_VALUE / d) {
         throw new GraftException(where + ": shape " + s + " overflows");
       }
-      numel *= shape[i];
+      numel *= d;
     }
-    JsonNode o = v.get("data_offsets");
-    if (!o.get(0).isIntegralNumber() || !o.get(1).isIntegralNumber() || !o.get(0).canConvertToLong()
-        || !o.get(1).canConvertToLong()) {
-      throw new GraftException(where + ": data_offsets must be integers, got " + o);
-    }
-    long begin = o.get(0).asLong();
-    long end = o.get(1).asLong();
-    if (begin < 0 || end < begin || end > dataLen) {
+    long begin = offsets[0];
+    long end = offsets[1];
+    String o = "[" + begin + ", " + end + "]";
+    if (end < begin || end > dataLen) {
       throw new GraftException(where + ": data_offsets " + o + " outside the data section of " + dataLen + " bytes");
     }
     if (numel > (Long.MAX_VALUE / Math.max(elem, 1)) || numel * elem != end - begin) {
@@ -273,6 +375,33 @@ public final class Safetensors {
           + " bytes but data_offsets " + o + " give " + (end - begin));
     }
     return new Entry(name, dtype, shape, begin, end);
+  }
+
+  /**
+   * A JSON array of non-negative integers that fit a long, at most {@code max} of them: a longer shape is refused as
+   * soon as its limit is passed ({@link Shapes#checkRank}), before anything is allocated for it.
+   */
+  private static long[] longs(String where, String what, JsonParser p, int max) throws IOException {
+    if (p.currentToken() != JsonToken.START_ARRAY) {
+      throw new GraftException(where + ": " + what + " must be an array of integers");
+    }
+    long[] out = new long[max + 1];
+    int n = 0;
+    while (p.nextToken() != JsonToken.END_ARRAY) {
+      if (p.currentToken() != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER
+          || p.getLongValue() < 0) {
+        throw new GraftException(where + ": invalid " + what + " (" + p.getText() + " is not a non-negative "
+            + "integer)");
+      }
+      if (n == max) {
+        if (what.equals("shape")) {
+          Shapes.checkRank(where, new long[max + 1]);
+        }
+        throw new GraftException(where + ": " + what + " has more than " + max + " values");
+      }
+      out[n++] = p.getLongValue();
+    }
+    return java.util.Arrays.copyOf(out, n);
   }
 
   private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {

@@ -80,6 +80,100 @@ class NpyTest {
     assertArrayEquals(new double[] {0, 1, 2, 3, 4, 5}, t.toDoubleArray());
   }
 
+  /** A file with header dict {@code dict} (version 1.0) and {@code data} after it. */
+  static byte[] npy(String dict, byte[] data) {
+    String header = dict + " ".repeat(Math.max(0, 118 - dict.length() - 1)) + "\n";
+    byte[] h = header.getBytes(StandardCharsets.ISO_8859_1);
+    ByteBuffer b = ByteBuffer.allocate(10 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}).putShort((short) h.length).put(h).put(data);
+    return b.array();
+  }
+
+  static byte[] floats(float... v) {
+    ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (float x : v) {
+      b.putFloat(x);
+    }
+    return b.array();
+  }
+
+  Tensor read(byte[] file) throws Exception {
+    Path p = tmp.resolve("h.npy");
+    Files.write(p, file);
+    return Npy.read(p);
+  }
+
+  /**
+   * The header is the Python literal NumPy evaluates: a repeated key keeps its last value, and a key's name inside
+   * another value's string is only text (the regex parser took the first {@code 'descr'} it saw, even inside a
+   * string, and the first of two {@code 'shape'}s).
+   */
+  @Test
+  void headerIsParsedAsAPythonLiteralWhereTheLastRepeatedKeyWins() throws Exception {
+    Tensor t = read(npy("{'descr': \"'descr': '<i1'\", 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+        floats(1, 2)));
+    assertEquals(DataType.FLOAT, t.dtype());
+    assertArrayEquals(new float[] {1, 2}, t.toFloatArray());
+    Tensor s = read(npy("{'descr': '<f4', 'shape': (3,), 'fortran_order': False, 'shape': (2, 1)}", floats(4, 5)));
+    assertArrayEquals(new long[] {2, 1}, s.shape());
+    assertArrayEquals(new float[] {4, 5}, s.toFloatArray());
+    Tensor py2 = read(npy("{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2L,)}", floats(6, 7)));
+    assertArrayEquals(new float[] {6, 7}, py2.toFloatArray());
+  }
+
+  /** Anything but a dict of str keys to str / bool / tuple of ints, with exactly NumPy's keys, is refused. */
+  @Test
+  void malformedHeadersAreRefusedWithTheirFault() throws Exception {
+    String[][] cases = {
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': [2]}", "not a string, True/False or a tuple"},
+        {"{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", "not a string, True/False or a tuple"},
+        {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", "not a string, True/False or a tuple"},
+        {"{'descr': '<f4', 'fortran_order': 'no', 'shape': (2,)}", "'fortran_order' must be True or False"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': ('2',)}", "expected an integer"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': True}", "exactly the keys"},
+        {"{'descr': '<f4', 'fortran_order': False}", "exactly the keys"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} junk", "after the header dict"},
+        {"{'descr': '<f4, 'fortran_order': False, 'shape': (2,)}", "malformed .npy header"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "out of range"},
+        {"{1: '<f4'}", "expected a string key"},
+    };
+    for (String[] c : cases) {
+      GraftException e = assertThrows(GraftException.class, () -> read(npy(c[0], floats(1, 2))), c[0]);
+      assertTrue(e.getMessage().contains("h.npy") && e.getMessage().contains(c[1]), c[0] + " -> " + e.getMessage());
+    }
+  }
+
+  /** A shape of rank 40 or 100 is refused while the header is parsed, naming the limit. */
+  @Test
+  void rankAbove32IsRefused() {
+    for (int rank : new int[] {40, 100}) {
+      String shape = "(" + "1, ".repeat(rank) + ")";
+      GraftException e = assertThrows(GraftException.class,
+          () -> read(npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + "}", floats(1))));
+      assertTrue(e.getMessage().contains("exceeds the maximum of 32"), e.getMessage());
+    }
+  }
+
+  /**
+   * The data is streamed from the tensor, whatever its layout (a transposed view and a stride-0 broadcast here), with
+   * no copy of the whole tensor; tensors over 2 GiB go through the same {@link TensorBytes#write} as safetensors
+   * ({@code SafetensorsTest.tensorsOver2GiBAreStreamedOut}).
+   */
+  @Test
+  void dataIsStreamedInCOrderFromAnyLayout() throws Exception {
+    Tensor m = Tensor.of(org.nd4j.linalg.factory.Nd4j.createFromArray(new float[][] {{1, 2, 3}, {4, 5, 6}})
+        .transpose());
+    Tensor b = Tensor.of(org.nd4j.linalg.factory.Nd4j.create(
+        org.nd4j.linalg.factory.Nd4j.createBuffer(new float[] {0.25f}), new long[] {3, 4}, new long[] {0, 0}, 0, 'c'));
+    for (Tensor t : new Tensor[] {m, b}) {
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      Npy.write(out, t);
+      Tensor back = read(out.toByteArray());
+      assertArrayEquals(t.shape(), back.shape());
+      assertArrayEquals(t.toFloatArray(), back.toFloatArray());
+    }
+  }
+
   @Test
   void badFilesAreClearErrors() throws Exception {
     byte[] good = numpyWritten();

@@ -117,6 +117,89 @@ class SafetensorsTest {
     assertRejected(file("{\"__metadata__\":{\"a\":1}}", 0), "__metadata__");
   }
 
+  /** The reference implementation refuses a header that is not UTF-8; it was decoded with replacement characters. */
+  @Test
+  void headerThatIsNotUtf8IsRefused() {
+    byte[] ok = file("{\"xy\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    Safetensors.open(ok, "bad.safetensors").tensors();
+    byte[] bad = ok.clone();
+    bad[8 + 2] = (byte) 0xC3; // the name "xy" becomes a lead byte followed by a byte that cannot continue it
+    bad[8 + 3] = (byte) 0x28;
+    assertRejected(bad, "not valid UTF-8");
+  }
+
+  /** A repeated key (tensor name, or a field inside an entry) is refused by name, as the reference refuses it. */
+  @Test
+  void duplicateKeysAreRefusedNamingTheKey() {
+    assertRejected(file("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+        + "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "repeats a key", "'x'");
+    assertRejected(file("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"shape\":[2],\"data_offsets\":[0,4]}}", 4),
+        "repeats a key", "'shape'");
+    assertRejected(file("{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0), "repeats a key", "'a'");
+  }
+
+  /** Rank is bounded before anything is allocated: the header is refused when the file is opened. */
+  @Test
+  void rankAbove32IsRefusedWhenTheHeaderIsParsed() {
+    for (int rank : new int[] {40, 100}) {
+      String shape = String.join(",", java.util.Collections.nCopies(rank, "1"));
+      byte[] f = file("{\"deep\":{\"dtype\":\"F32\",\"shape\":[" + shape + "],\"data_offsets\":[0,4]}}", 4);
+      GraftException e = assertThrows(GraftException.class, () -> Safetensors.open(f, "bad.safetensors"));
+      assertTrue(e.getMessage().contains("'deep'") && e.getMessage().contains("exceeds the maximum of 32"),
+          e.getMessage());
+    }
+  }
+
+  /** A header of more tensors than {@link Safetensors#MAX_TENSORS} is refused (it was 1.77 M empty tensors, 60 s). */
+  @Test
+  void headerWithTooManyTensorsIsRefused() {
+    StringBuilder h = new StringBuilder("{");
+    for (int i = 0; i <= Safetensors.MAX_TENSORS; i++) {
+      h.append(i == 0 ? "" : ",").append("\"t").append(i).append("\":{\"dtype\":\"F32\",\"shape\":[0],"
+          + "\"data_offsets\":[0,0]}");
+    }
+    assertRejected(file(h.append('}').toString(), 0), "more than " + Safetensors.MAX_TENSORS + " tensors");
+  }
+
+  /**
+   * Tensors over 2 GiB are written in chunks (the writer computed {@code int numel * elementSize}, which overflows at
+   * 2^29 float32 elements, after copying the whole tensor; here 2^28 float64). The output is counted, not stored.
+   */
+  @Test
+  void tensorsOver2GiBAreStreamedOut() throws IOException {
+    long n = (1L << 28) + 3; // float64: just over 2 GiB of native memory, contents undefined (only counted)
+    Tensor big = Tensor.of(Nd4j.createUninitialized(DataType.DOUBLE, n));
+    Tensor small = Tensor.fromArray(new float[] {2, 3}, 2);
+    java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
+    long[] count = {0};
+    byte[] last = new byte[4];
+    java.io.OutputStream out = new java.io.OutputStream() {
+      @Override
+      public void write(int b) {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) {
+        if (count[0] < 4096) {
+          head.write(b, off, (int) Math.min(len, 4096 - count[0]));
+        }
+        count[0] += len;
+        if (len >= 4) {
+          System.arraycopy(b, off + len - 4, last, 0, 4);
+        }
+      }
+    };
+    Safetensors.write(out, new StateDict().put("big", big).put("small", small), null);
+    long headerLen = ByteBuffer.wrap(head.toByteArray(), 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    String header = new String(head.toByteArray(), 8, (int) headerLen, StandardCharsets.UTF_8);
+    assertTrue(header.contains("\"data_offsets\":[0," + 8 * n + "]"), header);
+    assertTrue(header.contains("\"data_offsets\":[" + 8 * n + "," + (8 * n + 8) + "]"), header);
+    assertEquals(8 + headerLen + 8 * n + 8, count[0]);
+    assertEquals(3f, ByteBuffer.wrap(last).order(ByteOrder.LITTLE_ENDIAN).getFloat());
+    big.data().close();
+  }
+
   @Test
   void missingFileNamesThePath() {
     GraftException e = assertThrows(GraftException.class, () -> Safetensors.open(dir.resolve("nope.safetensors")));

@@ -34,17 +34,39 @@ import java.util.zip.ZipFile;
  *       allowed; any other global (e.g. {@code os.system}) is refused before anything is built.
  *   <li>Tensors are {@code _rebuild_tensor_v2(storage, offset, size, stride, ...)} over storages that may be
  *       shared and viewed non-contiguously (transposed, channels_last, stride 0); every view is checked against
- *       its storage's size and copied out contiguous.
+ *       its storage's size and copied out contiguous. Negative strides are refused (as torch refuses them), and so is
+ *       a rank above {@link Shapes#MAX_RANK}, naming the tensor.
  *   <li>Zip: the data pickle is {@code <stem>/data.pkl} (any top folder), storages {@code <stem>/data/<key>}
- *       (read with {@link ZipFile}; entries are stored uncompressed). Legacy: magic number, protocol, sys info,
- *       the data pickle, the storage key list, then each storage as an 8-byte element count and its bytes.
+ *       (read with {@link ZipFile}; torch stores entries uncompressed, deflated ones are accepted within
+ *       {@link #MAX_INFLATE_RATIO}). Legacy: magic number, protocol, sys info, the data pickle, the storage key
+ *       list, then each storage as an 8-byte element count and its bytes.
  *   <li>{@code {"state_dict": ...}} and {@code {"model": ...}} wrappers are unwrapped, a {@code module.} prefix
  *       (DataParallel) is stripped; non-tensor entries are ignored.
  * </ul>
  *
  * Declared sizes are checked against the file before anything large is allocated.
+ *
+ * <p>Memory is proportional to the bytes in the file. Graft materialises views (PyTorch keeps them as views), so a
+ * view may expand its storage only within a bound: all tensors of a file together may hold at most
+ * {@link #MAX_VIEW_EXPANSION} times the bytes of the storages they view, plus {@link #VIEW_ALLOWANCE} (tied weights
+ * viewing one storage twice pass; a stride-0 view of billions of elements over a few bytes does not). Compressed zip
+ * entries are inflated to at most their declared size (the stream is cut there, never trusted) and all of them
+ * together to at most {@link #MAX_INFLATE_RATIO} times the file's size plus {@link #INFLATE_ALLOWANCE}. Storages are
+ * read one at a time and released once their tensors are built; each tensor is decoded in bounded chunks.
+ *
+ * <p>The readers' rule: a file of N bytes makes the process allocate at most max(64 MiB, 4·N) beyond the tensors it
+ * returns (k = 4: one storage's bytes, at most N, or inflated ones, at most 4·N + 64 MiB, plus chunks; the tensors are
+ * bounded in turn by 2·(2·N + 64 MiB), float16/bfloat16 widening to float32).
  */
 public final class TorchPth {
+  /** All tensors of a file hold at most this many times the bytes of the storages they view (plus the allowance). */
+  public static final int MAX_VIEW_EXPANSION = 2;
+  /** Bytes of tensor data any file may build beyond {@link #MAX_VIEW_EXPANSION} times its storages. */
+  public static final long VIEW_ALLOWANCE = 64L << 20;
+  /** Compressed zip entries inflate, all together, to at most this many times the file's size (plus allowance). */
+  public static final int MAX_INFLATE_RATIO = 4;
+  /** Bytes compressed entries may inflate to beyond {@link #MAX_INFLATE_RATIO} times the file's size. */
+  public static final long INFLATE_ALLOWANCE = 64L << 20;
   private static final Map<String, String> STORAGES = Map.of("FloatStorage", "F32", "DoubleStorage", "F64",
       "HalfStorage", "F16", "BFloat16Storage", "BF16", "LongStorage", "I64", "IntStorage", "I32", "ShortStorage",
       "I16", "CharStorage", "I8", "ByteStorage", "U8", "BoolStorage", "BOOL");
@@ -137,17 +159,21 @@ public final class TorchPth {
             + " entries): not a torch.save file");
       }
       String prefix = pkl.getName().substring(0, pkl.getName().length() - "data.pkl".length());
+      long fileSize = Files.size(path);
+      long[] inflateBudget = {INFLATE_ALLOWANCE + MAX_INFLATE_RATIO * fileSize};
       ZipEntry order = entry(zip, prefix + "byteorder", src);
       if (order != null) {
-        String bo = new String(readEntry(zip, order, 16, src), java.nio.charset.StandardCharsets.US_ASCII).trim();
+        String bo = new String(readEntry(zip, order, 16, inflateBudget, src), java.nio.charset.StandardCharsets.US_ASCII).trim();
         if (!bo.equals("little")) {
           throw new GraftException(src + ": byte order '" + bo + "' is not supported (only little-endian)");
         }
       }
-      byte[] pickle = readEntry(zip, pkl, Files.size(path), src);
+      byte[] pickle = readEntry(zip, pkl, fileSize, inflateBudget, src);
       Map<String, Storage> storages = new LinkedHashMap<>();
       Object root = Unpickler.load(ByteBuffer.wrap(pickle), src + " (" + pkl.getName() + ")",
           new Handler(src, pid -> zipStorage(pid, storages, src)));
+      Map<Storage, ZipEntry> storageEntries = new LinkedHashMap<>();
+      long compressed = 0;
       for (Storage s : storages.values()) {
         ZipEntry z = entry(zip, prefix + "data/" + s.key, src);
         if (z == null) {
@@ -158,13 +184,38 @@ public final class TorchPth {
           throw new GraftException(src + ": storage '" + s.key + "' declares " + s.numel + " " + s.dtype
               + " elements (" + expected + " bytes) but its entry holds " + z.getSize() + " bytes");
         }
-        byte[] b = readEntry(zip, z, expected, src);
+        if (z.getMethod() != ZipEntry.STORED) {
+          compressed += expected;
+        }
+        storageEntries.put(s, z);
+      }
+      if (compressed > inflateBudget[0]) {
+        throw inflateError(src, "its compressed storages declare " + compressed + " bytes", fileSize);
+      }
+      List<Named> named = tensors(root, src);
+      checkViews(named, src);
+      // one storage in memory at a time: read it, build the tensors that view it, let it go
+      Tensor[] built = new Tensor[named.size()];
+      for (Map.Entry<Storage, ZipEntry> e : storageEntries.entrySet()) {
+        Storage s = e.getKey();
+        long expected = s.numel * TensorBytes.elementSize(s.dtype);
+        boolean used = named.stream().anyMatch(n -> n.view().storage() == s);
+        if (!used) {
+          continue;
+        }
+        byte[] b = readEntry(zip, e.getValue(), expected, inflateBudget, src);
         if (b.length != expected) {
           throw new GraftException(src + ": storage '" + s.key + "' has " + b.length + " bytes, expected " + expected);
         }
         s.bytes = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < built.length; i++) {
+          if (named.get(i).view().storage() == s) {
+            built[i] = materialise(named.get(i).view(), named.get(i).key(), src);
+          }
+        }
+        s.bytes = null;
       }
-      return toStateDict(root, src, storedDtypes);
+      return toStateDict(named, built, src, storedDtypes);
     } catch (ZipException e) {
       throw new GraftException(src + ": broken zip archive (" + e.getMessage() + "); the file may be truncated", e);
     } catch (IOException e) {
@@ -192,19 +243,45 @@ public final class TorchPth {
     }
   }
 
-  private static byte[] readEntry(ZipFile zip, ZipEntry z, long limit, String src) throws IOException {
+  /**
+   * An entry's bytes: at most {@code limit} and, for a compressed entry, at most what is left of {@code budget}
+   * (charged). The stream is cut at the declared size, which must be honest: more or fewer bytes are an error.
+   */
+  private static byte[] readEntry(ZipFile zip, ZipEntry z, long limit, long[] budget, String src) throws IOException {
     long size = z.getSize();
-    if (size > limit || size > Integer.MAX_VALUE - 8) {
+    long cap = Math.min(limit, Integer.MAX_VALUE - 8);
+    if (size > cap) {
       throw new GraftException(src + ": zip entry " + z.getName() + " declares " + size + " bytes, more than "
-          + Math.min(limit, Integer.MAX_VALUE - 8) + " possible");
+          + cap + " possible");
+    }
+    long want = size >= 0 ? size : cap;
+    if (z.getMethod() != ZipEntry.STORED) {
+      if (want > budget[0]) {
+        throw inflateError(src, "zip entry " + z.getName() + " declares " + want + " bytes", -1);
+      }
     }
     try (InputStream in = zip.getInputStream(z)) {
-      byte[] b = in.readNBytes((int) Math.min(limit, Integer.MAX_VALUE - 8) + 1);
-      if (b.length > limit) {
-        throw new GraftException(src + ": zip entry " + z.getName() + " is larger than declared");
+      byte[] b = new byte[(int) want];
+      int n = in.readNBytes(b, 0, b.length);
+      if (size >= 0 && n < size) {
+        throw new GraftException(src + ": zip entry " + z.getName() + " holds " + n + " bytes but declares " + size);
       }
-      return b;
+      if (in.read() >= 0) {
+        throw new GraftException(src + ": zip entry " + z.getName() + " is larger than declared (" + want
+            + " bytes)");
+      }
+      if (z.getMethod() != ZipEntry.STORED) {
+        budget[0] -= n;
+      }
+      return n == b.length ? b : java.util.Arrays.copyOf(b, n);
     }
+  }
+
+  private static GraftException inflateError(String src, String what, long fileSize) {
+    return new GraftException(src + ": " + what + " when inflated, more than compressed entries may expand to ("
+        + MAX_INFLATE_RATIO + " x the file's size + " + (INFLATE_ALLOWANCE >> 20) + " MiB in all"
+        + (fileSize >= 0 ? ", " + (MAX_INFLATE_RATIO * fileSize + INFLATE_ALLOWANCE) + " bytes here" : "")
+        + "); re-save it with torch.save, which stores entries uncompressed");
   }
 
   /** A storage's declared element count: not negative, and its byte size must fit a {@code long}. */
@@ -299,7 +376,13 @@ public final class TorchPth {
     if (!views.isEmpty()) {
       throw new GraftException(src + ": storage views (torch < 0.4 files) are not supported: " + views.keySet());
     }
-    return toStateDict(root, src, storedDtypes);
+    List<Named> named = tensors(root, src);
+    checkViews(named, src);
+    Tensor[] built = new Tensor[named.size()];
+    for (int i = 0; i < built.length; i++) {
+      built[i] = materialise(named.get(i).view(), named.get(i).key(), src);
+    }
+    return toStateDict(named, built, src, storedDtypes);
   }
 
   private static Storage legacyStorage(Object pid, Map<String, Storage> storages, Map<String, long[]> views,
@@ -410,8 +493,11 @@ public final class TorchPth {
     }
   }
 
-  @SuppressWarnings("unchecked")
-  private static StateDict toStateDict(Object root, String src, Map<String, String> storedDtypes) {
+  /** A state-dict entry: its key (wrapper and DataParallel prefix removed) and its view. */
+  record Named(String key, View view) {}
+
+  /** The tensors of a state dict, in order (wrappers unwrapped, a common {@code module.} prefix stripped). */
+  private static List<Named> tensors(Object root, String src) {
     if (!(root instanceof Map<?, ?> map)) {
       if (root instanceof View) {
         throw new GraftException(src + ": holds a single tensor, not a state dict");
@@ -425,11 +511,11 @@ public final class TorchPth {
         break;
       }
     }
-    StateDict sd = new StateDict();
     boolean allPrefixed = !map.isEmpty();
     for (Object k : map.keySet()) {
       allPrefixed &= k instanceof String s && s.startsWith("module.");
     }
+    List<Named> out = new java.util.ArrayList<>();
     for (Map.Entry<?, ?> e : map.entrySet()) {
       if (!(e.getValue() instanceof View v)) {
         continue;
@@ -438,54 +524,110 @@ public final class TorchPth {
       if (allPrefixed) {
         key = key.substring("module.".length());
       }
-      sd.put(key, materialise(v, key, src));
-      if (storedDtypes != null) {
-        storedDtypes.put(key, v.storage().dtype);
-      }
+      out.add(new Named(key, v));
     }
-    if (sd.isEmpty()) {
+    if (out.isEmpty()) {
       throw new GraftException(src + ": no tensors found (top-level keys: " + map.keySet() + ")");
+    }
+    return out;
+  }
+
+  private static StateDict toStateDict(List<Named> named, Tensor[] built, String src,
+      Map<String, String> storedDtypes) {
+    StateDict sd = new StateDict();
+    for (int i = 0; i < built.length; i++) {
+      sd.put(named.get(i).key(), built[i]);
+      if (storedDtypes != null) {
+        storedDtypes.put(named.get(i).key(), named.get(i).view().storage().dtype);
+      }
     }
     return sd;
   }
 
-  /** Copies a (possibly strided, shared) view out of its storage into a contiguous tensor, bounds-checked. */
-  static Tensor materialise(View v, String key, String src) {
-    Storage s = v.storage();
-    long[] size = v.size();
-    for (long d : size) {
-      if (d < 0) {
-        throw new GraftException(src + ": tensor '" + key + "' has negative size " + java.util.Arrays.toString(size));
+  /**
+   * Validates every view ({@link #check}) and the file's expansion bound before any tensor is built: the bytes of
+   * all tensors may exceed {@link #MAX_VIEW_EXPANSION} times those of the storages they view by at most
+   * {@link #VIEW_ALLOWANCE}.
+   */
+  static void checkViews(List<Named> named, String src) {
+    long tensorBytes = 0;
+    long storageBytes = 0;
+    java.util.Set<Storage> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (Named n : named) {
+      long numel = check(n.view(), n.key(), src);
+      Storage s = n.view().storage();
+      int es = TensorBytes.elementSize(s.dtype);
+      tensorBytes += numel * es; // each below 2^31 elements of at most 8 bytes: no overflow for 2^31 tensors
+      if (seen.add(s)) {
+        storageBytes += s.numel * es; // every storage's bytes are checked against the file before this
+      }
+      if (tensorBytes > VIEW_ALLOWANCE && tensorBytes - VIEW_ALLOWANCE > MAX_VIEW_EXPANSION * storageBytes) {
+        throw new GraftException(src + ": tensor '" + n.key() + "' (size " + java.util.Arrays.toString(
+            n.view().size()) + ", stride " + java.util.Arrays.toString(n.view().stride()) + ") brings the tensors "
+            + "read so far to " + tensorBytes + " bytes, more than " + MAX_VIEW_EXPANSION + " x the " + storageBytes
+            + " bytes of their storages + " + (VIEW_ALLOWANCE >> 20) + " MiB: views may not expand storages beyond "
+            + "that (Graft copies views out; PyTorch would share the storage)");
       }
     }
-    Shapes.checkNew(src + ": tensor '" + key + "'", size);
-    long numel = Shapes.numel(size);
-    int es = TensorBytes.elementSize(s.dtype);
-    if (numel == 0) {
-      return TensorBytes.decode(s.dtype, size, ByteBuffer.allocate(0));
+  }
+
+  /**
+   * Checks a view against its storage, naming the tensor: rank at most {@link Shapes#MAX_RANK}, sizes and strides not
+   * negative, element count within {@link Shapes#checkNew}'s bounds and every element inside the storage. Returns
+   * the element count.
+   */
+  static long check(View v, String key, String src) {
+    String what = src + ": tensor '" + key + "'";
+    Storage s = v.storage();
+    long[] size = v.size();
+    Shapes.checkRank(what, size);
+    for (long d : size) {
+      if (d < 0) {
+        throw new GraftException(what + " has negative size " + java.util.Arrays.toString(size));
+      }
     }
-    long lo = v.offset();
+    for (long st : v.stride()) {
+      if (st < 0) {
+        throw new GraftException(what + " has negative stride " + java.util.Arrays.toString(v.stride())
+            + " (PyTorch refuses negative strides too)");
+      }
+    }
+    if (v.offset() < 0) {
+      throw new GraftException(what + " has negative storage offset " + v.offset());
+    }
+    Shapes.checkNew(what, size);
+    long numel = Shapes.numel(size);
+    if (numel == 0) {
+      return 0;
+    }
     long hi = v.offset();
     try {
       for (int i = 0; i < size.length; i++) {
-        long span = Math.multiplyExact(size[i] - 1, v.stride()[i]);
-        if (span < 0) {
-          lo = Math.addExact(lo, span);
-        } else {
-          hi = Math.addExact(hi, span);
-        }
+        hi = Math.addExact(hi, Math.multiplyExact(size[i] - 1, v.stride()[i]));
       }
     } catch (ArithmeticException e) {
-      throw new GraftException(src + ": tensor '" + key + "' has strides " + java.util.Arrays.toString(v.stride())
-          + " that overflow");
+      throw new GraftException(what + " has strides " + java.util.Arrays.toString(v.stride()) + " that overflow");
     }
-    if (lo < 0 || hi >= s.numel) {
-      throw new GraftException(src + ": tensor '" + key + "' of size " + java.util.Arrays.toString(size) + ", stride "
-          + java.util.Arrays.toString(v.stride()) + ", offset " + v.offset() + " reaches element " + (lo < 0 ? lo : hi)
+    if (hi >= s.numel) {
+      throw new GraftException(what + " of size " + java.util.Arrays.toString(size) + ", stride "
+          + java.util.Arrays.toString(v.stride()) + ", offset " + v.offset() + " reaches element " + hi
           + " of storage '" + s.key + "', which holds " + s.numel);
     }
-    if (numel > (Integer.MAX_VALUE - 8) / es) {
-      throw new GraftException(src + ": tensor '" + key + "' is larger than 2 GiB; not supported");
+    return numel;
+  }
+
+  /**
+   * Copies a (possibly strided, shared) view out of its storage into a contiguous tensor, bounds-checked: the
+   * elements are gathered in chunks straight into the new tensor ({@link TensorBytes#decode(String, long[],
+   * TensorBytes.Source)}), so nothing the size of the tensor is allocated besides the tensor.
+   */
+  static Tensor materialise(View v, String key, String src) {
+    long numel = check(v, key, src);
+    Storage s = v.storage();
+    long[] size = v.size();
+    int es = TensorBytes.elementSize(s.dtype);
+    if (numel == 0) {
+      return TensorBytes.decode(s.dtype, size, ByteBuffer.allocate(0));
     }
     ByteBuffer data = s.bytes;
     if (data == null) {
@@ -493,27 +635,30 @@ public final class TorchPth {
     }
     if (isContiguous(size, v.stride())) {
       ByteBuffer b = data.duplicate();
-      b.position((int) (v.offset() * es));
+      b.position(Math.toIntExact(v.offset() * es));
       b = b.slice();
-      b.limit((int) (numel * es));
+      b.limit(Math.toIntExact(numel * es));
       return TensorBytes.decode(s.dtype, size, b.order(ByteOrder.LITTLE_ENDIAN));
     }
-    byte[] out = new byte[(int) (numel * es)];
+    long[] stride = v.stride();
     long[] idx = new long[size.length];
-    long pos = v.offset();
-    for (int n = 0; n < numel; n++) {
-      data.get((int) (pos * es), out, n * es, es);
-      for (int d = size.length - 1; d >= 0; d--) {
-        idx[d]++;
-        pos += v.stride()[d];
-        if (idx[d] < size[d]) {
-          break;
+    long[] pos = {v.offset()};
+    ByteBuffer in = data.duplicate();
+    return TensorBytes.decode(s.dtype, size, (dst, off, len) -> {
+      // len is a whole number of elements: chunks are multiples of every element size
+      for (int o = off; o < off + len; o += es) {
+        in.get((int) (pos[0] * es), dst, o, es);
+        for (int d = size.length - 1; d >= 0; d--) {
+          idx[d]++;
+          pos[0] += stride[d];
+          if (idx[d] < size[d]) {
+            break;
+          }
+          pos[0] -= idx[d] * stride[d];
+          idx[d] = 0;
         }
-        pos -= idx[d] * v.stride()[d];
-        idx[d] = 0;
       }
-    }
-    return TensorBytes.decode(s.dtype, size, ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN));
+    });
   }
 
   private static boolean isContiguous(long[] size, long[] stride) {

@@ -164,6 +164,104 @@ class TorchPthTest {
     }
   }
 
+  private Path write(String name, byte[] bytes) throws Exception {
+    Path p = tmp.resolve(name);
+    Files.write(p, bytes);
+    return p;
+  }
+
+  private void assertRefused(Path p, String... fragments) {
+    GraftException e = assertThrows(GraftException.class, () -> TorchPth.read(p), p.toString());
+    assertTrue(e.getMessage().contains(p.toString()), e.getMessage());
+    for (String f : fragments) {
+      assertTrue(e.getMessage().contains(f), e.getMessage());
+    }
+  }
+
+  /**
+   * A 12-float storage viewed with stride 0 as 2^29 - 64 elements: a file of a few hundred bytes that built a 2 GiB
+   * tensor (6.3 GiB peak, 15-26 s). Views are materialised, so they may expand storages only within
+   * {@link TorchPth#MAX_VIEW_EXPANSION} (plus {@link TorchPth#VIEW_ALLOWANCE}); a small broadcast stays accepted.
+   */
+  @Test
+  void viewsThatExpandTheirStorageBeyondTheBoundAreRefused() throws Exception {
+    PthFiles.Storage s = PthFiles.floats("0", new float[12]);
+    long huge = (1L << 29) - 64;
+    Path one = write("stride0.pth", new PthFiles().add("w", s, 0, new long[] {huge}, new long[] {0}).zip());
+    assertRefused(one, "tensor 'w'", "views may not expand storages");
+    PthFiles four = new PthFiles();
+    for (int i = 0; i < 4; i++) {
+      four.add("w" + i, s, 0, new long[] {(1L << 22) + 64}, new long[] {0}); // the fourth crosses 64 MiB
+    }
+    assertRefused(write("stride0x4.pth", four.zip()), "tensor 'w3'", "views may not expand storages");
+    PthFiles.Storage v = PthFiles.floats("1", 1.5f, 2.5f);
+    StateDict ok = TorchPth.read(write("broadcast.pth", new PthFiles()
+        .add("bias", v, 1, new long[] {3, 1000}, new long[] {0, 0})
+        .add("tied_a", v, 0, new long[] {2}, new long[] {1})
+        .add("tied_b", v, 0, new long[] {2}, new long[] {1}).zip()));
+    assertEquals(3000, ok.get("bias").numel());
+    assertEquals(2.5, ok.get("bias").toDoubleArray()[2999]);
+    assertArrayEquals(new double[] {1.5, 2.5}, ok.get("tied_b").toDoubleArray());
+  }
+
+  /** Negative strides are refused by name, as torch refuses them (they were read backwards through the storage). */
+  @Test
+  void negativeStridesAreRefused() throws Exception {
+    PthFiles.Storage s = PthFiles.floats("0", 1, 2, 3);
+    PthFiles f = new PthFiles().add("rev", s, 2, new long[] {3}, new long[] {-1});
+    assertRefused(write("neg.pth", f.zip()), "tensor 'rev'", "negative stride");
+    assertRefused(write("neg_legacy.pth", f.legacy()), "tensor 'rev'", "negative stride");
+  }
+
+  /** Rank above 32 is refused before anything is built, naming the tensor, in zip and legacy files alike. */
+  @Test
+  void rankAbove32IsRefusedInZipAndLegacyFiles() throws Exception {
+    PthFiles.Storage s = PthFiles.floats("0", 7);
+    for (int rank : new int[] {40, 100}) {
+      long[] size = new long[rank];
+      long[] stride = new long[rank];
+      Arrays.fill(size, 1);
+      Arrays.fill(stride, 1);
+      PthFiles f = new PthFiles().add("deep", s, 0, size, stride);
+      assertRefused(write("deep" + rank + ".pth", f.zip()), "tensor 'deep'", "exceeds the maximum of 32");
+      assertRefused(write("deep" + rank + "_legacy.pth", f.legacy()), "tensor 'deep'", "exceeds the maximum of 32");
+    }
+    // the crafted files themselves are well formed: the same tensor at rank 3 reads
+    PthFiles f = new PthFiles().add("deep", s, 0, new long[] {1, 1, 1}, new long[] {1, 1, 1});
+    assertEquals(7.0, TorchPth.read(write("rank3.pth", f.zip())).get("deep").toDoubleArray()[0]);
+    assertEquals(7.0, TorchPth.read(write("rank3_legacy.pth", f.legacy())).get("deep").toDoubleArray()[0]);
+  }
+
+  /**
+   * Deflated entries (torch stores them; other zip tools may compress) are read, but inflate to at most
+   * {@link TorchPth#MAX_INFLATE_RATIO} x the file's size + {@link TorchPth#INFLATE_ALLOWANCE} in all: 80 MiB of zeros
+   * in a file of 80 KiB is refused before anything is inflated (a 2 GiB storage in 2 MB took 9 GiB).
+   */
+  @Test
+  void compressedEntriesInflateOnlyWithinTheirBound() throws Exception {
+    PthFiles.Storage s = PthFiles.floats("0", 1, 2, 3, 4, 5, 6);
+    StateDict small = TorchPth.read(write("deflated.pth",
+        new PthFiles().add("w", s, 0, new long[] {2, 3}, new long[] {1, 2}).zip(true, null)));
+    assertArrayEquals(new double[] {1, 3, 5, 2, 4, 6}, small.get("w").toDoubleArray());
+    long numel = 20L << 20; // 80 MiB of float32 zeros
+    Path bomb = write("bomb.pth",
+        new PthFiles().add("w", PthFiles.zeros("0", numel), 0, new long[] {numel}, new long[] {1}).zip(true, null));
+    assertTrue(Files.size(bomb) < 1 << 20, "compresses well: " + Files.size(bomb));
+    assertRefused(bomb, "when inflated", "x the file's size");
+    // the same storage stored uncompressed is a plain (large) file and reads
+    Path stored = write("stored.pth",
+        new PthFiles().add("w", PthFiles.zeros("0", numel), 0, new long[] {numel}, new long[] {1}).zip(false, null));
+    assertEquals(numel, TorchPth.read(stored).get("w").numel());
+  }
+
+  /** A compressed entry whose declared size is smaller than its content is cut at the declared size and refused. */
+  @Test
+  void compressedEntryLongerThanDeclaredIsRefused() throws Exception {
+    PthFiles.Storage s = new PthFiles.Storage("0", "FloatStorage", 4, new byte[1 << 20]);
+    byte[] zip = new PthFiles().add("w", s, 0, new long[] {4}, new long[] {1}).zip(true, java.util.Map.of("0", 16L));
+    assertRefused(write("liar.pth", zip), "larger than declared");
+  }
+
   @Test
   void zipAndLegacyFormatsAgree() {
     StateDict zip = TorchPth.read(resource("mobilenet_v2.pth"));
