@@ -22,7 +22,7 @@ class NpyFuzzTest {
       "=f4", "<c8", "f4", "<f4'", "descr", ""};
 
   /** As {@link SafetensorsFuzzTest#fuzz}: the last byte picks raw bytes (odd; seeds end in 0x01) or {@link #file}. */
-  @FuzzTest(maxExecutions = 100_000, maxDuration = "45s")
+  @FuzzTest(maxExecutions = 50_000, maxDuration = "45s")
   void fuzz(FuzzedDataProvider d) throws IOException {
     read(d.consumeBoolean() ? d.consumeRemainingAsBytes() : file(d));
   }

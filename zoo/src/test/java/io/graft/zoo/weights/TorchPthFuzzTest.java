@@ -27,7 +27,7 @@ class TorchPthFuzzTest {
    * The input's last byte picks the mode (Jazzer runs one fuzz test per class): odd, the rest of the input is the
    * file (the seeds end in 0x01); even, the input drives {@link #file}.
    */
-  @FuzzTest(maxExecutions = 100_000, maxDuration = "90s")
+  @FuzzTest(maxExecutions = 20_000, maxDuration = "90s")
   void fuzz(FuzzedDataProvider d) throws IOException {
     read(d.consumeBoolean() ? d.consumeRemainingAsBytes() : file(d));
   }
