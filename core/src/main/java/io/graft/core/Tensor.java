@@ -36,6 +36,7 @@ public class Tensor {
   private boolean shared;
   private Node gradFn;
 
+  /** Wraps {@code data} (no copy) as a leaf that does not require grad; subclasses such as {@code Parameter} use it. Refuses a rank above {@link Shapes#MAX_RANK}. */
   protected Tensor(INDArray data) {
     if (data == null) {
       throw new IllegalArgumentException("Tensor: data is null");
@@ -54,26 +55,32 @@ public class Tensor {
     return new Tensor(data);
   }
 
+  /** A float32 tensor of zeros ({@code torch.zeros}). */
   public static Tensor zeros(long... shape) {
     return zeros(DataType.FLOAT, shape);
   }
 
+  /** A tensor of zeros of the given type. */
   public static Tensor zeros(DataType dtype, long... shape) {
     return new Tensor(Nd4j.create(dtype, Shapes.checkNew("zeros", shape)));
   }
 
+  /** A float32 tensor of ones ({@code torch.ones}). */
   public static Tensor ones(long... shape) {
     return ones(DataType.FLOAT, shape);
   }
 
+  /** A tensor of ones of the given type. */
   public static Tensor ones(DataType dtype, long... shape) {
     return full(dtype, 1.0, shape);
   }
 
+  /** A float32 tensor filled with {@code value} ({@code torch.full}). */
   public static Tensor full(double value, long... shape) {
     return full(DataType.FLOAT, value, shape);
   }
 
+  /** A tensor of the given type filled with {@code value}. */
   public static Tensor full(DataType dtype, double value, long... shape) {
     INDArray a = Nd4j.create(dtype, Shapes.checkNew("full", shape));
     if (value != 0) {
@@ -87,6 +94,7 @@ public class Tensor {
     return scalar(DataType.FLOAT, value);
   }
 
+  /** A 0-dimensional tensor of the given type. */
   public static Tensor scalar(DataType dtype, double value) {
     return new Tensor(Nd4j.scalar(dtype, value));
   }
@@ -96,6 +104,7 @@ public class Tensor {
     return randn(DataType.FLOAT, rng, shape);
   }
 
+  /** Standard normal samples from {@code rng}, converted to {@code dtype}. */
   public static Tensor randn(DataType dtype, Rng rng, long... shape) {
     long n = Shapes.numel(Shapes.checkNew("randn", shape));
     double[] v = new double[Math.toIntExact(n)];
@@ -110,6 +119,7 @@ public class Tensor {
     return rand(DataType.FLOAT, rng, shape);
   }
 
+  /** Uniform samples in [0, 1) from {@code rng}, converted to {@code dtype}. */
   public static Tensor rand(DataType dtype, Rng rng, long... shape) {
     long n = Shapes.numel(Shapes.checkNew("rand", shape));
     double[] v = new double[Math.toIntExact(n)];
@@ -153,6 +163,7 @@ public class Tensor {
     return data;
   }
 
+  /** The shape; {@code []} for a scalar. */
   public long[] shape() {
     return data.shape();
   }
@@ -162,14 +173,17 @@ public class Tensor {
     return data.size(Shapes.dim("size", dim, rank()));
   }
 
+  /** The number of dimensions ({@code dim()} in PyTorch). */
   public int rank() {
     return data.rank();
   }
 
+  /** The number of elements. */
   public long numel() {
     return data.length();
   }
 
+  /** The element type. */
   public DataType dtype() {
     return data.dataType();
   }
@@ -204,6 +218,7 @@ public class Tensor {
 
   // ---------------------------------------------------------------- autograd
 
+  /** Whether operations on this tensor are recorded for gradients. */
   public boolean requiresGrad() {
     return requiresGrad;
   }
@@ -222,6 +237,7 @@ public class Tensor {
     return this;
   }
 
+  /** True for a tensor no recorded operation produced (user-created tensors and parameters). */
   public boolean isLeaf() {
     return gradFn == null;
   }
@@ -339,66 +355,82 @@ public class Tensor {
 
   // ---------------------------------------------------------------- ops (thin delegation to ops/*)
 
+  /** {@code this + o}, broadcasting as NumPy. */
   public Tensor add(Tensor o) {
     return ElementwiseOps.add(this, o);
   }
 
+  /** {@code this + s}. */
   public Tensor add(double s) {
     return ElementwiseOps.add(this, s);
   }
 
+  /** {@code this - o}, broadcasting as NumPy. */
   public Tensor sub(Tensor o) {
     return ElementwiseOps.sub(this, o);
   }
 
+  /** {@code this - s}. */
   public Tensor sub(double s) {
     return ElementwiseOps.add(this, -s);
   }
 
+  /** Elementwise {@code this * o}, broadcasting as NumPy. */
   public Tensor mul(Tensor o) {
     return ElementwiseOps.mul(this, o);
   }
 
+  /** {@code this * s}. */
   public Tensor mul(double s) {
     return ElementwiseOps.mul(this, s);
   }
 
+  /** Elementwise {@code this / o}, broadcasting as NumPy. */
   public Tensor div(Tensor o) {
     return ElementwiseOps.div(this, o);
   }
 
+  /** {@code this / s}. */
   public Tensor div(double s) {
     return ElementwiseOps.mul(this, 1.0 / s);
   }
 
+  /** {@code -this}. */
   public Tensor neg() {
     return ElementwiseOps.neg(this);
   }
 
+  /** Elementwise {@code this ** exponent}. */
   public Tensor pow(double exponent) {
     return ElementwiseOps.pow(this, exponent);
   }
 
+  /** Elementwise exponential. */
   public Tensor exp() {
     return ElementwiseOps.exp(this);
   }
 
+  /** Elementwise natural logarithm. */
   public Tensor log() {
     return ElementwiseOps.log(this);
   }
 
+  /** Elementwise square root. */
   public Tensor sqrt() {
     return ElementwiseOps.sqrt(this);
   }
 
+  /** Elementwise absolute value. */
   public Tensor abs() {
     return ElementwiseOps.abs(this);
   }
 
+  /** Elementwise {@code min(max(this, min), max)} ({@code torch.clamp}). */
   public Tensor clamp(double min, double max) {
     return ElementwiseOps.clamp(this, min, max);
   }
 
+  /** Matrix product with PyTorch's {@code matmul} rules (1-D operands, batched operands broadcast). */
   public Tensor matmul(Tensor o) {
     return LinalgOps.matmul(this, o);
   }
@@ -408,6 +440,7 @@ public class Tensor {
     return ShapeOps.transpose(this, dim0, dim1);
   }
 
+  /** The dimensions reordered: dimension {@code i} of the result is {@code dims[i]} of this tensor. */
   public Tensor permute(int... dims) {
     return ShapeOps.permute(this, dims);
   }
@@ -422,18 +455,22 @@ public class Tensor {
     return ShapeOps.reshape(this, shape);
   }
 
+  /** Dimensions {@code startDim..endDim} (inclusive; negative counts from the end) merged into one. */
   public Tensor flatten(int startDim, int endDim) {
     return ShapeOps.flatten(this, startDim, endDim);
   }
 
+  /** All dimensions merged into one. */
   public Tensor flatten() {
     return ShapeOps.flatten(this, 0, -1);
   }
 
+  /** Dimension {@code dim} removed if its size is 1 (otherwise this tensor's shape is kept), as PyTorch. */
   public Tensor squeeze(int dim) {
     return ShapeOps.squeeze(this, dim);
   }
 
+  /** A dimension of size 1 inserted at {@code dim}. */
   public Tensor unsqueeze(int dim) {
     return ShapeOps.unsqueeze(this, dim);
   }
@@ -443,46 +480,57 @@ public class Tensor {
     return ShapeOps.slice(this, dim, start, end, step);
   }
 
+  /** The sum of all elements, as a 0-dimensional tensor. */
   public Tensor sum() {
     return ReductionOps.sum(this);
   }
 
+  /** The sum over {@code dims}, keeping them as size 1 if {@code keepDim}. */
   public Tensor sum(boolean keepDim, int... dims) {
     return ReductionOps.sum(this, keepDim, dims);
   }
 
+  /** The mean of all elements, as a 0-dimensional tensor. */
   public Tensor mean() {
     return ReductionOps.mean(this);
   }
 
+  /** The mean over {@code dims}, keeping them as size 1 if {@code keepDim}. */
   public Tensor mean(boolean keepDim, int... dims) {
     return ReductionOps.mean(this, keepDim, dims);
   }
 
+  /** The maximum over {@code dims} (values only), keeping them as size 1 if {@code keepDim}. */
   public Tensor max(boolean keepDim, int... dims) {
     return ReductionOps.max(this, keepDim, dims);
   }
 
+  /** The minimum over {@code dims} (values only), keeping them as size 1 if {@code keepDim}. */
   public Tensor min(boolean keepDim, int... dims) {
     return ReductionOps.min(this, keepDim, dims);
   }
 
+  /** Elementwise {@code max(this, 0)}. */
   public Tensor relu() {
     return ActivationOps.relu(this);
   }
 
+  /** Elementwise logistic sigmoid. */
   public Tensor sigmoid() {
     return ActivationOps.sigmoid(this);
   }
 
+  /** Elementwise hyperbolic tangent. */
   public Tensor tanh() {
     return ActivationOps.tanh(this);
   }
 
+  /** Softmax along {@code dim}. */
   public Tensor softmax(int dim) {
     return ActivationOps.softmax(this, dim);
   }
 
+  /** Log-softmax along {@code dim} (computed stably, not as {@code log(softmax)}). */
   public Tensor logSoftmax(int dim) {
     return ActivationOps.logSoftmax(this, dim);
   }

@@ -21,38 +21,47 @@ public final class Conv2d extends Module {
   /** Optional settings; {@code defaults()} is stride 1, padding 0, dilation 1, groups 1, with bias. */
   public record Options(int strideH, int strideW, int padH, int padW, int dilationH, int dilationW, int groups,
       boolean bias, Rng rng) {
+    /** Stride 1, padding 0, dilation 1, one group, with bias. */
     public static Options defaults() {
       return new Options(1, 1, 0, 0, 1, 1, 1, true, null);
     }
 
+    /** The same stride in both spatial dimensions. */
     public Options withStride(int s) {
       return withStride(s, s);
     }
 
+    /** Stride along height and width. */
     public Options withStride(int h, int w) {
       return new Options(h, w, padH, padW, dilationH, dilationW, groups, bias, rng);
     }
 
+    /** The same zero padding on every side. */
     public Options withPadding(int p) {
       return withPadding(p, p);
     }
 
+    /** Zero padding on the top and bottom ({@code h}) and on the left and right ({@code w}). */
     public Options withPadding(int h, int w) {
       return new Options(strideH, strideW, h, w, dilationH, dilationW, groups, bias, rng);
     }
 
+    /** The same dilation in both spatial dimensions. */
     public Options withDilation(int d) {
       return withDilation(d, d);
     }
 
+    /** Dilation along height and width. */
     public Options withDilation(int h, int w) {
       return new Options(strideH, strideW, padH, padW, h, w, groups, bias, rng);
     }
 
+    /** Grouped convolution: both channel counts must be divisible by {@code g}. */
     public Options withGroups(int g) {
       return new Options(strideH, strideW, padH, padW, dilationH, dilationW, g, bias, rng);
     }
 
+    /** Whether the layer has a bias. */
     public Options withBias(boolean b) {
       return new Options(strideH, strideW, padH, padW, dilationH, dilationW, groups, b, rng);
     }
@@ -71,14 +80,17 @@ public final class Conv2d extends Module {
   private final Parameter weight;
   private final Parameter bias;
 
+  /** A square {@code kernelSize} convolution with the default options. */
   public Conv2d(int inChannels, int outChannels, int kernelSize) {
     this(inChannels, outChannels, kernelSize, kernelSize, Options.defaults());
   }
 
+  /** A square {@code kernelSize} convolution. */
   public Conv2d(int inChannels, int outChannels, int kernelSize, Options options) {
     this(inChannels, outChannels, kernelSize, kernelSize, options);
   }
 
+  /** A {@code kH × kW} convolution; weights initialised as PyTorch's, from the options' generator. */
   public Conv2d(int inChannels, int outChannels, int kH, int kW, Options options) {
     if (inChannels < 1 || outChannels < 1 || kH < 1 || kW < 1) {
       throw new GraftException("Conv2d: channels and kernel size must be positive, got in=" + inChannels + ", out="
@@ -112,6 +124,7 @@ public final class Conv2d extends Module {
     }
   }
 
+  /** The weight, shape {@code [out, in/groups, kH, kW]}. */
   public Parameter weight() {
     return weight;
   }
@@ -121,14 +134,17 @@ public final class Conv2d extends Module {
     return bias;
   }
 
+  /** The options this layer was built with. */
   public Options options() {
     return o;
   }
 
+  /** Input channels. */
   public int inChannels() {
     return inChannels;
   }
 
+  /** Output channels. */
   public int outChannels() {
     return outChannels;
   }

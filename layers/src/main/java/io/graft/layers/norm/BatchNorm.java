@@ -23,10 +23,12 @@ import org.nd4j.linalg.api.buffer.DataType;
 public abstract class BatchNorm extends Module {
   /** eps 1e-5, momentum 0.1, affine, tracking running statistics (PyTorch's defaults). */
   public record Options(double eps, Double momentum, boolean affine, boolean trackRunningStats) {
+    /** PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
     public static Options defaults() {
       return new Options(1e-5, 0.1, true, true);
     }
 
+    /** The value added to the variance for numerical stability. */
     public Options withEps(double e) {
       return new Options(e, momentum, affine, trackRunningStats);
     }
@@ -36,10 +38,12 @@ public abstract class BatchNorm extends Module {
       return new Options(eps, m, affine, trackRunningStats);
     }
 
+    /** Whether the layer has a learnable {@code weight} and {@code bias}. */
     public Options withAffine(boolean a) {
       return new Options(eps, momentum, a, trackRunningStats);
     }
 
+    /** Whether the layer keeps {@code running_mean}, {@code running_var} and {@code num_batches_tracked} (without them it always normalises with batch statistics). */
     public Options withTrackRunningStats(boolean t) {
       return new Options(eps, momentum, affine, t);
     }
@@ -54,6 +58,7 @@ public abstract class BatchNorm extends Module {
   private final Tensor numBatchesTracked;
   private BatchNormPolicy policy = BatchNormPolicy.FREEZE_STATS;
 
+  /** A batch norm over {@code numFeatures} channels; weight 1, bias 0, running mean 0 and variance 1, as PyTorch. */
   protected BatchNorm(int numFeatures, Options options) {
     if (numFeatures < 1) {
       throw new GraftException(getClass().getSimpleName() + ": num_features must be positive, got " + numFeatures);
@@ -87,6 +92,7 @@ public abstract class BatchNorm extends Module {
     return this;
   }
 
+  /** What happens to the running statistics while the affine parameters are frozen. */
   public BatchNormPolicy policy() {
     return policy;
   }
@@ -140,26 +146,32 @@ public abstract class BatchNorm extends Module {
         : NormOps.batchNorm(x, rm, rv, weight, bias, batchStats, factor, o.eps());
   }
 
+  /** The scale, or null when not affine. */
   public Parameter weight() {
     return weight;
   }
 
+  /** The shift, or null when not affine. */
   public Parameter bias() {
     return bias;
   }
 
+  /** The {@code running_mean} buffer, or null when running statistics are not tracked. */
   public Tensor runningMean() {
     return runningMean;
   }
 
+  /** The {@code running_var} buffer, or null when running statistics are not tracked. */
   public Tensor runningVar() {
     return runningVar;
   }
 
+  /** The {@code num_batches_tracked} buffer (int64 scalar), or null when running statistics are not tracked. */
   public Tensor numBatchesTracked() {
     return numBatchesTracked;
   }
 
+  /** The number of channels ({@code num_features}). */
   public int numFeatures() {
     return numFeatures;
   }
