@@ -173,6 +173,10 @@ public final class Safetensors {
       for (int i = 0; i < pad; i++) {
         out.write(' ');
       }
+      if (CrashPoint.armed()) {
+        out.flush();
+        CrashPoint.reach("safetensors.mid-write");
+      }
       for (byte[] b : blobs) {
         out.write(b);
       }

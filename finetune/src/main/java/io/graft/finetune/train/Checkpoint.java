@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
+import io.graft.core.io.CrashPoint;
 import io.graft.core.io.Safetensors;
 import io.graft.core.random.Rng;
 import io.graft.layers.Dropout;
@@ -55,7 +56,9 @@ public final class Checkpoint {
     } catch (JsonProcessingException e) {
       throw new GraftException("checkpoint: cannot encode state: " + e.getMessage(), e);
     }
+    CrashPoint.reach("checkpoint.before-write");
     Safetensors.write(path, all, meta);
+    CrashPoint.reach("checkpoint.after-write");
   }
 
   /** Loads everything into the given (freshly built, same-shaped) objects; checked before anything changes. */
