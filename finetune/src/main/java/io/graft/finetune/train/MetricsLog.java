@@ -10,7 +10,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The per-epoch metrics log: one JSON object per line, rewritten atomically after every epoch. */
+/**
+ * The per-epoch metrics log: one JSON object per line, rewritten atomically after every epoch. Epochs are numbered
+ * from 1, as on screen ({@link EpochStats#epoch()} counts from 0).
+ */
 public final class MetricsLog {
   private MetricsLog() {}
 
@@ -24,7 +27,7 @@ public final class MetricsLog {
 
   public static Map<String, Object> line(EpochStats s) {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("epoch", s.epoch());
+    m.put("epoch", s.epoch() + 1);
     m.put("train_loss", s.trainLoss());
     m.put("train_accuracy", s.trainAccuracy());
     m.put("val_loss", nan(s.valLoss()));
@@ -58,13 +61,14 @@ public final class MetricsLog {
   }
 
   @SuppressWarnings("unchecked")
-  static List<EpochStats> fromJson(Object o) {
+  static List<EpochStats> fromJson(Object o, Object epochBase) {
+    int base = epochBase instanceof Number n ? n.intValue() : 0; // checkpoints before numbering from 1 have none
     List<EpochStats> out = new ArrayList<>();
     for (Map<String, Object> m : (List<Map<String, Object>>) o) {
       List<Number> lr = (List<Number>) m.get("lr");
       List<Number> perClass = (List<Number>) m.get("val_per_class_accuracy");
       List<List<Number>> confusion = (List<List<Number>>) m.get("val_confusion");
-      out.add(new EpochStats(((Number) m.get("epoch")).intValue(), num(m, "train_loss"), num(m, "train_accuracy"),
+      out.add(new EpochStats(((Number) m.get("epoch")).intValue() - base, num(m, "train_loss"), num(m, "train_accuracy"),
           num(m, "val_loss"), num(m, "val_accuracy"), num(m, "val_top5"),
           perClass == null ? null : perClass.stream().mapToDouble(v -> v == null ? Double.NaN : v.doubleValue())
               .toArray(),

@@ -171,9 +171,12 @@ public final class Trainer {
       bestEpoch = ((Number) ts.get("best_epoch")).intValue();
       bad = ((Number) ts.get("bad_epochs")).intValue();
       bestState = savedBest.isEmpty() ? null : savedBest;
-      history.addAll(MetricsLog.fromJson(ts.get("history")));
+      history.addAll(MetricsLog.fromJson(ts.get("history"), ts.get("epoch_base")));
       if (ts.get("stopped") == Boolean.TRUE) {
         start = o.epochs();
+      }
+      for (TrainListener l : listeners) {
+        l.onResume(r.epoch() + 1);
       }
     }
     FeatureCache trainCache = null;
@@ -236,6 +239,7 @@ public final class Trainer {
           ts.put("bad_epochs", bad);
           ts.put("stopped", stopped);
           ts.put("history", MetricsLog.toJson(history));
+          ts.put("epoch_base", 1);
           Checkpoint.save(o.checkpoint(), model, optimizer, scheduler, epoch, ts, bestState);
           checkpointEpoch = epoch;
         }
@@ -302,12 +306,12 @@ public final class Trainer {
   }
 
   private static String where(int epoch, int batch) {
-    return "at epoch " + epoch + ", batch " + batch;
+    return "at epoch " + (epoch + 1) + ", batch " + (batch + 1);
   }
 
   private String lastGood() {
-    return checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch " + checkpointEpoch
-        + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
+    return checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch "
+        + (checkpointEpoch + 1) + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
   }
 
   private double step(Tensor logits, Tensor y, int epoch, int batch) {
