@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -80,12 +81,12 @@ class CrashSafeCheckpointTest {
     int repeats = Integer.getInteger("graft.crashtest.repeats", 2);
     StateDict reference = CheckpointChild.train(null, EPOCHS);
     int cores = Runtime.getRuntime().availableProcessors();
-    boolean[] stop = {false};
+    AtomicBoolean stop = new AtomicBoolean();
     List<Thread> load = new ArrayList<>();
     for (int c = 0; c < cores; c++) {
       Thread t = new Thread(() -> {
         long x = 0;
-        while (!stop[0]) {
+        while (!stop.get()) {
           x = x * 6364136223846793005L + 1442695040888963407L;
         }
         if (x == 42) {
@@ -135,7 +136,7 @@ class CrashSafeCheckpointTest {
         }
       }
     } finally {
-      stop[0] = true;
+      stop.set(true);
       for (Thread t : load) {
         t.join();
       }
