@@ -62,7 +62,8 @@ final class FinetuneCommand implements Callable<Integer> {
 
   @Option(names = "--strategy", defaultValue = "full",
       description = "scratch | feature-extract | last-K (e.g. last-2) | full | gradual (one more stage per epoch from "
-          + "the top) | gradual:EPOCH=STAGE,... (default ${DEFAULT-VALUE})")
+          + "the top) | gradual:EPOCH=STAGE[+STAGE],... (the stages open from that epoch on, epochs numbered from 1 "
+          + "as printed) (default ${DEFAULT-VALUE})")
   String strategy;
 
   @Option(names = "--epochs", defaultValue = "10")

@@ -238,7 +238,7 @@ class FinetuneCliTest {
   void theRecipesFlagsAndEvents() throws Exception {
     Path data = threeClasses("data", "bag", "dress", "shirt");
     Path out = tmp.resolve("run");
-    Result r = run(finetune(data, out, "--epochs", "3", "--strategy", "gradual", "--grad-clip", "1.0",
+    Result r = run(finetune(data, out, "--epochs", "3", "--strategy", "gradual:2=fc1,3=features.5", "--grad-clip", "1.0",
         "--class-weights", "auto", "--scheduler", "cosine", "--warmup", "1").toArray(String[]::new));
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("epoch 1/3: train loss") && r.out().contains("epoch 3/3: train loss"), r.out());
