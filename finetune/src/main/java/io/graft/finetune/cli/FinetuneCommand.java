@@ -271,7 +271,10 @@ final class FinetuneCommand implements Callable<Integer> {
     o.put("onnx", onnx == null ? null : onnx.toAbsolutePath().normalize().toString());
     o.put("weights", weights == null || weights.equals("imagenet") ? weights
         : Path.of(weights).toAbsolutePath().normalize().toString());
-    o.put("data", data);
+    int colon = data.indexOf(':');
+    boolean idx = data.startsWith("fashion-mnist:") || data.startsWith("mnist:");
+    o.put("data", idx ? data.substring(0, colon + 1) + Path.of(data.substring(colon + 1)).toAbsolutePath().normalize()
+        : Path.of(data).toAbsolutePath().normalize().toString());
     o.put("classes", classes);
     o.put("per-class", perClass == null ? null : perClass.toString());
     o.put("strategy", s.label());

@@ -28,6 +28,9 @@ record RunConfig(Map<String, String> options, List<String> classes) {
   /** Options a resumed run may change: more (or fewer) epochs, early-stopping patience, the progress bar. */
   static final Set<String> MAY_CHANGE = Set.of("epochs", "patience", "no-progress");
 
+  /** Largest run config read (graft writes about 1 KiB plus the class names). */
+  static final long MAX_BYTES = 1 << 20;
+
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   RunConfig {
@@ -54,6 +57,10 @@ record RunConfig(Map<String, String> options, List<String> classes) {
       return null;
     }
     try {
+      if (Files.size(f) > MAX_BYTES) {
+        throw new GraftException(f + ": " + Files.size(f) + " bytes, more than a run config's " + MAX_BYTES
+            + "-byte cap; not a file graft finetune wrote");
+      }
       Map<String, Object> m = JSON.readValue(f.toFile(), new TypeReference<Map<String, Object>>() {});
       Object opts = m.get("options");
       Object cls = m.get("classes");

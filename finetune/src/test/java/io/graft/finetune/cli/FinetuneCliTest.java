@@ -120,15 +120,20 @@ class FinetuneCliTest {
   @Test
   void evalRefusesDataWhoseClassesDifferFromTheSavedNames() {
     Path assets = io.graft.finetune.recipe.Demo.assets();
+    List<String> all = io.graft.finetune.data.IdxDataset.FASHION_CLASSES;
     Module m = Zoo.create("smallcnn", 5);
-    Path w = tmp.resolve("fmnist-5-9.safetensors");
-    Safetensors.write(w, m.stateDict(), ClassNames.metadata(List.of("sandal", "shirt", "sneaker", "bag",
-        "ankle boot")));
+    Path w = tmp.resolve("fmnist-0-4.safetensors");
+    Safetensors.write(w, m.stateDict(), ClassNames.metadata(all.subList(0, 5)));
     Result r = run("eval", "--model", "smallcnn", "--weights", w.toString(), "--data", "fashion-mnist:" + assets,
-        "--classes", "0-4");
+        "--classes", "5-9");
     assertEquals(Graft.BAD_INPUT, r.code(), r.err() + r.out());
-    assertTrue(r.err().contains("missing [sandal, shirt, sneaker, bag, ankle boot]") && r.err().contains("--classes 0-4"),
-        r.err());
+    assertTrue(r.err().contains("missing [T-shirt/top, Trouser, Pullover, Dress, Coat]")
+        && r.err().contains("--classes 5-9"), r.err());
+    Path right = tmp.resolve("fmnist-5-9.safetensors");
+    Safetensors.write(right, m.stateDict(), ClassNames.metadata(all.subList(5, 10)));
+    Result ok = run("eval", "--model", "smallcnn", "--weights", right.toString(), "--data", "fashion-mnist:" + assets,
+        "--classes", "5-9");
+    assertEquals(0, ok.code(), ok.err());
   }
 
   /** Item 2: an empty class folder is refused with its name, not turned into a class. */
@@ -136,11 +141,13 @@ class FinetuneCliTest {
   void anEmptyClassFolderIsRefused() throws Exception {
     Path data = threeClasses("data", "bag", "dress", "shirt");
     Files.createDirectories(data.resolve("train").resolve("socks"));
+    Files.createDirectories(data.resolve("val").resolve("socks"));
     Result r = run(finetune(data, tmp.resolve("run")).toArray(String[]::new));
     assertEquals(Graft.BAD_INPUT, r.code(), r.err());
     assertTrue(r.err().contains("socks/") && r.err().contains("without images"), r.err());
     // a val/ with a class train/ lacks is refused too
     Files.delete(data.resolve("train").resolve("socks"));
+    Files.delete(data.resolve("val").resolve("socks"));
     TinyImageFolder.images(data.resolve("val"), "hat", 3, 2, 5);
     Result extra = run(finetune(data, tmp.resolve("run2")).toArray(String[]::new));
     assertEquals(Graft.BAD_INPUT, extra.code(), extra.err());

@@ -237,7 +237,7 @@ class TrainerTest {
     try (DataLoader tr = loader(train, true)) {
       GraftException e = assertThrows(GraftException.class, () -> new Trainer(s.model, s.opt, null,
           (in, target) -> in.sum().mul(Double.NaN), Trainer.Options.epochs(1)).fit(tr, null));
-      assertTrue(e.getMessage().contains("epoch 0, batch 0"), e.getMessage());
+      assertTrue(e.getMessage().contains("epoch 1, batch 1"), e.getMessage());
     }
     // an infinite loss in the third batch of the second epoch, after a checkpoint: named, weights as they were
     Path ckpt = tmp.resolve("nonfinite.ckpt");
