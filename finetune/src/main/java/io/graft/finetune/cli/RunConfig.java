@@ -25,7 +25,10 @@ import java.util.TreeSet;
 record RunConfig(Map<String, String> options, List<String> classes) {
   static final String FILE = "run_config.json";
 
-  /** Options a resumed run may change: more (or fewer) epochs, early-stopping patience, the progress bar. */
+  /**
+   * Options a resumed run may change: more (or fewer) epochs (not under {@code --scheduler cosine}, whose length
+   * is the number of epochs), early-stopping patience, the progress bar.
+   */
   static final Set<String> MAY_CHANGE = Set.of("epochs", "patience", "no-progress");
 
   /** Largest run config read (graft writes about 1 KiB plus the class names). */
@@ -94,6 +97,11 @@ record RunConfig(Map<String, String> options, List<String> classes) {
       if (!java.util.Objects.equals(was, now)) {
         diffs.add("--" + k + " was " + show(was) + ", now " + show(now));
       }
+    }
+    if ("cosine".equals(saved.options.get("scheduler"))
+        && !java.util.Objects.equals(saved.options.get("epochs"), options.get("epochs"))) {
+      diffs.add("--epochs was " + show(saved.options.get("epochs")) + ", now " + show(options.get("epochs"))
+          + " (the cosine schedule was sized for the recorded epochs)");
     }
     if (!saved.classes.equals(classes)) {
       diffs.add("classes were " + saved.classes + ", now " + classes + " (" + ClassNames.differences(saved.classes,

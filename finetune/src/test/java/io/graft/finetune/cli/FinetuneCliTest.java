@@ -174,6 +174,19 @@ class FinetuneCliTest {
         .toArray(String[]::new));
     assertEquals(Graft.BAD_INPUT, lr.code(), lr.err());
     assertTrue(lr.err().contains("--lr was '0.05', now '0.1'"), lr.err());
+    // the class list is part of the run: a class folder added since is refused too
+    TinyImageFolder.images(data.resolve("train"), "hat", 3, 3, 7);
+    TinyImageFolder.images(data.resolve("val"), "hat", 3, 2, 8);
+    Result classes = run(finetune(data, out, "--epochs", "2", "--strategy", "full", "--resume")
+        .toArray(String[]::new));
+    assertEquals(Graft.BAD_INPUT, classes.code(), classes.err());
+    assertTrue(classes.err().contains("classes were [bag, dress, shirt], now [bag, dress, hat, shirt]")
+        && classes.err().contains("not in the model [hat]"), classes.err());
+    for (String split : new String[] {"train", "val"}) {
+      try (var files = Files.walk(data.resolve(split).resolve("hat"))) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
     Result more = run(finetune(data, out, "--epochs", "2", "--strategy", "full", "--resume").toArray(String[]::new));
     assertEquals(0, more.code(), more.err());
     assertTrue(more.out().contains("resumed from the checkpoint: epoch 1 done, continuing at epoch 2 of 2"),
@@ -261,6 +274,12 @@ class FinetuneCliTest {
     for (int e = 0; e < 3; e++) {
       assertEquals(e + 1, JSON.readTree(lines.get(e)).get("epoch").asInt());
     }
+    // the cosine schedule spans the recorded epochs, so a resume may not change them
+    Result longer = run(finetune(data, out, "--epochs", "4", "--strategy", "gradual:2=fc1,3=features.5", "--grad-clip",
+        "1.0", "--class-weights", "auto", "--scheduler", "cosine", "--warmup", "1", "--resume")
+        .toArray(String[]::new));
+    assertEquals(Graft.BAD_INPUT, longer.code(), longer.err());
+    assertTrue(longer.err().contains("--epochs was '3', now '4' (the cosine schedule"), longer.err());
     // a learning rate too small to change anything: no improvement after epoch 1, early stop after epoch 2
     Path still = tmp.resolve("still");
     Result stop = run(finetune(data, still, "--epochs", "5", "--patience", "1", "--lr", "1e-30")
