@@ -6,6 +6,7 @@ import io.graft.finetune.data.Dataset;
 import io.graft.finetune.data.IdxDataset;
 import io.graft.finetune.data.ImageFolder;
 import io.graft.finetune.transforms.CenterCrop;
+import io.graft.finetune.transforms.ColorJitter;
 import io.graft.finetune.transforms.Compose;
 import io.graft.finetune.transforms.Grayscale;
 import io.graft.finetune.transforms.Normalize;
@@ -16,16 +17,21 @@ import io.graft.finetune.transforms.Transform;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code --data} values: {@code fashion-mnist:DIR}, {@code mnist:DIR} (IDX files; validation is a seeded 10% of
  * the selected training images, test the test files), or an ImageFolder root with {@code train/}, {@code val/} and
  * optionally {@code test/} (else validation doubles as test). Transforms follow the model: 1×28×28 normalised for
  * {@code smallcnn}; otherwise ImageNet-style 3-channel crops of {@code imageSize} (RandomResizedCrop + flip for
- * training, Resize + CenterCrop for evaluation) with ImageNet statistics.
+ * training, Resize + CenterCrop for evaluation) with ImageNet statistics; {@link Augment} picks the training part.
+ * {@code missing}: for each ImageFolder split (train, val, test) that lacks some of the run's classes, their names;
+ * {@code testSplit}: the folder the test images come from ({@code test}, or {@code val} when there is no test/).
  */
-record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTransform, Transform evalTransform) {
+record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTransform, Transform evalTransform,
+    Map<String, List<String>> missing, String testSplit) {
   static Path fashionMnistDir(String data) {
     if (!data.startsWith("fashion-mnist:")) {
       throw new GraftException("--data must be fashion-mnist:DIR here, got '" + data + "'");
@@ -66,12 +72,25 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
   }
 
   static DataSource open(String data, String classSpec, Integer perClass, String model, int imageSize, long seed) {
+    return open(data, classSpec, perClass, model, imageSize, seed, null, Augment.defaultFor(false,
+        model.equals("smallcnn")));
+  }
+
+  /**
+   * Opens {@code --data}. The run's one class list comes from train/ (its folder names, sorted as torchvision sorts
+   * them), or is {@code knownClasses} when given (the class names a model or checkpoint saved); val/ and test/ are
+   * mapped to it by name (see {@link #missing}). For IDX data the selected classes must equal {@code knownClasses}.
+   */
+  static DataSource open(String data, String classSpec, Integer perClass, String model, int imageSize, long seed,
+      List<String> knownClasses, Augment augment) {
     boolean small = model.equals("smallcnn");
     Dataset train;
     Dataset val;
     Dataset test;
     boolean gray;
     float[][] stats;
+    Map<String, List<String>> missing = new LinkedHashMap<>();
+    String testSplit = "test";
     if (data.startsWith("fashion-mnist:") || data.startsWith("mnist:")) {
       boolean fashion = data.startsWith("fashion-mnist:");
       Path dir = Path.of(data.substring(data.indexOf(':') + 1));
@@ -79,6 +98,11 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
       Dataset fullTest = fashion ? IdxDataset.fashionMnist(dir, false) : IdxDataset.mnist(dir, false);
       int[] keep = classes(classSpec, fullTrain.numClasses());
       Dataset selected = fullTrain.selectClasses(keep);
+      if (knownClasses != null && !knownClasses.equals(selected.classes())) {
+        throw new GraftException("--data " + data + (classSpec == null ? "" : " --classes " + classSpec)
+            + " gives the classes " + selected.classes() + ", but the model was trained on " + knownClasses + ": "
+            + ClassNames.differences(knownClasses, selected.classes()));
+      }
       // validation is 10% of the selected classes, split off first: --per-class N then leaves N training images
       List<Dataset> split = selected.split(0.1, new Rng(seed));
       train = perClass != null ? split.get(0).firstPerClass(perClass) : split.get(0);
@@ -93,13 +117,33 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
             + " with train/ and val/ sub-folders");
       }
       int channels = small ? 1 : 3;
-      train = new ImageFolder(root.resolve("train"), channels);
-      val = new ImageFolder(root.resolve("val"), channels);
-      test = Files.isDirectory(root.resolve("test")) ? new ImageFolder(root.resolve("test"), channels) : val;
-      if (!train.classes().equals(val.classes())) {
-        throw new GraftException(data + ": train/ and val/ have different class folders: " + train.classes()
-            + " vs " + val.classes());
+      if (knownClasses != null) {
+        // evaluation of a model that saved its classes: only the test images (val/ without test/) are read
+        testSplit = Files.isDirectory(root.resolve("test")) ? "test" : "val";
+        ImageFolder te = new ImageFolder(root.resolve(testSplit), channels, knownClasses);
+        if (!te.missingClasses().isEmpty()) {
+          missing.put(testSplit, te.missingClasses());
+        }
+        train = te;
+        val = te;
+        test = classSpec == null ? te : te.selectClasses(classes(classSpec, te.numClasses()));
+        Transform evalT = evalTransform(small, false, null, imageSize);
+        return new DataSource(test, test, test, evalT, evalT, missing, testSplit);
       }
+      ImageFolder tr = new ImageFolder(root.resolve("train"), channels, null);
+      List<String> names = tr.classes();
+      ImageFolder va = new ImageFolder(root.resolve("val"), channels, names);
+      ImageFolder te = Files.isDirectory(root.resolve("test")) ? new ImageFolder(root.resolve("test"), channels, names)
+          : va;
+      testSplit = te == va ? "val" : "test";
+      for (ImageFolder f : new ImageFolder[] {tr, va, te}) {
+        if (!f.missingClasses().isEmpty()) {
+          missing.put(f.root().getFileName().toString(), f.missingClasses());
+        }
+      }
+      train = tr;
+      val = va;
+      test = te;
       if (classSpec != null) {
         int[] keep = classes(classSpec, train.numClasses());
         train = train.selectClasses(keep);
@@ -112,20 +156,45 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
       gray = small;
       stats = null;
     }
+    Transform evalT = evalTransform(small, gray, stats, imageSize);
     Transform trainT;
-    Transform evalT;
     if (small) {
       float[][] s = stats != null ? stats : new float[][] {{0.5f}, {0.5f}};
       Normalize norm = new Normalize(s[0], s[1]);
-      Transform size = new Resize(28, 28);
-      trainT = gray && stats != null ? norm : Compose.of(size, norm);
-      evalT = trainT;
+      Transform size = gray && stats != null ? null : new Resize(28, 28);
+      trainT = switch (augment) {
+        case NONE -> evalT;
+        case FLIP -> size == null ? Compose.of(new RandomHorizontalFlip(), norm)
+            : Compose.of(size, new RandomHorizontalFlip(), norm);
+        case STANDARD -> Compose.of(new RandomResizedCrop(28), new RandomHorizontalFlip(), norm);
+        case STRONG -> Compose.of(new RandomResizedCrop(28), new RandomHorizontalFlip(),
+            new ColorJitter(0.4, 0.4, 0, 0), norm);
+      };
     } else {
       Transform rgb = gray ? new Grayscale(3) : (img, r) -> img;
       int resize = Math.round(imageSize * 256f / 224f);
-      trainT = Compose.of(rgb, new RandomResizedCrop(imageSize), new RandomHorizontalFlip(), Normalize.IMAGENET);
-      evalT = Compose.of(rgb, new Resize(resize), new CenterCrop(imageSize), Normalize.IMAGENET);
+      trainT = switch (augment) {
+        case NONE -> evalT;
+        case FLIP -> Compose.of(rgb, new Resize(resize), new CenterCrop(imageSize), new RandomHorizontalFlip(),
+            Normalize.IMAGENET);
+        case STANDARD -> Compose.of(rgb, new RandomResizedCrop(imageSize), new RandomHorizontalFlip(),
+            Normalize.IMAGENET);
+        case STRONG -> Compose.of(rgb, new RandomResizedCrop(imageSize), new RandomHorizontalFlip(),
+            new ColorJitter(0.4, 0.4, 0.4, 0), Normalize.IMAGENET);
+      };
     }
-    return new DataSource(train, val, test, trainT, evalT);
+    return new DataSource(train, val, test, trainT, evalT, missing, testSplit);
+  }
+
+  /** Resize (to 28×28 for smallcnn, to 256/224 of the crop otherwise), centre crop, normalise. */
+  private static Transform evalTransform(boolean small, boolean gray, float[][] stats, int imageSize) {
+    if (small) {
+      float[][] s = stats != null ? stats : new float[][] {{0.5f}, {0.5f}};
+      Normalize norm = new Normalize(s[0], s[1]);
+      return gray && stats != null ? norm : Compose.of(new Resize(28, 28), norm);
+    }
+    Transform rgb = gray ? new Grayscale(3) : (img, r) -> img;
+    int resize = Math.round(imageSize * 256f / 224f);
+    return Compose.of(rgb, new Resize(resize), new CenterCrop(imageSize), Normalize.IMAGENET);
   }
 }

@@ -1,9 +1,12 @@
 package io.graft.finetune.cli;
 
+import io.graft.core.GraftException;
 import io.graft.finetune.data.DataLoader;
 import io.graft.finetune.train.Evaluation;
 import io.graft.layers.Module;
 import io.graft.layers.loss.CrossEntropyLoss;
+import io.graft.zoo.models.Classifier;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -12,7 +15,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code graft eval}: accuracy, top-5, per-class accuracy and confusion matrix of weights on a test set. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-    description = "Evaluate weights on the test images of --data: loss, top-1, top-5, per-class accuracy, confusion.")
+    description = "Evaluate weights on the test images of --data: loss, top-1, top-5, per-class accuracy, confusion. "
+        + "Class folders are matched by name to the class names saved in the weights (graft finetune saves them), "
+        + "else to train/'s folders.")
 final class EvalCommand implements Callable<Integer> {
   @Option(names = "--model")
   String model;
@@ -54,7 +59,22 @@ final class EvalCommand implements Callable<Integer> {
       }
       m = ModelLoading.load(model, ModelLoading.resolve(model, weights), null);
     }
-    DataSource ds = DataSource.open(data, classes, null, model, imageSize, 0);
+    List<String> saved = weights == null || weights.equals("imagenet") ? null
+        : ClassNames.saved(java.nio.file.Path.of(weights));
+    DataSource ds = DataSource.open(data, classes, null, model, imageSize, 0, saved,
+        Augment.defaultFor(false, model.equals("smallcnn")));
+    List<String> names = ds.test().classes();
+    long head = m instanceof Classifier c ? c.head().outFeatures() : names.size();
+    if (head != names.size()) {
+      throw new GraftException(weights + ": the model's head has " + head + " outputs, but --data " + data
+          + (classes == null ? "" : " --classes " + classes) + " has " + names.size() + " classes " + names);
+    }
+    List<String> missing = ds.missing().get(ds.testSplit());
+    if (missing != null) {
+      spec.commandLine().getErr().println("graft: warning: the test images have no folder for class(es) " + missing
+          + " of " + names + "; labels are mapped by name, and those classes have no accuracy");
+      spec.commandLine().getErr().flush();
+    }
     Evaluation e;
     try (DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(128))) {
       e = Evaluation.of(m, te, new CrossEntropyLoss(), ds.test().numClasses());
@@ -67,7 +87,8 @@ final class EvalCommand implements Callable<Integer> {
       for (long v : e.confusion()[c]) {
         row.append(String.format("%6d", v));
       }
-      out.printf("  %-14s %6.2f%% |%s%n", ds.test().classes().get(c), e.perClassAccuracy()[c], row);
+      double a = e.perClassAccuracy()[c];
+      out.printf("  %-14s %s |%s%n", names.get(c), Double.isNaN(a) ? "     -  " : String.format("%6.2f%%", a), row);
     }
     return 0;
   }

@@ -13,11 +13,17 @@ import io.graft.finetune.train.Evaluation;
 import io.graft.finetune.train.History;
 import io.graft.finetune.train.MetricsLog;
 import io.graft.finetune.train.Trainer;
+import io.graft.core.Tensor;
+import io.graft.core.ops.LossOps.CrossEntropyOptions;
 import io.graft.layers.Module;
+import io.graft.layers.loss.CrossEntropyLoss;
+import io.graft.layers.loss.Loss;
+import io.graft.optim.Optimizer;
 import io.graft.zoo.models.Zoo;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +61,8 @@ final class FinetuneCommand implements Callable<Integer> {
 
   @Option(names = "--strategy", defaultValue = "full",
       description = "scratch | feature-extract | last-K (e.g. last-2) | full | gradual (one more stage per epoch from "
-          + "the top) | gradual:EPOCH=STAGE,... (default ${DEFAULT-VALUE})")
+          + "the top) | gradual:EPOCH=STAGE[+STAGE],... (the stages open from that epoch on, epochs numbered from 1 "
+          + "as printed) (default ${DEFAULT-VALUE})")
   String strategy;
 
   @Option(names = "--epochs", defaultValue = "10")
@@ -94,6 +101,30 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0")
   long seed;
 
+  @Option(names = "--augment", description = "training augmentation: none | flip | standard (RandomResizedCrop + "
+      + "flip) | strong (standard + ColorJitter); default: none for feature-extract (cached features) and smallcnn, "
+      + "standard otherwise")
+  String augment;
+
+  @Option(names = "--no-feature-cache", description = "run the backbone every epoch even when only the head trains")
+  boolean noFeatureCache;
+
+  @Option(names = "--grad-clip", defaultValue = "0", description = "clip the global L2 gradient norm to this value "
+      + "(0: off; default ${DEFAULT-VALUE})")
+  double gradClip;
+
+  @Option(names = "--class-weights", description = "cross-entropy class weights: 'auto' (n / (classes x count), "
+      + "from the training images) or a file of one weight per class (whitespace or comma separated)")
+  String classWeights;
+
+  @Option(names = "--scheduler", defaultValue = "none", description = "learning-rate schedule, stepped per epoch: "
+      + "none | cosine | step:N[:GAMMA] | plateau (default ${DEFAULT-VALUE})")
+  String scheduler;
+
+  @Option(names = "--warmup", defaultValue = "0", description = "epochs of linear warm-up before the schedule "
+      + "(default ${DEFAULT-VALUE})")
+  int warmup;
+
   @Option(names = "--resume", description = "continue from --out/last.ckpt when present")
   boolean resume;
 
@@ -109,6 +140,11 @@ final class FinetuneCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     Strategy s = Strategy.parse(strategy);
+    if (epochs < 1 || batch < 1 || patience < 0 || warmup < 0 || !(gradClip >= 0) || !Double.isFinite(gradClip)) {
+      throw new GraftException("--epochs and --batch must be positive, --patience, --warmup and --grad-clip not "
+          + "negative; got --epochs " + epochs + " --batch " + batch + " --patience " + patience + " --warmup "
+          + warmup + " --grad-clip " + gradClip);
+    }
     Module m;
     if (onnx != null) {
       if (model != null || weights != null) {
@@ -139,8 +175,24 @@ final class FinetuneCommand implements Callable<Integer> {
       }
       m = null;
     }
-    DataSource ds = DataSource.open(data, classes, perClass, model, imageSize, seed);
+    boolean featureExtract = s instanceof Strategy.FeatureExtract;
+    Augment aug = augment == null ? Augment.defaultFor(featureExtract, model.equals("smallcnn"))
+        : Augment.parse(augment);
+    DataSource ds = DataSource.open(data, classes, perClass, model, imageSize, seed, null, aug);
     int numClasses = ds.train().numClasses();
+    List<String> classNames = ds.train().classes();
+    Path ckpt = out.resolve("last.ckpt");
+    RunConfig config = new RunConfig(recordedOptions(s, aug), classNames);
+    boolean resuming = resume && Files.isRegularFile(ckpt);
+    if (resuming) {
+      RunConfig saved = RunConfig.read(out);
+      if (saved == null) {
+        throw new GraftException("--resume: " + ckpt + " has no " + RunConfig.FILE + " beside it (a run from an "
+            + "earlier Graft version, or not a graft finetune output), so its settings cannot be checked; start a "
+            + "new run in another --out");
+      }
+      config.checkResumable(saved, out);
+    }
     Init.manualSeed(seed);
     if (m == null) {
       m = weights == null ? Zoo.create(model, numClasses) : ModelLoading.load(model,
@@ -150,46 +202,57 @@ final class FinetuneCommand implements Callable<Integer> {
         .withBackboneLr(backboneLr == null ? 0.1 : backboneLr / lr).withLayerDecay(layerDecay)
         .withOptimizer(optimizer, momentum, weightDecay).withLabelSmoothing(labelSmoothing).withSeed(seed));
     ft.prepare(m, numClasses);
+    Loss loss = loss(ds, numClasses);
     AtomicFiles.directory(out, "--out");
+    config.write(out);
     var log = spec.commandLine().getOut();
+    var err = spec.commandLine().getErr();
+    ds.missing().forEach((split, names) -> err.println("graft: warning: " + split + "/ has no folder for class(es) "
+        + names + " of " + classNames + "; its labels are mapped by name and " + (split.equals("train")
+        ? "the model never sees them" : "those classes have no " + split + " accuracy")));
+    err.flush();
     log.printf("%s: %d training, %d validation, %d test images, %d classes %s; strategy %s%n", model,
-        ds.train().size(), ds.val().size(), ds.test().size(), numClasses, ds.train().classes(), s.label());
+        ds.train().size(), ds.val().size(), ds.test().size(), numClasses, classNames, s.label());
+    log.println(augmentationLine(s, aug));
     log.flush();
     History h;
     Evaluation test;
+    Module net = m;
     try (DataLoader tr = new DataLoader(ds.train(), ds.trainTransform(), DataLoader.Options.batch(batch)
         .withShuffle(true).withSeed(seed));
          DataLoader va = new DataLoader(ds.val(), ds.evalTransform(), DataLoader.Options.batch(Math.max(batch, 128)));
          DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(Math.max(batch, 128)))) {
-      Trainer t = new Trainer(m, ft.optimizer(m), null, ft.loss(), Trainer.Options.epochs(epochs).withPatience(patience)
-          .withProgress(!noProgress).withCheckpoint(out.resolve("last.ckpt"), resume)
+      Optimizer opt = ft.optimizer(m);
+      Trainer t = new Trainer(m, opt, Schedules.parse(scheduler, warmup, opt, epochs), loss,
+          Trainer.Options.epochs(epochs).withPatience(patience).withClipGradNorm(gradClip)
+          .withFeatureCache(!noFeatureCache).withProgress(!noProgress).withCheckpoint(ckpt, resume)
           .withMetricsLog(out.resolve("metrics.jsonl")).withPlot(out.resolve("learning_curve.png")));
       t.addListener(ft.listener(m));
-      t.addListener(new io.graft.finetune.train.TrainListener() {
-        @Override
-        public void onEpochEnd(io.graft.finetune.train.EpochStats e) {
-          log.printf("epoch %d: train loss %.4f acc %.2f%% | val loss %.4f acc %.2f%% | %.1fs%s%n", e.epoch() + 1,
-              e.trainLoss(), e.trainAccuracy(), e.valLoss(), e.valAccuracy(), e.seconds(),
-              e.cached() ? " (feature cache)" : "");
-          log.flush();
-        }
-      });
+      t.addListener(new RunEvents(net, log, epochs));
       h = t.fit(tr, va);
-      test = Evaluation.of(m, te, ft.loss(), numClasses);
+      test = Evaluation.of(m, te, loss, numClasses);
     }
-    Safetensors.write(out.resolve("model.safetensors"), m.stateDict(), Map.of("model", model, "classes",
-        String.join(",", ds.train().classes())));
+    if (h.stoppedEarly() && h.last() != null) {
+      log.printf("early stop after epoch %d: no better val accuracy for %d epoch(s); best epoch %d (val acc %.2f%%), "
+          + "whose weights are kept%n", h.last().epoch() + 1, patience, h.bestEpoch() + 1, h.best().valAccuracy());
+    }
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put("model", model);
+    meta.putAll(ClassNames.metadata(classNames));
+    Safetensors.write(out.resolve("model.safetensors"), m.stateDict(), meta);
     Map<String, Object> metrics = new LinkedHashMap<>();
     metrics.put("model", model);
     metrics.put("strategy", s.label());
-    metrics.put("classes", ds.train().classes());
+    metrics.put("augment", aug.label());
+    metrics.put("classes", classNames);
     metrics.put("test_accuracy", test.top1());
     metrics.put("test_top5", test.top5());
     metrics.put("test_loss", test.loss());
-    metrics.put("test_per_class_accuracy", test.perClassAccuracy());
+    metrics.put("test_per_class_accuracy", Arrays.stream(test.perClassAccuracy())
+        .mapToObj(v -> Double.isNaN(v) ? null : v).toList());
     metrics.put("test_confusion", test.confusion());
     metrics.put("best_val_accuracy", h.best() == null ? null : h.best().valAccuracy());
-    metrics.put("best_epoch", h.bestEpoch());
+    metrics.put("best_epoch", h.bestEpoch() < 0 ? null : h.bestEpoch() + 1);
     metrics.put("stopped_early", h.stoppedEarly());
     List<Map<String, Object>> hist = new ArrayList<>();
     h.epochs().forEach(e -> hist.add(MetricsLog.line(e)));
@@ -198,5 +261,67 @@ final class FinetuneCommand implements Callable<Integer> {
     AtomicFiles.write(out.resolve("metrics.json"), o -> o.write(json));
     log.printf("test accuracy %.2f%% (top-5 %.2f%%); wrote %s%n", test.top1(), test.top5(), out);
     return 0;
+  }
+
+  /** The options that decide a run's result, as recorded in {@link RunConfig} and checked on {@code --resume}. */
+  private Map<String, String> recordedOptions(Strategy s, Augment aug) {
+    Map<String, String> o = new LinkedHashMap<>();
+    o.put("model", model);
+    o.put("onnx", onnx == null ? null : onnx.toAbsolutePath().normalize().toString());
+    o.put("weights", weights == null || weights.equals("imagenet") ? weights
+        : Path.of(weights).toAbsolutePath().normalize().toString());
+    int colon = data.indexOf(':');
+    boolean idx = data.startsWith("fashion-mnist:") || data.startsWith("mnist:");
+    o.put("data", idx ? data.substring(0, colon + 1) + Path.of(data.substring(colon + 1)).toAbsolutePath().normalize()
+        : Path.of(data).toAbsolutePath().normalize().toString());
+    o.put("classes", classes);
+    o.put("per-class", perClass == null ? null : perClass.toString());
+    o.put("strategy", s.label());
+    o.put("batch", String.valueOf(batch));
+    o.put("lr", String.valueOf(lr));
+    o.put("backbone-lr", backboneLr == null ? null : backboneLr.toString());
+    o.put("layer-decay", String.valueOf(layerDecay));
+    o.put("momentum", String.valueOf(momentum));
+    o.put("weight-decay", String.valueOf(weightDecay));
+    o.put("optimizer", optimizer);
+    o.put("label-smoothing", String.valueOf(labelSmoothing));
+    o.put("image-size", String.valueOf(imageSize));
+    o.put("seed", String.valueOf(seed));
+    o.put("augment", aug.label());
+    o.put("no-feature-cache", String.valueOf(noFeatureCache));
+    o.put("grad-clip", String.valueOf(gradClip));
+    o.put("class-weights", classWeights == null || classWeights.equals("auto") ? classWeights
+        : Path.of(classWeights).toAbsolutePath().normalize().toString());
+    o.put("scheduler", scheduler);
+    o.put("warmup", String.valueOf(warmup));
+    o.put("epochs", String.valueOf(epochs));
+    o.put("patience", String.valueOf(patience));
+    o.put("no-progress", String.valueOf(noProgress));
+    return o;
+  }
+
+  private String augmentationLine(Strategy s, Augment aug) {
+    boolean headOnly = s instanceof Strategy.FeatureExtract;
+    if (!headOnly) {
+      return "augmentation: " + aug.label();
+    }
+    if (noFeatureCache) {
+      return "augmentation: " + aug.label() + "; feature cache off (--no-feature-cache): the backbone runs every epoch";
+    }
+    if (aug == Augment.NONE) {
+      return "augmentation: none; feature-extract trains the head on backbone features computed once (feature cache); "
+          + "--augment flip|standard|strong trains on augmented images instead, without the cache";
+    }
+    return "augmentation: " + aug.label() + " is random, so the feature cache is off and the backbone runs every "
+        + "epoch (cached features need deterministic transforms: --augment none)";
+  }
+
+  /** Cross-entropy with the recipe's label smoothing and, with {@code --class-weights}, class weights. */
+  private Loss loss(DataSource ds, int numClasses) {
+    CrossEntropyOptions o = CrossEntropyOptions.defaults().withLabelSmoothing(labelSmoothing);
+    if (classWeights != null) {
+      o = o.withWeight(Tensor.fromArray(ClassWeights.of(classWeights, ds.train(), numClasses), numClasses));
+    }
+    return new CrossEntropyLoss(o);
   }
 }

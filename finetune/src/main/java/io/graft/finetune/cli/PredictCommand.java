@@ -7,6 +7,7 @@ import io.graft.core.io.Npy;
 import io.graft.core.ops.ShapeOps;
 import io.graft.layers.Module;
 import io.graft.zoo.models.Zoo;
+import io.graft.zoo.onnx.OnnxClassifier;
 import io.graft.zoo.onnx.OnnxModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,7 +31,8 @@ final class PredictCommand implements Callable<Integer> {
       completionCandidates = ModelNames.class)
   String model;
 
-  @Option(names = "--weights", description = "a .pth, .safetensors or .onnx (PRESERVE export) file for --model")
+  @Option(names = "--weights", description = "a .pth, .safetensors or .onnx (PRESERVE export) file for --model; with "
+      + "--onnx, the safetensors that 'graft finetune --onnx' wrote")
   Path weights;
 
   @Option(names = "--onnx", description = "an ONNX model run as its own graph (any export, fused BatchNorm "
@@ -40,7 +42,8 @@ final class PredictCommand implements Callable<Integer> {
   @Option(names = "--num-classes", description = "classes of the head (default: read from the weights)")
   Integer numClasses;
 
-  @Option(names = "--input", required = true, description = "input .npy, float32 (N, 3, H, W)")
+  @Option(names = "--input", required = true, description = "input .npy, float32 (N, C, H, W) with the model's "
+      + "channels and sizes: (N, 3, H, W) for most, (N, 1, 28, 28) for smallcnn; an ONNX graph's declared shape")
   Path input;
 
   @Option(names = "--output", required = true, description = "output .npy for the (N, classes) float32 logits")
@@ -65,46 +68,100 @@ final class PredictCommand implements Callable<Integer> {
       throw new GraftException("--batch-size must be positive, got " + batchSize);
     }
     if (onnx != null) {
-      if (model != null || weights != null || numClasses != null) {
-        throw new GraftException("--onnx runs the file's own graph: leave out --model, --weights and --num-classes");
+      if (model != null || numClasses != null) {
+        throw new GraftException("--onnx runs the file's own graph: leave out --model and --num-classes (--weights "
+            + "may give the safetensors that 'graft finetune --onnx' wrote)");
       }
-      return predictOnnx();
+      return weights == null ? predictOnnx() : predictFineTunedOnnx();
     }
     if (model == null || weights == null) {
-      throw new GraftException("give --model with --weights, or --onnx FILE");
+      throw new GraftException("give --model with --weights, or --onnx FILE [--weights FILE]");
     }
     if (!Zoo.names().contains(model)) {
       throw new GraftException("unknown model '" + model + "'; known: " + Zoo.names());
     }
-    Tensor x = Npy.read(input);
-    NonFiniteInput.warn(x, input, spec.commandLine().getErr());
-    if (x.rank() != 4 || x.shape()[1] != 3) {
-      throw new GraftException(input + ": expected an (N, 3, H, W) array, got shape "
-          + java.util.Arrays.toString(x.shape()));
+    List<String> saved = ClassNames.saved(weights);
+    if (saved != null && numClasses != null && numClasses != saved.size()) {
+      throw new GraftException("--num-classes " + numClasses + ", but " + weights + " was trained on " + saved.size()
+          + " classes " + saved);
     }
+    Tensor x = floats(Npy.read(input));
+    NonFiniteInput.warn(x, input, spec.commandLine().getErr());
+    long[] want = Zoo.inputShape(model);
+    boolean ok = x.rank() == 4;
+    for (int k = 0; ok && k < 3; k++) {
+      ok = want[k] < 0 || x.shape()[k + 1] == want[k];
+    }
+    if (!ok) {
+      throw new GraftException(input + ": " + model + " takes an (N, " + dim(want[0], "C") + ", " + dim(want[1], "H")
+          + ", " + dim(want[2], "W") + ") array, got shape " + java.util.Arrays.toString(x.shape()));
+    }
+    Module m = ModelLoading.load(model, weights, numClasses);
+    m.eval();
+    Tensor logits = chunked(m::call, x, batchSize, false);
+    Npy.write(output, logits);
+    spec.commandLine().getOut().printf("%s: %d images -> %s %s%s%n", model, x.shape()[0], output,
+        java.util.Arrays.toString(logits.shape()), saved == null ? "" : "; classes " + saved);
+    return 0;
+  }
+
+  private static String dim(long d, String free) {
+    return d < 0 ? free : String.valueOf(d);
+  }
+
+  private Tensor floats(Tensor x) {
     if (x.dtype() != DataType.FLOAT) {
       if (!x.dtype().isFPType()) {
         throw new GraftException(input + ": expected float32 values, got " + x.dtype());
       }
       x = x.to(DataType.FLOAT);
     }
-    Module m = ModelLoading.load(model, weights, numClasses);
-    m.eval();
-    List<Tensor> outs = new ArrayList<>();
-    long n = x.shape()[0];
-    try (var g = GradMode.disabled()) {
-      for (long i = 0; i < n; i += batchSize) {
-        outs.add(m.call(ShapeOps.slice(x, 0, i, Math.min(n, i + batchSize), 1)));
-      }
-    }
-    Tensor logits = outs.size() == 1 ? outs.get(0) : ShapeOps.cat(0, outs.toArray(Tensor[]::new));
-    Npy.write(output, logits);
-    spec.commandLine().getOut().printf("%s: %d images -> %s %s%n", model, n, output,
-        java.util.Arrays.toString(logits.shape()));
-    return 0;
+    return x;
   }
 
-  /** The whole input in batches of --batch-size when the graph's batch dimension is free, else in one pass. */
+  /**
+   * {@code f} over {@code x} in chunks of {@code chunk} rows along the batch dimension, outputs concatenated; with
+   * {@code pad}, a short last chunk is padded with zero rows to the full chunk (for a graph whose batch size is
+   * fixed) and only its own rows of the output are kept.
+   */
+  private Tensor chunked(java.util.function.Function<Tensor, Tensor> f, Tensor x, long chunk, boolean pad) {
+    long n = x.shape()[0];
+    List<Tensor> outs = new ArrayList<>();
+    try (var g = GradMode.disabled()) {
+      for (long i = 0; i < n; i += chunk) {
+        long end = Math.min(n, i + chunk);
+        Tensor part = n <= chunk && i == 0 && !pad ? x : ShapeOps.slice(x, 0, i, end, 1);
+        if (pad && end - i < chunk) {
+          long[] zs = x.shape().clone();
+          zs[0] = chunk - (end - i);
+          part = ShapeOps.cat(0, part, Tensor.zeros(zs).to(x.dtype()));
+        }
+        Tensor y = f.apply(part);
+        if (pad && end - i < chunk) {
+          if (y.rank() == 0 || y.shape()[0] != chunk) {
+            throw new GraftException(onnx + ": the graph's output has shape " + java.util.Arrays.toString(y.shape())
+                + ", not a batch of " + chunk + " rows, so a short batch cannot be padded; give a multiple of "
+                + chunk + " inputs");
+          }
+          y = ShapeOps.slice(y, 0, 0, end - i, 1);
+        }
+        outs.add(y);
+      }
+    }
+    return outs.size() == 1 ? outs.get(0) : ShapeOps.cat(0, outs.toArray(Tensor[]::new));
+  }
+
+  /** The batch size a graph input declares (its first dimension), or -1 when it is free or not declared. */
+  private static long staticBatch(OnnxModel m) {
+    long[] declared = m.inputShape(m.inputNames().get(0));
+    return declared != null && declared.length > 0 && declared[0] > 0 ? declared[0] : -1;
+  }
+
+  /**
+   * The whole input in batches of --batch-size when the graph's batch dimension is free; when the file fixes it
+   * (a default {@code torch.onnx.export} fixes it at the traced batch, often 1), in chunks of that size, the last
+   * one padded.
+   */
   private int predictOnnx() {
     OnnxModel m = OnnxModel.load(onnx);
     if (m.inputNames().size() != 1) {
@@ -114,26 +171,43 @@ final class PredictCommand implements Callable<Integer> {
     m.eval();
     Tensor x = Npy.read(input);
     NonFiniteInput.warn(x, input, spec.commandLine().getErr());
-    long[] declared = m.inputShape(m.inputNames().get(0));
     if (x.dtype() != DataType.FLOAT && x.dtype().isFPType() && m.inputType(m.inputNames().get(0)) == DataType.FLOAT) {
       x = x.to(DataType.FLOAT);
     }
-    boolean freeBatch = declared == null || (declared.length > 0 && declared[0] < 0);
-    long n = x.rank() == 0 ? 1 : x.shape()[0];
-    List<Tensor> outs = new ArrayList<>();
-    try (var g = GradMode.disabled()) {
-      if (!freeBatch || x.rank() == 0 || n <= batchSize) {
-        outs.add(m.call(x));
-      } else {
-        for (long i = 0; i < n; i += batchSize) {
-          outs.add(m.call(ShapeOps.slice(x, 0, i, Math.min(n, i + batchSize), 1)));
-        }
+    long fixed = staticBatch(m);
+    Tensor y;
+    if (x.rank() == 0) {
+      try (var g = GradMode.disabled()) {
+        y = m.call(x);
       }
+    } else {
+      y = chunked(m::call, x, fixed > 0 ? fixed : batchSize, fixed > 0);
     }
-    Tensor y = outs.size() == 1 ? outs.get(0) : ShapeOps.cat(0, outs.toArray(Tensor[]::new));
     Npy.write(output, y);
-    spec.commandLine().getOut().printf("%s (%s): %s -> %s %s%n", onnx.getFileName(), m.outputNames().get(0),
-        java.util.Arrays.toString(x.shape()), output, java.util.Arrays.toString(y.shape()));
+    spec.commandLine().getOut().printf("%s (%s): %s -> %s %s%s%n", onnx.getFileName(), m.outputNames().get(0),
+        java.util.Arrays.toString(x.shape()), output, java.util.Arrays.toString(y.shape()),
+        fixed > 0 && x.rank() > 0 && x.shape()[0] != fixed ? " (in chunks of the graph's fixed batch " + fixed + ")"
+            : "");
+    return 0;
+  }
+
+  /** An ONNX classifier with the fine-tuned head and weights that {@code graft finetune --onnx} wrote. */
+  private int predictFineTunedOnnx() {
+    OnnxClassifier c = ModelLoading.loadOnnx(onnx, weights);
+    c.eval();
+    List<String> saved = ClassNames.saved(weights);
+    Tensor x = floats(Npy.read(input));
+    long[] declared = c.backbone().inputShape(c.backbone().inputNames().get(0));
+    if (declared != null && (x.rank() != declared.length || x.rank() == 0)) {
+      throw new GraftException(input + ": " + onnx.getFileName() + " takes a rank-" + declared.length + " input "
+          + java.util.Arrays.toString(declared) + " (-1: any size), got shape " + java.util.Arrays.toString(x.shape()));
+    }
+    long fixed = staticBatch(c.backbone());
+    Tensor y = chunked(c::call, x, fixed > 0 ? fixed : batchSize, fixed > 0);
+    Npy.write(output, y);
+    spec.commandLine().getOut().printf("%s + %s: %s -> %s %s%s%n", onnx.getFileName(), weights.getFileName(),
+        java.util.Arrays.toString(x.shape()), output, java.util.Arrays.toString(y.shape()),
+        saved == null ? "" : "; classes " + saved);
     return 0;
   }
 }

@@ -14,6 +14,12 @@ import java.util.stream.Stream;
  * torchvision's {@code ImageFolder}: {@code root/<class>/<image>}, classes sorted by folder name, images (JPEG,
  * PNG, BMP, GIF) sorted by file name within each class, decoded with {@code javax.imageio} to RGB (or grayscale
  * with {@code channels = 1}, ITU-R 601-2 luma as PIL's "L") floats in [0, 1].
+ *
+ * <p>Class folders are sorted by name as torchvision sorts them (Python's string order: by Unicode code point). A
+ * class folder without images is refused, naming it (torchvision raises too), so an empty folder never becomes a
+ * class. A split that must share another split's labels (val/ and test/ with train/'s classes) is opened with
+ * {@link #ImageFolder(Path, int, List)}: its folders are mapped to those classes <em>by name</em>, a class it lacks
+ * is listed by {@link #missingClasses()}, and a folder that is not one of the classes is refused.
  */
 public final class ImageFolder implements Dataset {
   private static final List<String> EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif");
@@ -22,6 +28,7 @@ public final class ImageFolder implements Dataset {
   private final List<String> classes = new ArrayList<>();
   private final List<Path> files = new ArrayList<>();
   private final List<Integer> labels = new ArrayList<>();
+  private final List<String> missing = new ArrayList<>();
   private final int channels;
 
   public ImageFolder(Path root) {
@@ -29,6 +36,15 @@ public final class ImageFolder implements Dataset {
   }
 
   public ImageFolder(Path root, int channels) {
+    this(root, channels, null);
+  }
+
+  /**
+   * An ImageFolder whose labels are the indices of its folders in {@code classes} (matched by name), or, with
+   * {@code classes == null}, in its own sorted folder list. With a class list, a folder not in it is refused and the
+   * classes without a folder are reported by {@link #missingClasses()}.
+   */
+  public ImageFolder(Path root, int channels, List<String> classes) {
     if (channels != 1 && channels != 3) {
       throw new GraftException("ImageFolder: channels must be 1 or 3, got " + channels);
     }
@@ -37,24 +53,79 @@ public final class ImageFolder implements Dataset {
     if (!Files.isDirectory(root)) {
       throw new GraftException(root + ": not a folder (ImageFolder expects root/<class>/<image>)");
     }
-    try (Stream<Path> dirs = Files.list(root)) {
-      List<Path> classDirs = dirs.filter(Files::isDirectory).sorted().toList();
-      for (Path d : classDirs) {
-        int label = classes.size();
-        classes.add(d.getFileName().toString());
-        try (Stream<Path> imgs = Files.list(d)) {
+    List<String> folders = classFolders(root);
+    if (classes == null) {
+      this.classes.addAll(folders);
+    } else {
+      List<String> unknown = new ArrayList<>(folders);
+      unknown.removeAll(classes);
+      if (!unknown.isEmpty()) {
+        throw new GraftException(root + ": class folder(s) " + unknown + " are not among the " + classes.size()
+            + " classes " + classes + " (the classes come from train/, or from the model's saved class names)");
+      }
+      this.classes.addAll(classes);
+      for (String c : classes) {
+        if (!folders.contains(c)) {
+          missing.add(c);
+        }
+      }
+    }
+    List<String> empty = new ArrayList<>();
+    try {
+      for (String name : folders) {
+        int label = this.classes.indexOf(name);
+        int before = files.size();
+        try (Stream<Path> imgs = Files.list(root.resolve(name))) {
           for (Path f : imgs.filter(ImageFolder::isImage).sorted().toList()) {
             files.add(f);
             labels.add(label);
           }
         }
+        if (files.size() == before) {
+          empty.add(name);
+        }
       }
     } catch (IOException e) {
       throw new GraftException(root + ": cannot list: " + e.getMessage(), e);
     }
-    if (classes.isEmpty() || files.isEmpty()) {
+    if (folders.isEmpty() || files.isEmpty()) {
       throw new GraftException(root + ": no class folders with images (" + EXTENSIONS + ")");
     }
+    if (!empty.isEmpty()) {
+      throw new GraftException(root + ": class folder(s) without images " + empty.stream().map(n -> n + "/")
+          .toList() + " (" + EXTENSIONS + "); an empty folder would become a class with no examples: remove it or "
+          + "add its images");
+    }
+  }
+
+  /** The sub-folder names of {@code root}, sorted by Unicode code point as Python's {@code sorted} sorts them. */
+  static List<String> classFolders(Path root) {
+    try (Stream<Path> dirs = Files.list(root)) {
+      return dirs.filter(Files::isDirectory).map(d -> d.getFileName().toString())
+          .sorted(ImageFolder::byCodePoint).toList();
+    } catch (IOException e) {
+      throw new GraftException(root + ": cannot list: " + e.getMessage(), e);
+    }
+  }
+
+  private static int byCodePoint(String a, String b) {
+    int i = 0;
+    int j = 0;
+    while (i < a.length() && j < b.length()) {
+      int ca = a.codePointAt(i);
+      int cb = b.codePointAt(j);
+      if (ca != cb) {
+        return Integer.compare(ca, cb);
+      }
+      i += Character.charCount(ca);
+      j += Character.charCount(cb);
+    }
+    return Integer.compare(a.length() - i, b.length() - j);
+  }
+
+  /** Classes of the given class list that have no folder here (empty without a class list). */
+  public List<String> missingClasses() {
+    return List.copyOf(missing);
   }
 
   private static boolean isImage(Path p) {

@@ -55,7 +55,8 @@ public sealed interface Strategy {
 
   /**
    * {@code scratch}, {@code feature-extract}, {@code full}, {@code last-2}, {@code gradual} (one stage per epoch),
-   * {@code gradual:3=layer4,5=layer3}.
+   * {@code gradual:3=layer4,5=layer3}. In this text form epochs are numbered from 1, as the command line prints
+   * them ({@code gradual:3=layer4} opens layer4 at the start of the third epoch, {@link Gradual}'s key 2).
    */
   static Strategy parse(String s) {
     if (s.equals("gradual")) {
@@ -84,11 +85,16 @@ public sealed interface Strategy {
         if (kv.length != 2) {
           throw new GraftException("strategy '" + s + "': expected gradual:EPOCH=STAGE[+STAGE],...");
         }
+        int epoch;
         try {
-          m.put(Integer.parseInt(kv[0].trim()), List.of(kv[1].trim().split("\\+")));
+          epoch = Integer.parseInt(kv[0].trim());
         } catch (NumberFormatException e) {
           throw new GraftException("strategy '" + s + "': '" + kv[0] + "' is not an epoch number");
         }
+        if (epoch < 1) {
+          throw new GraftException("strategy '" + s + "': epochs are numbered from 1, got " + epoch);
+        }
+        m.put(epoch - 1, List.of(kv[1].trim().split("\\+")));
       }
       return new Gradual(m);
     }
@@ -101,7 +107,12 @@ public sealed interface Strategy {
       return "last-" + l.k();
     }
     if (this instanceof Gradual g) {
-      return g.schedule().isEmpty() ? "gradual" : "gradual" + g.schedule();
+      if (g.schedule().isEmpty()) {
+        return "gradual";
+      }
+      List<String> parts = new java.util.ArrayList<>();
+      g.schedule().forEach((e, stages) -> parts.add((e + 1) + "=" + String.join("+", stages)));
+      return "gradual:" + String.join(",", parts);
     }
     return this instanceof Scratch ? "scratch" : this instanceof FeatureExtract ? "feature-extract" : "full";
   }

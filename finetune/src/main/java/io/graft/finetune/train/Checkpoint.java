@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
+import io.graft.core.io.CrashPoint;
 import io.graft.core.io.JsonFields;
 import io.graft.core.io.Safetensors;
 import io.graft.core.random.Rng;
@@ -56,7 +57,9 @@ public final class Checkpoint {
     } catch (JsonProcessingException e) {
       throw new GraftException("checkpoint: cannot encode state: " + e.getMessage(), e);
     }
+    CrashPoint.reach("checkpoint.before-write");
     Safetensors.write(path, all, meta);
+    CrashPoint.reach("checkpoint.after-write");
   }
 
   /** Loads everything into the given (freshly built, same-shaped) objects; checked before anything changes. */

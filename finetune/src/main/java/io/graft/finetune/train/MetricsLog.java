@@ -11,7 +11,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The per-epoch metrics log: one JSON object per line, rewritten atomically after every epoch. */
+/**
+ * The per-epoch metrics log: one JSON object per line, rewritten atomically after every epoch. Epochs are numbered
+ * from 1, as on screen ({@link EpochStats#epoch()} counts from 0).
+ */
 public final class MetricsLog {
   private MetricsLog() {}
 
@@ -25,7 +28,7 @@ public final class MetricsLog {
 
   public static Map<String, Object> line(EpochStats s) {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("epoch", s.epoch());
+    m.put("epoch", s.epoch() + 1);
     m.put("train_loss", s.trainLoss());
     m.put("train_accuracy", s.trainAccuracy());
     m.put("val_loss", nan(s.valLoss()));
@@ -58,8 +61,11 @@ public final class MetricsLog {
     return Double.isNaN(d) ? null : d;
   }
 
-  /** Parses a history written by {@link #toJson}, checking every field ({@code where} names the file). */
-  static List<EpochStats> fromJson(List<?> entries, String where) {
+  /**
+   * Parses a history written by {@link #toJson}, checking every field ({@code where} names the file); its epochs
+   * are numbered from {@code base} (1 since epochs are numbered as on screen; 0 in older checkpoints).
+   */
+  static List<EpochStats> fromJson(List<?> entries, int base, String where) {
     List<EpochStats> out = new ArrayList<>();
     for (int i = 0; i < entries.size(); i++) {
       String w = where + ", history entry " + i;
@@ -92,7 +98,7 @@ public final class MetricsLog {
           }
         }
       }
-      out.add(new EpochStats(JsonFields.int32(m, "epoch", 0, Integer.MAX_VALUE, w),
+      out.add(new EpochStats(JsonFields.int32(m, "epoch", base, Integer.MAX_VALUE, w) - base,
           JsonFields.numberOr(m, "train_loss", Double.NaN, w), JsonFields.numberOr(m, "train_accuracy", Double.NaN, w),
           JsonFields.numberOr(m, "val_loss", Double.NaN, w), JsonFields.numberOr(m, "val_accuracy", Double.NaN, w),
           JsonFields.numberOr(m, "val_top5", Double.NaN, w), perClass, confusion, JsonFields.doubles(m, "lr", w),

@@ -5,6 +5,10 @@ package io.graft.finetune.train;
  * (e.g. unfreeze a stage for gradual unfreezing) — the optimizer keeps its state.
  */
 public interface TrainListener {
+  /** After a checkpoint was restored, before the first epoch runs: {@code epochsDone} epochs are already trained. */
+  default void onResume(int epochsDone) {}
+
+  /** Before epoch {@code epoch} (0-based, as {@link EpochStats#epoch()}; files and screens show it from 1). */
   default void onEpochStart(int epoch) {}
 
   default void onBatchEnd(int epoch, int batch, int batches, double loss) {}

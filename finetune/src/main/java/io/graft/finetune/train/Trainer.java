@@ -174,6 +174,9 @@ public final class Trainer {
       if (ts.stopped()) {
         start = o.epochs();
       }
+      for (TrainListener l : listeners) {
+        l.onResume(r.epoch() + 1);
+      }
     }
     FeatureCache trainCache = null;
     FeatureCache valCache = null;
@@ -296,12 +299,12 @@ public final class Trainer {
   }
 
   private static String where(int epoch, int batch) {
-    return "at epoch " + epoch + ", batch " + batch;
+    return "at epoch " + (epoch + 1) + ", batch " + (batch + 1);
   }
 
   private String lastGood() {
-    return checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch " + checkpointEpoch
-        + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
+    return checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch "
+        + (checkpointEpoch + 1) + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
   }
 
   private double step(Tensor logits, Tensor y, int epoch, int batch) {

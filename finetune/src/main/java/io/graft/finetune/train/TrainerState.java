@@ -22,6 +22,7 @@ public record TrainerState(double best, int bestEpoch, int badEpochs, boolean st
     ts.put("bad_epochs", badEpochs);
     ts.put("stopped", stopped);
     ts.put("history", MetricsLog.toJson(history));
+    ts.put("epoch_base", 1); // the history's epochs are numbered from 1, as on screen and in metrics.jsonl
     return ts;
   }
 
@@ -37,14 +38,16 @@ public record TrainerState(double best, int bestEpoch, int badEpochs, boolean st
     int bestEpoch = JsonFields.int32(m, "best_epoch", 0, epoch, w);
     int bad = JsonFields.int32(m, "bad_epochs", 0, epoch, w);
     boolean stopped = JsonFields.bool(m, "stopped", w);
-    List<EpochStats> history = MetricsLog.fromJson(JsonFields.list(m, "history", w), w);
+    int base = m.get("epoch_base") == null ? 0 : (int) JsonFields.integer(m, "epoch_base", 0, 1, w); // older: 0
+    List<EpochStats> history = MetricsLog.fromJson(JsonFields.list(m, "history", w), base, w);
     if (history.size() != epoch + 1) {
-      throw new GraftException(w + ": history holds " + history.size() + " epochs but the checkpoint is of epoch "
-          + epoch + " (" + (epoch + 1) + " epochs)");
+      throw new GraftException(w + ": history holds " + history.size() + " epochs but the checkpoint was taken "
+          + "after " + (epoch + 1) + " epochs");
     }
     for (int i = 0; i < history.size(); i++) {
       if (history.get(i).epoch() != i) {
-        throw new GraftException(w + ": history entry " + i + " is of epoch " + history.get(i).epoch());
+        throw new GraftException(w + ": history entry " + i + " has epoch " + (history.get(i).epoch() + base)
+            + ", expected " + (i + base));
       }
     }
     return new TrainerState(best, bestEpoch, bad, stopped, history);

@@ -3,6 +3,7 @@ package io.graft.finetune.recipe;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.graft.core.StateDict;
@@ -71,7 +72,7 @@ class FineTuneTest {
   @Test
   void gradualUnfreezingFollowsTheSchedule() {
     SmallCNN m = new SmallCNN(5);
-    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.parse("gradual:1=fc1,2=features.4+"
+    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.parse("gradual:2=fc1,3=features.4+"
         + "features.5")));
     ft.prepare(m, 5);
     var l = ft.listener(m);
@@ -83,6 +84,8 @@ class FineTuneTest {
     l.onEpochStart(2);
     assertEquals(Set.of("head.weight", "head.bias", "fc1.weight", "fc1.bias", "features.4.weight",
         "features.5.weight", "features.5.bias"), trainable(m));
+    assertEquals("gradual:2=fc1,3=features.4+features.5", ft.options().strategy().label());
+    assertThrows(io.graft.core.GraftException.class, () -> Strategy.parse("gradual:0=fc1"));
   }
 
   /** Bare {@code gradual}: one more stage per epoch from the top, starting with the second epoch. */
@@ -125,7 +128,7 @@ class FineTuneTest {
   void gradualUnfreezingKeepsOptimizerState() {
     SmallCNN m = new SmallCNN(5);
     FineTune ft = new FineTune(FineTune.Options.lr(0.01).withOptimizer("sgd", 0.9, 0)
-        .withStrategy(Strategy.parse("gradual:1=fc1")));
+        .withStrategy(Strategy.parse("gradual:2=fc1")));
     ft.prepare(m, 5);
     Optimizer opt = ft.optimizer(m);
     var l = ft.listener(m);

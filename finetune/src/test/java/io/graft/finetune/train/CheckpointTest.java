@@ -106,7 +106,7 @@ class CheckpointTest {
     refused("epoch-text", m -> m.put("epoch", "two"), "'epoch' must be an integer");
     refused("epoch-missing", m -> m.remove("epoch"), "'epoch' is missing");
     // in range, but the history holds two epochs: the file contradicts itself
-    refused("epoch-history", m -> m.put("epoch", "5"), "history holds 2 epochs", "epoch 5");
+    refused("epoch-history", m -> m.put("epoch", "5"), "history holds 2 epochs", "after 6 epochs");
   }
 
   @Test
@@ -132,8 +132,11 @@ class CheckpointTest {
     refused("history-object", json("trainer", n -> n.putObject("history")), "'history' must be a list");
     refused("history-no-lr", json("trainer", n -> ((ObjectNode) n.get("history").get(1)).remove("lr")),
         "history entry 1", "'lr' is missing");
-    refused("history-epoch", json("trainer", n -> ((ObjectNode) n.get("history").get(1)).put("epoch", 0)),
-        "history entry 1 is of epoch 0");
+    refused("history-epoch", json("trainer", n -> ((ObjectNode) n.get("history").get(1)).put("epoch", 1)),
+        "history entry 1 has epoch 1, expected 2");
+    refused("history-epoch-0", json("trainer", n -> ((ObjectNode) n.get("history").get(1)).put("epoch", 0)),
+        "'epoch' = 0 is out of range [1,");
+    refused("epoch-base", json("trainer", n -> n.put("epoch_base", 7)), "'epoch_base' = 7 is out of range [0, 1]");
     refused("confusion", json("trainer", n -> ((ArrayNode) n.get("history").get(0).get("val_confusion")).remove(0)),
         "val_confusion has 4 rows for 5 classes");
     refused("trainer-not-json", m -> m.put("trainer", "{\"best\": "), "'trainer' is not valid JSON");

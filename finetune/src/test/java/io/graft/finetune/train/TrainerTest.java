@@ -221,7 +221,7 @@ class TrainerTest {
     assertEquals(val.size(), counted);
     EpochStats e0 = h.epochs().get(0);
     assertEquals(5, e0.valConfusion().length);
-    List<EpochStats> back = MetricsLog.fromJson(MetricsLog.toJson(h.epochs()), "history");
+    List<EpochStats> back = MetricsLog.fromJson(MetricsLog.toJson(h.epochs()), 1, "history");
     assertArrayEquals(e0.valPerClassAccuracy(), back.get(0).valPerClassAccuracy(), 1e-12);
     assertArrayEquals(e0.valConfusion()[2], back.get(0).valConfusion()[2]);
     byte[] head = Arrays8.first(png);
@@ -237,7 +237,7 @@ class TrainerTest {
     try (DataLoader tr = loader(train, true)) {
       GraftException e = assertThrows(GraftException.class, () -> new Trainer(s.model, s.opt, null,
           (in, target) -> in.sum().mul(Double.NaN), Trainer.Options.epochs(1)).fit(tr, null));
-      assertTrue(e.getMessage().contains("epoch 0, batch 0"), e.getMessage());
+      assertTrue(e.getMessage().contains("epoch 1, batch 1"), e.getMessage());
     }
     // an infinite loss in the third batch of the second epoch, after a checkpoint: named, weights as they were
     Path ckpt = tmp.resolve("nonfinite.ckpt");
@@ -258,8 +258,8 @@ class TrainerTest {
         }
       });
       GraftException e = assertThrows(GraftException.class, () -> t.fit(tr, null));
-      assertTrue(e.getMessage().contains("non-finite loss Infinity at epoch 1, batch 2"), e.getMessage());
-      assertTrue(e.getMessage().contains("last good checkpoint: " + ckpt + " (end of epoch 0)"), e.getMessage());
+      assertTrue(e.getMessage().contains("non-finite loss Infinity at epoch 2, batch 3"), e.getMessage());
+      assertTrue(e.getMessage().contains("last good checkpoint: " + ckpt + " (end of epoch 1)"), e.getMessage());
       assertArrayEquals(atFailure[0], c.model.head().weight().toFloatArray(), "the failing step changed nothing");
       Setup fresh = setup(Strategy.FULL);
       assertEquals(0, Checkpoint.load(ckpt, fresh.model, fresh.opt, null, null).epoch());
@@ -276,7 +276,7 @@ class TrainerTest {
       GraftException e = assertThrows(GraftException.class, () -> new Trainer(s.model, s.opt, null, poisoned,
           Trainer.Options.epochs(1)).fit(tr, null));
       // the first parameter in the model's order whose gradient is NaN
-      assertTrue(e.getMessage().contains("non-finite gradient for parameter 'features.0.weight' at epoch 0, batch 0")
+      assertTrue(e.getMessage().contains("non-finite gradient for parameter 'features.0.weight' at epoch 1, batch 1")
           && e.getMessage().endsWith("weights were not updated"), e.getMessage());
       assertArrayEquals(before, s.model.head().weight().toFloatArray(), "weights untouched");
       Trainer skipping = new Trainer(s.model, s.opt, null, poisoned, Trainer.Options.epochs(1).withSkipNonFinite(true));

@@ -61,6 +61,70 @@ public final class Zoo {
     return name.equals("mobilenet_v2") ? "classifier.1" : "head";
   }
 
+  /**
+   * The input an architecture takes, {@code [channels, height, width]} with -1 for a size it adapts to: smallcnn
+   * {@code [1, 28, 28]} (its fc1 is sized for 28×28), the others {@code [3, -1, -1]} (adaptive pooling).
+   */
+  public static long[] inputShape(String name) {
+    if (!MODELS.containsKey(name)) {
+      throw new GraftException("unknown model '" + name + "'; known: " + MODELS.keySet());
+    }
+    return name.equals("smallcnn") ? new long[] {1, 28, 28} : new long[] {3, -1, -1};
+  }
+
+  /**
+   * The zoo architecture whose state dict has these keys' structure, or null: ResNets by their blocks per layer
+   * (and Bottleneck's conv3), VGGs by their convolution count (and BatchNorm), MobileNetV2 and smallcnn by their
+   * own keys. Only names are read (no model is built), for hints such as "the file looks like resnet34".
+   */
+  public static String identify(java.util.Collection<String> keys) {
+    java.util.Set<String> k = new java.util.HashSet<>(keys);
+    if (k.contains("fc1.weight") && k.contains("features.0.weight") && k.contains("head.weight")) {
+      return "smallcnn";
+    }
+    if (k.contains("features.18.0.weight") && k.contains("features.1.conv.0.0.weight")) {
+      return "mobilenet_v2";
+    }
+    if (k.contains("conv1.weight") && k.contains("layer1.0.conv1.weight")) {
+      int[] blocks = new int[4];
+      for (int l = 0; l < 4; l++) {
+        while (k.contains("layer" + (l + 1) + "." + blocks[l] + ".conv1.weight")) {
+          blocks[l]++;
+        }
+      }
+      boolean bottleneck = k.contains("layer1.0.conv3.weight");
+      String b = java.util.Arrays.toString(blocks);
+      if (!bottleneck) {
+        return b.equals("[2, 2, 2, 2]") ? "resnet18" : b.equals("[3, 4, 6, 3]") ? "resnet34" : null;
+      }
+      return b.equals("[3, 4, 6, 3]") ? "resnet50" : b.equals("[3, 4, 23, 3]") ? "resnet101"
+          : b.equals("[3, 8, 36, 3]") ? "resnet152" : null;
+    }
+    if (k.contains("features.0.weight") && k.contains("classifier.6.weight")) {
+      int convs = 0;
+      boolean bn = false;
+      for (String key : k) {
+        if (key.startsWith("features.") && key.endsWith(".running_mean")) {
+          bn = true;
+        }
+      }
+      for (int i = 0; i < 64; i++) {
+        if (k.contains("features." + i + ".weight") && !k.contains("features." + i + ".running_mean")) {
+          convs++;
+        }
+      }
+      String name = switch (convs) {
+        case 8 -> "vgg11";
+        case 10 -> "vgg13";
+        case 13 -> "vgg16";
+        case 16 -> "vgg19";
+        default -> null;
+      };
+      return name == null ? null : bn ? name + "_bn" : name;
+    }
+    return null;
+  }
+
   /** {@link #create} as a {@link Classifier} (every zoo model is one). */
   public static Classifier classifier(String name, int numClasses) {
     return (Classifier) create(name, numClasses);

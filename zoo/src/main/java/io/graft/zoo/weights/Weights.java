@@ -125,8 +125,13 @@ public final class Weights {
             + "loaded by name. Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, "
             + "do_constant_folding=False), or import the whole graph instead of loading weights by name.", e);
       }
+      String fileArch = Zoo.identify(sd.keys());
+      String modelArch = Zoo.identify(model.stateDict().keys());
+      String hint = fileArch != null && !fileArch.equals(modelArch) ? "Hint: the file's keys look like " + fileArch
+          + (modelArch == null ? "" : ", the model is " + modelArch) + "; load it into " + fileArch + " (graft: --model "
+          + fileArch + ")." : null;
       throw new StateDictLoadException(path + " into " + model.typeName(), e.missingKeys(), e.unexpectedKeys(),
-          e.mismatches());
+          e.mismatches(), hint);
     }
   }
 
