@@ -21,6 +21,7 @@ import io.graft.layers.loss.Loss;
 import io.graft.optim.Optimizer;
 import io.graft.zoo.models.Zoo;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
