@@ -87,8 +87,18 @@ public final class OnnxModel extends Module {
     Onnx.ModelProto m = OnnxWeights.model(path);
     int opset = 1;
     for (Onnx.OperatorSetIdProto o : m.getOpsetImportList()) {
+      long version = o.getVersion();   // int64 in the file: checked as read, never truncated
+      String domain = o.getDomain().isEmpty() ? "ai.onnx (default)" : o.getDomain();
+      if (version < 0 || version > Operators.MAX_DEFINED_OPSET) {
+        throw new GraftException(src + ": opset " + version + " imported for domain '" + domain + "' is outside "
+            + "the versions ONNX defines (0 to " + Operators.MAX_DEFINED_OPSET + ")");
+      }
       if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) {
-        opset = (int) o.getVersion();
+        if (version < 1) {
+          throw new GraftException(src + ": opset " + version + " imported for domain '" + domain + "' is outside "
+              + "the versions ONNX defines (the default domain's start at 1)");
+        }
+        opset = (int) version;
       }
     }
     if (opset > Operators.MAX_OPSET) {
@@ -146,7 +156,7 @@ public final class OnnxModel extends Module {
       }
       checkTensorType(src, "input", v);
       inputs.add(v.getName());
-      shapes.put(v.getName(), declaredShape(v));
+      shapes.put(v.getName(), declaredShape(src, v));
     }
     List<String> outputs = new ArrayList<>();
     for (Onnx.ValueInfoProto v : g.getOutputList()) {
@@ -187,11 +197,15 @@ public final class OnnxModel extends Module {
   }
 
   /** Static dimensions of a graph input; -1 for a symbolic or unknown one; null when no shape is declared. */
-  private static long[] declaredShape(Onnx.ValueInfoProto v) {
+  private static long[] declaredShape(String src, Onnx.ValueInfoProto v) {
     if (!v.hasType() || !v.getType().hasTensorType() || !v.getType().getTensorType().hasShape()) {
       return null;
     }
     Onnx.TensorShapeProto s = v.getType().getTensorType().getShape();
+    if (s.getDimCount() > Shapes.MAX_RANK) {
+      throw new GraftException(src + ": graph input '" + v.getName() + "' declares rank " + s.getDimCount()
+          + ", more than the maximum of " + Shapes.MAX_RANK + " dimensions");
+    }
     long[] dims = new long[s.getDimCount()];
     for (int k = 0; k < dims.length; k++) {
       Onnx.TensorShapeProto.Dimension d = s.getDim(k);

@@ -27,7 +27,7 @@ final class TensorOperators {
     ops.put("Constant", TensorOperators::constant);
     ops.put("ConstantOfShape", TensorOperators::constantOfShape);
     ops.put("Shape", TensorOperators::shape);
-    ops.put("Cast", (n, in, t) -> one(cast(in(n, in, 0), Operators.dtype(n, n.i("to", 1)))));
+    ops.put("Cast", (n, in, t) -> one(cast(in(n, in, 0), Operators.dtype(n, n.int32("to", 1)))));
     ops.put("Reshape", TensorOperators::reshape);
     ops.put("Flatten", TensorOperators::flatten);
     ops.put("Transpose", TensorOperators::transpose);
