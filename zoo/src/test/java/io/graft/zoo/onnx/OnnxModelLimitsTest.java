@@ -151,4 +151,81 @@ class OnnxModelLimitsTest {
     assertNames(e, "node 'MaxPool_0'", "attribute 'strides'");
     assertTrue(!(e.getCause() instanceof ArithmeticException), "an overflow below the checks: " + e);
   }
+
+  // ---------------------------------------------------------------- the intermediate-tensor budget
+
+  static final long SIX_HUNDRED_MILLION = 600_000_000L;
+
+  private void assertBombRefused(OnnxModel m, Tensor x, String node, String op) {
+    long budget = OnnxModel.DEFAULT_MAX_INTERMEDIATE_BYTES;
+    assertEquals(budget, m.maxIntermediateBytes());
+    GraftException e = assertThrows(GraftException.class, () -> run(m, x));
+    // the message comes from the check before the node runs: nothing was allocated for it
+    assertNames(e, "node '" + node + "'", "(" + op + ",", "budget of " + budget + " bytes",
+        OnnxModel.MAX_INTERMEDIATE_BYTES_PROPERTY);
+  }
+
+  @Test
+  void expandConstantOfShapeTileAndPadTo600MillionElementsAreRefusedBeforeAllocating() throws Exception {
+    Tensor x1 = Tensor.ones(1);
+    assertBombRefused(model("expand", new long[] {1}, List.of(node("Expand", List.of("x", "s"), List.of("y"))),
+        longs("s", SIX_HUNDRED_MILLION)), x1, "Expand_0", "Expand");
+    assertBombRefused(model("constant", new long[] {1}, List.of(node("ConstantOfShape", List.of("s"),
+        List.of("y"))), longs("s", SIX_HUNDRED_MILLION)), x1, "ConstantOfShape_0", "ConstantOfShape");
+    assertBombRefused(model("tile", new long[] {1}, List.of(node("Tile", List.of("x", "r"), List.of("y"))),
+        longs("r", SIX_HUNDRED_MILLION)), x1, "Tile_0", "Tile");
+    assertBombRefused(model("pad", new long[] {1}, List.of(node("Pad", List.of("x", "p"), List.of("y"))),
+        longs("p", 0, SIX_HUNDRED_MILLION)), x1, "Pad_0", "Pad");
+  }
+
+  @Test
+  void averagePoolWithPadsOf2To30IsRefusedBeforeAllocating() throws Exception {
+    long p = 1L << 30;
+    Tensor x = Tensor.ones(1, 1, 4, 4);
+    assertBombRefused(model("avgpool", new long[] {1, 1, 4, 4}, List.of(node("AveragePool", List.of("x"),
+        List.of("y"), ints("kernel_shape", 1, 1), ints("pads", p, p, p, p)))), x, "AveragePool_0", "AveragePool");
+    // a stride as large keeps the output small, but the padded copy the pool reads is still 2^62 cells
+    assertBombRefused(model("avgpoolstride", new long[] {1, 1, 4, 4}, List.of(node("AveragePool", List.of("x"),
+        List.of("y"), ints("kernel_shape", 1, 1), ints("strides", p, p), ints("pads", p, p, p, p)))), x,
+        "AveragePool_0", "AveragePool");
+  }
+
+  @Test
+  void intermediatesHeldAtOnceCountTowardsTheBudget() throws Exception {
+    // two 80 MB expansions, each within a 100 MB budget alone, both kept for the final Sum
+    long n = 20_000_000L;
+    Onnx.GraphProto.Builder g = Onnx.GraphProto.newBuilder().addInput(Graphs.input("x", FLOAT, 1))
+        .addOutput(Onnx.ValueInfoProto.newBuilder().setName("y")).addInitializer(longs("s", n))
+        .addNode(node("Expand", List.of("x", "s"), List.of("a")))
+        .addNode(node("Expand", List.of("x", "s"), List.of("b")).toBuilder().setName("second").build())
+        .addNode(node("Sum", List.of("a", "b"), List.of("y")));
+    OnnxModel m = OnnxModel.load(save("held", g, opset("", 13))).maxIntermediateBytes(100_000_000L);
+    GraftException e = assertThrows(GraftException.class, () -> run(m, Tensor.ones(1)));
+    assertNames(e, "node 'second'", "with 80000000 bytes of intermediate tensors held",
+        "budget of 100000000 bytes");
+  }
+
+  @Test
+  void theBudgetIsSetByTheApiOrTheSystemProperty() throws Exception {
+    List<Onnx.NodeProto> nodes = List.of(node("Expand", List.of("x", "s"), List.of("y")));
+    OnnxModel m = model("small", new long[] {1}, nodes, longs("s", 1000));
+    assertEquals(1000, run(m, Tensor.ones(1)).numel());
+    m.maxIntermediateBytes(3999);   // 1000 floats need 4000 bytes
+    assertNames(assertThrows(GraftException.class, () -> run(m, Tensor.ones(1))), "Expand", "4000 bytes",
+        "budget of 3999 bytes");
+    assertThrows(GraftException.class, () -> m.maxIntermediateBytes(0));
+    String key = OnnxModel.MAX_INTERMEDIATE_BYTES_PROPERTY;
+    try {
+      System.setProperty(key, "3999");
+      OnnxModel fromProperty = model("property", new long[] {1}, nodes, longs("s", 1000));
+      assertEquals(3999, fromProperty.maxIntermediateBytes());
+      assertThrows(GraftException.class, () -> run(fromProperty, Tensor.ones(1)));
+      assertEquals(3999, fromProperty.cut("y").maxIntermediateBytes());
+      System.setProperty(key, "lots");
+      assertNames(assertThrows(GraftException.class, () -> model("bad", new long[] {1}, nodes, longs("s", 1))),
+          key, "lots");
+    } finally {
+      System.clearProperty(key);
+    }
+  }
 }
