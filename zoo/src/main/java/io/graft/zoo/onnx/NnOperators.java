@@ -164,11 +164,8 @@ final class NnOperators {
       }
       Tensor sum = null;
       for (long t = 0; t < kd; t++) {
-        long[] idx = new long[(int) od];
-        for (int o = 0; o < od; o++) {
-          idx[o] = o * stride[0] + t * dil[0];
-        }
-        Tensor planes = TensorOperators.take(xp, 2, idx);   // [N, C, OD, H, W]
+        long first = t * dil[0];   // planes first, first + stride, ... (od of them): one strided slice
+        Tensor planes = ShapeOps.slice(xp, 2, first, first + (od - 1) * stride[0] + 1, stride[0]);   // [N, C, OD, H, W]
         Tensor batch = ShapeOps.reshape(ShapeOps.permute(planes, 0, 2, 1, 3, 4), xs[0] * od, xs[1], xs[3], xs[4]);
         Tensor wt = ShapeOps.squeeze(ShapeOps.slice(w, 2, t, t + 1, 1), 2);
         Tensor y = convNd(batch, wt, null, Arrays.copyOfRange(stride, 1, 3), Arrays.copyOfRange(pb, 1, 3),
@@ -279,11 +276,7 @@ final class NnOperators {
     System.arraycopy(k, 0, convShape, 2, s);
     Tensor wc = ShapeOps.reshape(ShapeOps.permute(ShapeOps.reshape(w, grouped), perm), convShape);
     for (int d = 0; d < s; d++) {
-      long[] rev = new long[(int) k[d]];
-      for (int i = 0; i < rev.length; i++) {
-        rev[i] = k[d] - 1 - i;
-      }
-      wc = TensorOperators.take(wc, d + 2, rev);
+      wc = TensorOperators.flip(wc, d + 2);
     }
     long[] ones = new long[s];
     Arrays.fill(ones, 1);

@@ -228,4 +228,75 @@ class OnnxModelLimitsTest {
       System.clearProperty(key);
     }
   }
+
+  // ---------------------------------------------------------------- negative-step Slice and Gather in bulk
+
+  private static Tensor arange(long n) {
+    return Tensor.of(Nd4j.arange(0, n).castTo(DataType.FLOAT).reshape(n));
+  }
+
+  @Test
+  void negativeStepSliceMatchesPythonSlicing() throws Exception {
+    long[][] cases = {   // start, end, step, then the expected values of range(10)[start:end:step]
+        {8, 1, -3, 8, 5, 2}, {-1, -100, -1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {100, 5, -2, 9, 7}, {3, 3, -1},
+        {2, 8, -1}, {9, -11, -4, 9, 5, 1}, {5, 0, Long.MIN_VALUE, 5}};
+    for (long[] c : cases) {
+      OnnxModel m = model("slice" + c[0] + "_" + c[2], new long[] {10}, List.of(node("Slice",
+          List.of("x", "st", "en", "ax", "sp"), List.of("y"))), longs("st", c[0]), longs("en", c[1]),
+          longs("ax", 0), longs("sp", c[2]));
+      float[] expected = new float[c.length - 3];
+      for (int k = 0; k < expected.length; k++) {
+        expected[k] = c[k + 3];
+      }
+      assertArrayEquals(expected, run(m, arange(10)).data().toFloatVector(), java.util.Arrays.toString(c));
+    }
+    // two axes of a [3, 4]: rows reversed, every other column from the end
+    OnnxModel m = model("slice2d", new long[] {3, 4}, List.of(node("Slice", List.of("x", "st", "en", "ax", "sp"),
+        List.of("y"))), longs("st", -1, -1), longs("en", Long.MIN_VALUE, Long.MIN_VALUE), longs("ax", 0, 1),
+        longs("sp", -1, -2));
+    Tensor y = run(m, Tensor.of(Nd4j.arange(0, 12).castTo(DataType.FLOAT).reshape(3, 4)));
+    assertArrayEquals(new long[] {3, 2}, y.shape());
+    assertArrayEquals(new float[] {11, 9, 7, 5, 3, 1}, y.data().dup('c').reshape(6).toFloatVector());
+  }
+
+  @Test
+  void negativeStepSliceOfSixteenMillionElementsBuildsNoIndexList() throws Exception {
+    // an index list would hold 16 M boxed Longs and as many slices joined: gigabytes of heap
+    long n = 1L << 24;
+    OnnxModel m = model("bigslice", new long[] {n}, List.of(node("Slice", List.of("x", "st", "en", "ax", "sp"),
+        List.of("y"))), longs("st", -1), longs("en", Long.MIN_VALUE), longs("ax", 0), longs("sp", -1));
+    Tensor y = run(m, arange(n));
+    assertEquals(n, y.numel());
+    assertEquals(n - 1, y.data().getDouble(0));
+    assertEquals(0, y.data().getDouble(n - 1));
+    assertEquals(n / 2 - 1, y.data().getDouble(n / 2));
+  }
+
+  @Test
+  void gatherWithNegativeAndRepeatedIndicesMatchesTakeAlongAnAxis() throws Exception {
+    Onnx.TensorProto idx = Onnx.TensorProto.newBuilder().setName("i")
+        .setDataType(Onnx.TensorProto.DataType.INT64_VALUE).addDims(2).addDims(2).addInt64Data(-1).addInt64Data(0)
+        .addInt64Data(2).addInt64Data(-1).build();
+    OnnxModel m = model("gather", new long[] {2, 3}, List.of(node("Gather", List.of("x", "i"), List.of("y"),
+        i("axis", 1))), idx);
+    Tensor y = run(m, Tensor.of(Nd4j.arange(0, 6).castTo(DataType.FLOAT).reshape(2, 3)));
+    assertArrayEquals(new long[] {2, 2, 2}, y.shape());
+    assertArrayEquals(new float[] {2, 0, 2, 2, 5, 3, 5, 5}, y.data().dup('c').reshape(8).toFloatVector());
+    OnnxModel out = model("gatherout", new long[] {2, 3}, List.of(node("Gather", List.of("x", "i"), List.of("y"),
+        i("axis", 1))), longs("i", 0, 3));
+    assertNames(assertThrows(GraftException.class, () -> run(out, Tensor.ones(2, 3))), "Gather", "index 3");
+    // a million scattered indices: one bulk gather
+    int count = 1_000_000;
+    long[] v = new long[count];
+    for (int k = 0; k < count; k++) {
+      v[k] = (k * 7919L) % 1000 - 500;
+    }
+    OnnxModel big = model("gatherbig", new long[] {1000}, List.of(node("Gather", List.of("x", "i"), List.of("y"))),
+        longs("i", v));
+    Tensor r = run(big, arange(1000));
+    assertEquals(count, r.numel());
+    for (int k : new int[] {0, 1, 999_999}) {
+      assertEquals(Math.floorMod(v[k], 1000), r.data().getDouble(k));
+    }
+  }
 }
