@@ -70,9 +70,9 @@ public final class Operators {
     return t.data().getDouble(0);
   }
 
-  /** An axis in [-rank, rank) made non-negative. */
+  /** An axis in [-rank, rank) made non-negative (a rank-0 tensor has none). */
   static int axis(OnnxNode n, long axis, int rank) {
-    if (axis < -rank || axis >= Math.max(rank, 1)) {
+    if (axis < -rank || axis >= rank) {
       throw n.error("axis " + axis + " is out of range for rank " + rank);
     }
     return (int) (axis < 0 ? axis + rank : axis);

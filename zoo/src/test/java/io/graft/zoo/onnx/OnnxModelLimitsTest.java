@@ -152,6 +152,16 @@ class OnnxModelLimitsTest {
     assertTrue(!(e.getCause() instanceof ArithmeticException), "an overflow below the checks: " + e);
   }
 
+  @Test
+  void aRankZeroTensorHasNoAxis() throws Exception {
+    // fuzzing found Squeeze of a scalar at axis 0 indexing its empty shape (ArrayIndexOutOfBoundsException)
+    OnnxModel m = model("squeeze0", new long[0], List.of(node("Squeeze", List.of("x", "ax"), List.of("y"))),
+        longs("ax", 0));
+    GraftException e = assertThrows(GraftException.class, () -> run(m, Tensor.ones()));
+    assertNames(e, "node 'Squeeze_0'", "axis 0 is out of range for rank 0");
+    assertTrue(e.getCause() == null || e.getCause() instanceof GraftException, "failed below the checks: " + e);
+  }
+
   // ---------------------------------------------------------------- the intermediate-tensor budget
 
   static final long SIX_HUNDRED_MILLION = 600_000_000L;
