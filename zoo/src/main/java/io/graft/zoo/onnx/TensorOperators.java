@@ -56,6 +56,9 @@ final class TensorOperators {
     if (x.dtype() == to) {
       return x;
     }
+    if (x.numel() == 0) {   // libnd4j's transforms refuse empty arrays: an empty tensor of the new type
+      return Tensor.of(Nd4j.create(to == DataType.HALF || to == DataType.BFLOAT16 ? DataType.FLOAT : to, x.shape()));
+    }
     if (to == DataType.HALF || to == DataType.BFLOAT16) {
       // Graft computes in float32/64 (half files are read as float32): round to the half type's values, keep
       // float32, and let the gradient pass straight through
