@@ -486,7 +486,7 @@ public final class OnnxModel extends Module {
       }
     }
     if (need > maxIntermediateBytes || live > maxIntermediateBytes - need) {
-      throw n.error("would allocate " + need + " bytes" + (live > 0 ? " with " + live + " bytes of intermediate "
+      throw n.error("would allocate " + (need == Long.MAX_VALUE ? "more than 2^63" : need) + " bytes" + (live > 0 ? " with " + live + " bytes of intermediate "
           + "tensors held" : "") + ", over the budget of " + maxIntermediateBytes + " bytes for intermediate "
           + "tensors (OnnxModel.maxIntermediateBytes, system property " + MAX_INTERMEDIATE_BYTES_PROPERTY + ")"
           + describe(args));

@@ -190,6 +190,11 @@ class OnnxModelLimitsTest {
 
   @Test
   void averagePoolWithPadsOf2To30IsRefusedBeforeAllocating() throws Exception {
+    // 1-D: pads of 2^29 a side pass the 2^31-element check, and the padded copy alone was 4 GiB (8.5 GB peak)
+    long half = 1L << 29;
+    assertBombRefused(model("avgpool1d", new long[] {1, 1, 4}, List.of(node("AveragePool", List.of("x"),
+        List.of("y"), ints("kernel_shape", 1), ints("pads", half, half)))), Tensor.ones(1, 1, 4), "AveragePool_0",
+        "AveragePool");
     long p = 1L << 30;
     Tensor x = Tensor.ones(1, 1, 4, 4);
     assertBombRefused(model("avgpool", new long[] {1, 1, 4, 4}, List.of(node("AveragePool", List.of("x"),
