@@ -45,9 +45,18 @@ final class OutputBytes {
     return a > Long.MAX_VALUE / b ? Long.MAX_VALUE : a * b;
   }
 
+  /** {@code a + b}, saturating at the int64 extremes instead of wrapping. */
   static long plus(long a, long b) {
     long s = a + b;
-    return s < 0 ? Long.MAX_VALUE : s;
+    if (((a ^ s) & (b ^ s)) < 0) {   // overflow: both operands had the sign the sum lacks
+      return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+    }
+    return s;
+  }
+
+  /** |v|, with |Long.MIN_VALUE| saturating to Long.MAX_VALUE. */
+  private static long magnitude(long v) {
+    return v == Long.MIN_VALUE ? Long.MAX_VALUE : Math.abs(v);
   }
 
   /** Elements of a shape whose negative sizes count as zero, saturating. */
@@ -139,7 +148,8 @@ final class OutputBytes {
     if (shape == null) {
       return 0;
     }
-    return times(numel(shape), n.has("value") ? 8 : 4);
+    Tensor v = n.has("value") ? n.tensor("value") : null;   // one element (the op refuses more); file-bounded
+    return times(numel(shape), v == null ? 4 : v.dtype().isFPType() ? v.dtype().width() : 8);
   }
 
   private static long tile(OnnxNode n, Tensor[] in) {
@@ -205,12 +215,12 @@ final class OutputBytes {
       long size = transposed ? plus(times(Math.max(xs[d + 2] - 1, 0), Math.max(stride[d], 1)), 1) : xs[d + 2];
       long span = size;
       if (pads != null && pads.length == 2 * s) {
-        span = plus(plus(span, Math.abs(pads[d])), Math.abs(pads[d + s]));
+        span = plus(plus(span, magnitude(pads[d])), magnitude(pads[d + s]));
       }
       if (transposed) {
-        span = plus(plus(span, times(reach, 2)), outPad != null && outPad.length == s ? Math.abs(outPad[d]) : 0);
+        span = plus(plus(span, times(reach, 2)), outPad != null && outPad.length == s ? magnitude(outPad[d]) : 0);
         if (target != null) {   // an output_shape: the spread input is padded (or cropped) to target + reach
-          span = Math.max(span, plus(Math.abs(target[target.length - s + d]), reach));
+          span = Math.max(span, plus(magnitude(target[target.length - s + d]), reach));
         }
       } else if (ceilOrSame) {   // auto_pad SAME pads at most the kernel's reach; ceil_mode adds at most reach + 1
         span = plus(span, plus(reach, 1));

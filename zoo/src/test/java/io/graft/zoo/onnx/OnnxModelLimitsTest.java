@@ -206,6 +206,16 @@ class OnnxModelLimitsTest {
   }
 
   @Test
+  void sizesThatTheOperatorRefusesAreNotReadAsOverflows() throws Exception {
+    // a crop past the input's size: the size arithmetic must not wrap a negative size into a huge one
+    OnnxModel crop = model("crop", new long[] {4}, List.of(node("Pad", List.of("x", "p"), List.of("y"))),
+        longs("p", -6, 0));
+    GraftException e = assertThrows(GraftException.class, () -> run(crop, Tensor.ones(4)));
+    assertNames(e, "node 'Pad_0'", "negative");
+    assertTrue(!e.getMessage().contains("budget"), e.getMessage());
+  }
+
+  @Test
   void intermediatesHeldAtOnceCountTowardsTheBudget() throws Exception {
     // two 80 MB expansions, each within a 100 MB budget alone, both kept for the final Sum
     long n = 20_000_000L;
