@@ -32,13 +32,17 @@ public final class Shapes {
 
   /**
    * Validates a shape for a new tensor: rank at most {@link #MAX_RANK}, no negative sizes, element count fits in
-   * an int-indexed buffer.
+   * an int-indexed buffer, and no single size above that limit either (an empty tensor of shape [0, 2^63 - 1]
+   * overflows libnd4j's stride arithmetic).
    */
   public static long[] checkNew(String op, long[] shape) {
     checkRank(op, shape);
     for (long d : shape) {
       if (d < 0) {
         throw ShapeException.of(op, "negative dimension", shape);
+      }
+      if (d > Integer.MAX_VALUE - 8) {
+        throw ShapeException.of(op, "a dimension of more than 2^31 elements", shape);
       }
     }
     long n;

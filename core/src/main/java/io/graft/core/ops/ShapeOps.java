@@ -193,6 +193,11 @@ public final class ShapeOps {
     INDArrayIndex[] idx = count == 0 ? null : count == 1 ? index(xs.length, d, s, s + 1, 1)
         : index(xs.length, d, s, e, step);
     INDArray out = count == 0 ? Nd4j.create(x.dtype(), outShape) : x.data().get(idx);
+    if (!Arrays.equals(out.shape(), outShape)) {
+      // ND4J returns an empty, shapeless array for the last single row of a view that starts at an offset
+      // (x[1:4][2:3]): slice a dense copy instead
+      out = x.data().dup('c').get(idx);
+    }
     return record("slice", out, Input.of(x, g -> {   // d/dx = g scattered into zeros
       INDArray gx = io.graft.core.NativeMemory.zeros(g.dataType(), xs);
       if (count > 0) {

@@ -108,6 +108,17 @@ class ShapeErrorsTest {
 
   /** Found by RandomShapesTest's strided inputs: a one-element view reshaped to a scalar and back, with gradients. */
   @Test
+  void theLastRowOfAnOffsetViewSlicesToItsShape() {
+    // found by fuzzing ONNX Pad (a crop, then edge padding): ND4J gave x[1:4][2:3] shape [] and no elements
+    Tensor x = Tensor.of(org.nd4j.linalg.factory.Nd4j.arange(0, 32).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT)
+        .reshape(4, 4, 2));
+    Tensor last = ShapeOps.slice(ShapeOps.slice(x, 0, 1, 4, 1), 0, 2, 3, 1);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {1, 4, 2}, last.shape());
+    org.junit.jupiter.api.Assertions.assertEquals(24.0, last.data().getDouble(0, 0, 0));
+    org.junit.jupiter.api.Assertions.assertEquals(31.0, last.data().getDouble(0, 3, 1));
+  }
+
+  @Test
   void oneElementViewsReshapeToAScalarAndBack() {
     Tensor base = Tensor.fromArray(new float[] {1, 2, 3, 4}, 2, 2);
     Tensor view = Tensor.of(base.data().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2),

@@ -50,7 +50,7 @@ final class NnOperators {
   }
 
   private static long[] attr(OnnxNode n, String name, int s, long dflt) {
-    long[] v = n.ints(name, null);
+    long[] v = n.int32s(name, null);
     if (v == null) {
       v = new long[s];
       Arrays.fill(v, dflt);
@@ -86,7 +86,7 @@ final class NnOperators {
       if (!auto.equals("NOTSET")) {
         throw n.error("unknown auto_pad '" + auto + "'");
       }
-      long[] p = n.ints("pads", null);
+      long[] p = n.int32s("pads", null);
       if (p != null) {
         if (p.length != 2 * s) {
           throw n.error("pads " + Arrays.toString(p) + " needs " + 2 * s + " values");
@@ -132,7 +132,7 @@ final class NnOperators {
     Tensor b = opt(in, 2);
     int s = spatialRank(n, x, w);
     long[] k = Arrays.copyOfRange(w.shape(), 2, w.rank());
-    long[] declared = n.ints("kernel_shape", null);
+    long[] declared = n.int32s("kernel_shape", null);
     if (declared != null && !Arrays.equals(declared, k)) {
       throw n.error("kernel_shape " + Arrays.toString(declared) + " differs from the weight's " + Arrays.toString(k));
     }
@@ -164,11 +164,8 @@ final class NnOperators {
       }
       Tensor sum = null;
       for (long t = 0; t < kd; t++) {
-        long[] idx = new long[(int) od];
-        for (int o = 0; o < od; o++) {
-          idx[o] = o * stride[0] + t * dil[0];
-        }
-        Tensor planes = TensorOperators.take(xp, 2, idx);   // [N, C, OD, H, W]
+        long first = t * dil[0];   // planes first, first + stride, ... (od of them): one strided slice
+        Tensor planes = ShapeOps.slice(xp, 2, first, first + (od - 1) * stride[0] + 1, stride[0]);   // [N, C, OD, H, W]
         Tensor batch = ShapeOps.reshape(ShapeOps.permute(planes, 0, 2, 1, 3, 4), xs[0] * od, xs[1], xs[3], xs[4]);
         Tensor wt = ShapeOps.squeeze(ShapeOps.slice(w, 2, t, t + 1, 1), 2);
         Tensor y = convNd(batch, wt, null, Arrays.copyOfRange(stride, 1, 3), Arrays.copyOfRange(pb, 1, 3),
@@ -217,7 +214,7 @@ final class NnOperators {
     long[] size = Arrays.copyOfRange(x.shape(), 2, x.rank());
     long[] pb = new long[s];
     long[] pe = new long[s];
-    long[] outShape = n.ints("output_shape", null);
+    long[] outShape = n.int32s("output_shape", null);
     String auto = n.s("auto_pad", "NOTSET");
     if (outShape != null || auto.equals("SAME_UPPER") || auto.equals("SAME_LOWER")) {
       if (outShape != null && outShape.length == s + 2) {
@@ -236,7 +233,7 @@ final class NnOperators {
         }
       }
     } else if (!auto.equals("VALID")) {
-      long[] p = n.ints("pads", null);
+      long[] p = n.int32s("pads", null);
       if (p != null) {
         if (p.length != 2 * s) {
           throw n.error("pads " + Arrays.toString(p) + " needs " + 2 * s + " values");
@@ -279,11 +276,7 @@ final class NnOperators {
     System.arraycopy(k, 0, convShape, 2, s);
     Tensor wc = ShapeOps.reshape(ShapeOps.permute(ShapeOps.reshape(w, grouped), perm), convShape);
     for (int d = 0; d < s; d++) {
-      long[] rev = new long[(int) k[d]];
-      for (int i = 0; i < rev.length; i++) {
-        rev[i] = k[d] - 1 - i;
-      }
-      wc = TensorOperators.take(wc, d + 2, rev);
+      wc = TensorOperators.flip(wc, d + 2);
     }
     long[] ones = new long[s];
     Arrays.fill(ones, 1);
@@ -390,7 +383,7 @@ final class NnOperators {
       throw n.error(n.opType() + " needs an N×C×D1×... input of 1 to 3 spatial dimensions, got "
           + Shapes.str(x.shape()));
     }
-    long[] k = n.ints("kernel_shape", null);
+    long[] k = n.int32s("kernel_shape", null);
     if (k == null || k.length != s || Arrays.stream(k).anyMatch(v -> v < 1)) {
       throw n.error("kernel_shape " + Arrays.toString(k) + " must be " + s + " positive sizes");
     }

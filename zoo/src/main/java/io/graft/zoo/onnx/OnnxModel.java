@@ -13,6 +13,7 @@ import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -20,6 +21,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import onnx.Onnx;
+import org.nd4j.linalg.api.buffer.DataBuffer;
 
 /**
  * An ONNX graph imported as a trainable {@link Module}.
@@ -33,6 +35,18 @@ import onnx.Onnx;
  * <p>Every operator in the file is checked when loading: an unsupported one is an error listing all of them.
  * Head replacement: {@link #cut(String)} keeps the subgraph that computes one named tensor (for a classifier, the
  * input of its last {@code Gemm}, {@link #featureTensor()}), to be followed by a new head.
+ *
+ * <p><b>Memory budget.</b> A graph of a hundred bytes can ask for gigabytes at run time ({@code Expand} or
+ * {@code ConstantOfShape} to a billion elements, {@code Pad} or {@code AveragePool} with pads of 2^30). Before
+ * each node runs, the bytes it will allocate ({@link OutputBytes}: its outputs and padded copies, computed in
+ * Java from its inputs' shapes) plus the bytes of the intermediate tensors still held (node outputs that a later
+ * node or the caller needs; graph inputs and initializers do not count) must fit the budget, else the node is
+ * refused naming the budget. The default, {@value #DEFAULT_MAX_INTERMEDIATE_BYTES} bytes (1 GiB), holds the
+ * live activations of ImageNet-sized CNNs at batch 32 to 64 (ResNet-50 at 224^2, batch 32: about 100 MB per
+ * stage-1 activation, a few live at once) while keeping a hostile file far below the memory of a small machine;
+ * larger batches raise it with {@link #maxIntermediateBytes(long)} or the system property
+ * {@value #MAX_INTERMEDIATE_BYTES_PROPERTY}. In training mode autograd also keeps activations alive for the
+ * backward pass; those are not counted here.
  */
 public final class OnnxModel extends Module {
   private final String source;
@@ -44,6 +58,14 @@ public final class OnnxModel extends Module {
   private final Map<String, Tensor> initializers;   // name -> Parameter, buffer or constant
   private final Set<String> bufferNames;             // BatchNormalization's running statistics
   private boolean freeBatch;
+
+  /** The system property that sets the default budget for intermediate tensors, in bytes. */
+  public static final String MAX_INTERMEDIATE_BYTES_PROPERTY = "graft.onnx.maxIntermediateBytes";
+
+  /** The default budget for intermediate tensors when the property is unset: 1 GiB. */
+  public static final long DEFAULT_MAX_INTERMEDIATE_BYTES = 1L << 30;
+
+  private long maxIntermediateBytes = defaultMaxIntermediateBytes();
 
   private OnnxModel(String source, List<OnnxNode> nodes, List<String> inputNames, Map<String, long[]> inputShapes,
       List<String> outputNames, Map<String, Tensor> initializers, Set<String> bufferNames) {
@@ -87,8 +109,18 @@ public final class OnnxModel extends Module {
     Onnx.ModelProto m = OnnxWeights.model(path);
     int opset = 1;
     for (Onnx.OperatorSetIdProto o : m.getOpsetImportList()) {
+      long version = o.getVersion();   // int64 in the file: checked as read, never truncated
+      String domain = o.getDomain().isEmpty() ? "ai.onnx (default)" : o.getDomain();
+      if (version < 0 || version > Operators.MAX_DEFINED_OPSET) {
+        throw new GraftException(src + ": opset " + version + " imported for domain '" + domain + "' is outside "
+            + "the versions ONNX defines (0 to " + Operators.MAX_DEFINED_OPSET + ")");
+      }
       if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) {
-        opset = (int) o.getVersion();
+        if (version < 1) {
+          throw new GraftException(src + ": opset " + version + " imported for domain '" + domain + "' is outside "
+              + "the versions ONNX defines (the default domain's start at 1)");
+        }
+        opset = (int) version;
       }
     }
     if (opset > Operators.MAX_OPSET) {
@@ -146,7 +178,7 @@ public final class OnnxModel extends Module {
       }
       checkTensorType(src, "input", v);
       inputs.add(v.getName());
-      shapes.put(v.getName(), declaredShape(v));
+      shapes.put(v.getName(), declaredShape(src, v));
     }
     List<String> outputs = new ArrayList<>();
     for (Onnx.ValueInfoProto v : g.getOutputList()) {
@@ -187,11 +219,15 @@ public final class OnnxModel extends Module {
   }
 
   /** Static dimensions of a graph input; -1 for a symbolic or unknown one; null when no shape is declared. */
-  private static long[] declaredShape(Onnx.ValueInfoProto v) {
+  private static long[] declaredShape(String src, Onnx.ValueInfoProto v) {
     if (!v.hasType() || !v.getType().hasTensorType() || !v.getType().getTensorType().hasShape()) {
       return null;
     }
     Onnx.TensorShapeProto s = v.getType().getTensorType().getShape();
+    if (s.getDimCount() > Shapes.MAX_RANK) {
+      throw new GraftException(src + ": graph input '" + v.getName() + "' declares rank " + s.getDimCount()
+          + ", more than the maximum of " + Shapes.MAX_RANK + " dimensions");
+    }
     long[] dims = new long[s.getDimCount()];
     for (int k = 0; k < dims.length; k++) {
       Onnx.TensorShapeProto.Dimension d = s.getDim(k);
@@ -384,6 +420,11 @@ public final class OnnxModel extends Module {
     }
     Set<String> keep = new HashSet<>(wanted);
     keep.addAll(initializers.keySet());
+    // buffers that exist before the graph runs: tensors on them (inputs, initializers, views of them) are free
+    Set<DataBuffer> held = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Tensor t : env.values()) {
+      held.add(root(t));
+    }
     for (int k = 0; k < plan.size(); k++) {
       OnnxNode n = plan.get(k);
       Tensor[] args = new Tensor[n.inputs().size()];
@@ -393,6 +434,7 @@ public final class OnnxModel extends Module {
       }
       Tensor[] outs;
       try {
+        checkBudget(n, args, env, held);
         outs = Operators.get(n.opType()).run(n, args, isTraining());
       } catch (GraftException e) {
         if (e.getMessage() != null && e.getMessage().contains("node '" + n.name() + "'")) {
@@ -424,6 +466,40 @@ public final class OnnxModel extends Module {
       out.put(w, t);
     }
     return out;
+  }
+
+  /**
+   * Refuses {@code n} when what it will allocate, plus the intermediate tensors held in {@code env} (each buffer
+   * once, those in {@code held} not at all), exceeds the budget: the one check before every node.
+   */
+  private void checkBudget(OnnxNode n, Tensor[] args, Map<String, Tensor> env, Set<DataBuffer> held) {
+    long need = OutputBytes.of(n, args);
+    if (need == 0) {
+      return;
+    }
+    long live = 0;
+    Set<DataBuffer> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Tensor t : env.values()) {
+      DataBuffer b = root(t);
+      if (b != null && !held.contains(b) && seen.add(b)) {
+        live = OutputBytes.plus(live, OutputBytes.times(b.length(), b.getElementSize()));
+      }
+    }
+    if (need > maxIntermediateBytes || live > maxIntermediateBytes - need) {
+      throw n.error("would allocate " + (need == Long.MAX_VALUE ? "more than 2^63" : need) + " bytes" + (live > 0 ? " with " + live + " bytes of intermediate "
+          + "tensors held" : "") + ", over the budget of " + maxIntermediateBytes + " bytes for intermediate "
+          + "tensors (OnnxModel.maxIntermediateBytes, system property " + MAX_INTERMEDIATE_BYTES_PROPERTY + ")"
+          + describe(args));
+    }
+  }
+
+  /** The buffer that owns a tensor's memory (a view's parent buffer), or null for an empty tensor. */
+  private static DataBuffer root(Tensor t) {
+    DataBuffer b = t.data().isEmpty() ? null : t.data().data();
+    while (b != null && b.originalDataBuffer() != null && b.originalDataBuffer() != b) {
+      b = b.originalDataBuffer();
+    }
+    return b;
   }
 
   private static String describe(Tensor[] args) {
@@ -533,6 +609,7 @@ public final class OnnxModel extends Module {
       }
     }
     m.train(isTraining());
+    m.maxIntermediateBytes = maxIntermediateBytes;
     return m;
   }
 
@@ -543,6 +620,41 @@ public final class OnnxModel extends Module {
   public OnnxModel freeBatch() {
     freeBatch = true;
     return this;
+  }
+
+  /** The budget for intermediate tensors from the system property, else {@link #DEFAULT_MAX_INTERMEDIATE_BYTES}. */
+  static long defaultMaxIntermediateBytes() {
+    String v = System.getProperty(MAX_INTERMEDIATE_BYTES_PROPERTY);
+    if (v == null || v.isBlank()) {
+      return DEFAULT_MAX_INTERMEDIATE_BYTES;
+    }
+    try {
+      long b = Long.parseLong(v.trim());
+      if (b > 0) {
+        return b;
+      }
+    } catch (NumberFormatException e) {
+      // refused below
+    }
+    throw new GraftException("system property " + MAX_INTERMEDIATE_BYTES_PROPERTY + "='" + v + "' must be a "
+        + "positive number of bytes");
+  }
+
+  /**
+   * Sets the budget for intermediate tensors (see the class comment): a node whose outputs would push the bytes of
+   * live intermediate tensors above it is refused before it allocates.
+   */
+  public OnnxModel maxIntermediateBytes(long bytes) {
+    if (bytes <= 0) {
+      throw new GraftException(source + ": the intermediate-tensor budget must be positive, got " + bytes);
+    }
+    maxIntermediateBytes = bytes;
+    return this;
+  }
+
+  /** The budget for intermediate tensors, in bytes. */
+  public long maxIntermediateBytes() {
+    return maxIntermediateBytes;
   }
 
   /** The last Gemm node, or null. */

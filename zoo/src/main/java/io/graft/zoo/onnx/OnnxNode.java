@@ -65,6 +65,33 @@ public final class OnnxNode {
     return a == null ? dflt : a.getI();
   }
 
+  /**
+   * An int attribute where Graft needs a Java int (a data type, a group count): ONNX stores int64, and a value
+   * outside the int range is refused naming the attribute, never truncated.
+   */
+  public int int32(String attribute, long dflt) {
+    return checkInt(attribute, i(attribute, dflt));
+  }
+
+  /** An ints attribute whose values must fit an int (kernel sizes, strides, pads), or {@code dflt} when absent. */
+  public long[] int32s(String attribute, long[] dflt) {
+    long[] v = ints(attribute, dflt);
+    if (v != null) {
+      for (long x : v) {
+        checkInt(attribute, x);
+      }
+    }
+    return v;
+  }
+
+  private int checkInt(String attribute, long v) {
+    if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+      throw error("attribute '" + attribute + "' value " + v + " is outside the int range Graft supports here ["
+          + Integer.MIN_VALUE + ", " + Integer.MAX_VALUE + "]");
+    }
+    return (int) v;
+  }
+
   public float f(String attribute, float dflt) {
     Onnx.AttributeProto a = attributes.get(attribute);
     return a == null ? dflt : a.getF();

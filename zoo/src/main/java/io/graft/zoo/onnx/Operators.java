@@ -13,6 +13,12 @@ public final class Operators {
   /** The newest default-domain opset whose semantics the operators follow. */
   public static final int MAX_OPSET = 17;
 
+  /**
+   * The highest opset version Graft accepts in any domain's import: the newest opset ONNX defines (23, ONNX
+   * 1.18); a larger or negative version is a corrupt file, refused naming the domain and value.
+   */
+  public static final long MAX_DEFINED_OPSET = 23;
+
   private static final Map<String, OnnxOp> OPS = new TreeMap<>();
 
   static {
@@ -64,9 +70,9 @@ public final class Operators {
     return t.data().getDouble(0);
   }
 
-  /** An axis in [-rank, rank) made non-negative. */
+  /** An axis in [-rank, rank) made non-negative (a rank-0 tensor has none). */
   static int axis(OnnxNode n, long axis, int rank) {
-    if (axis < -rank || axis >= Math.max(rank, 1)) {
+    if (axis < -rank || axis >= rank) {
       throw n.error("axis " + axis + " is out of range for rank " + rank);
     }
     return (int) (axis < 0 ? axis + rank : axis);
@@ -100,7 +106,7 @@ public final class Operators {
   }
 
   /** The ND4J type of an ONNX TensorProto.DataType number. */
-  static DataType dtype(OnnxNode n, long onnxType) {
+  static DataType dtype(OnnxNode n, int onnxType) {
     DataType t = dtypeOrNull(onnxType);
     if (t == null) {
       throw n.error("unsupported ONNX data type " + onnxType);
@@ -109,8 +115,8 @@ public final class Operators {
   }
 
   /** As Graft reads tensors of that type (unsigned types widen, half types read as float32), or null. */
-  static DataType tensorType(long onnxType) {
-    return switch ((int) onnxType) {
+  static DataType tensorType(int onnxType) {
+    return switch (onnxType) {
       case 4 -> DataType.INT;
       case 12, 13 -> DataType.LONG;
       case 10, 16 -> DataType.FLOAT;
@@ -118,8 +124,8 @@ public final class Operators {
     };
   }
 
-  private static DataType dtypeOrNull(long onnxType) {
-    return switch ((int) onnxType) {
+  private static DataType dtypeOrNull(int onnxType) {
+    return switch (onnxType) {
       case 1 -> DataType.FLOAT;
       case 2 -> DataType.UBYTE;
       case 3 -> DataType.BYTE;

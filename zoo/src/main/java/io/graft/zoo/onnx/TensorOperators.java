@@ -17,6 +17,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
 
 /** Shape and layout operators: reshaping, slicing, gathering, padding, tiling, constants and casts. */
 final class TensorOperators {
@@ -27,7 +30,7 @@ final class TensorOperators {
     ops.put("Constant", TensorOperators::constant);
     ops.put("ConstantOfShape", TensorOperators::constantOfShape);
     ops.put("Shape", TensorOperators::shape);
-    ops.put("Cast", (n, in, t) -> one(cast(in(n, in, 0), Operators.dtype(n, n.i("to", 1)))));
+    ops.put("Cast", (n, in, t) -> one(cast(in(n, in, 0), Operators.dtype(n, n.int32("to", 1)))));
     ops.put("Reshape", TensorOperators::reshape);
     ops.put("Flatten", TensorOperators::flatten);
     ops.put("Transpose", TensorOperators::transpose);
@@ -52,6 +55,9 @@ final class TensorOperators {
   static Tensor cast(Tensor x, DataType to) {
     if (x.dtype() == to) {
       return x;
+    }
+    if (x.numel() == 0) {   // libnd4j's transforms refuse empty arrays: an empty tensor of the new type
+      return Tensor.of(Nd4j.create(to == DataType.HALF || to == DataType.BFLOAT16 ? DataType.FLOAT : to, x.shape()));
     }
     if (to == DataType.HALF || to == DataType.BFLOAT16) {
       // Graft computes in float32/64 (half files are read as float32): round to the half type's values, keep
@@ -303,47 +309,64 @@ final class TensorOperators {
         s = Math.min(Math.max(s, 0), dim);
         e = Math.min(Math.max(e, 0), dim);
         y = ShapeOps.slice(y, a, s, Math.max(s, e), step);
-      } else {
+      } else {   // x[s], x[s - st], ... down to above e: the forward strided slice that holds them, flipped
         s = Math.min(Math.max(s, 0), dim - 1);
         e = Math.min(Math.max(e, -1), dim - 1);
-        List<Long> idx = new ArrayList<>();
-        for (long i = s; i > e; i += step) {
-          idx.add(i);
-        }
-        y = take(y, a, idx.stream().mapToLong(Long::longValue).toArray());
+        long st = step == Long.MIN_VALUE ? Long.MAX_VALUE : -step;
+        long count = s > e ? (s - e - 1) / st + 1 : 0;
+        y = count == 0 ? ShapeOps.slice(y, a, 0, 0, 1) : flip(ShapeOps.slice(y, a, s - (count - 1) * st, s + 1, st), a);
       }
     }
     return one(y);
   }
 
-  /** {@code x} indexed along {@code axis} by {@code idx} (in range), as slices joined: differentiable. */
-  static Tensor take(Tensor x, int axis, long[] idx) {
-    if (idx.length == 0) {
-      long[] s = x.shape().clone();
-      s[axis] = 0;
-      return ShapeOps.slice(x, axis, 0, 0, 1);
+  /**
+   * {@code x} reversed along {@code axis} ({@code torch.flip}): one bulk copy by libnd4j's {@code reverse}, no
+   * index list; the gradient is the incoming gradient reversed.
+   */
+  static Tensor flip(Tensor x, int axis) {
+    if (x.numel() == 0 || x.shape()[axis] <= 1) {
+      return x;
     }
-    Tensor[] parts = new Tensor[idx.length];
-    int k = 0;
-    for (int i = 0; i < idx.length; ) {   // runs of consecutive indices become one slice
-      int j = i + 1;
-      while (j < idx.length && idx[j] == idx[j - 1] + 1) {
-        j++;
-      }
-      parts[k++] = ShapeOps.slice(x, axis, idx[i], idx[j - 1] + 1, 1);
-      i = j;
-    }
-    return k == 1 ? parts[0] : ShapeOps.cat(axis, Arrays.copyOf(parts, k));
+    return io.graft.core.autograd.Autograd.record("flip", reverse(x.data(), axis),
+        io.graft.core.autograd.Input.of(x, g -> reverse(g, axis)));
+  }
+
+  private static INDArray reverse(INDArray a, int axis) {
+    INDArray out = Nd4j.create(a.dataType(), a.shape());
+    Nd4j.exec(DynamicCustomOp.builder("reverse").addInputs(a).addOutputs(out).addIntegerArguments(axis).build());
+    return out;
   }
 
   private static Tensor[] gather(OnnxNode n, Tensor[] in, boolean training) {
     Tensor x = in(n, in, 0);
     Tensor indices = in(n, in, 1);
-    if (indices.dtype().isFPType()) {
+    if (indices.dtype().isFPType() || indices.dtype() == DataType.BOOL) {
       throw n.error("indices must be integers, got " + indices.dtype());
     }
     int a = axis(n, n.i("axis", 0), x.rank());
     long dim = x.shape()[a];
+    long[] xs = x.shape();
+    long[] outShape = new long[xs.length - 1 + indices.rank()];
+    System.arraycopy(xs, 0, outShape, 0, a);
+    System.arraycopy(indices.shape(), 0, outShape, a, indices.rank());
+    System.arraycopy(xs, a + 1, outShape, a + indices.rank(), xs.length - a - 1);
+    Shapes.checkNew("Gather", outShape);
+    if (!Ints.isInt(x)) {   // in bulk: the indices stay a tensor, checked and wrapped by native reductions
+      INDArray idx = indices.data().castTo(DataType.LONG).reshape(indices.numel());
+      if (idx.length() > 0) {
+        long lo = idx.minNumber().longValue();
+        long hi = idx.maxNumber().longValue();
+        if (lo < -dim || hi >= dim) {
+          throw n.error("index " + (lo < -dim ? lo : hi) + " is out of range for size " + dim + " of axis " + a);
+        }
+        if (lo < 0) {
+          idx = idx.add(idx.lt(0).castTo(DataType.LONG).muli(dim));
+        }
+      }
+      return one(gatherFloat(x, a, idx, outShape));
+    }
+    Ints.checkSize("Gather", outShape);   // integer data: shape arithmetic, in Java
     long[] idx = Ints.values(indices);
     for (int k = 0; k < idx.length; k++) {
       if (idx[k] < -dim || idx[k] >= dim) {
@@ -351,31 +374,50 @@ final class TensorOperators {
       }
       idx[k] = idx[k] < 0 ? idx[k] + dim : idx[k];
     }
-    long[] xs = x.shape();
-    long[] outShape = new long[xs.length - 1 + indices.rank()];
-    System.arraycopy(xs, 0, outShape, 0, a);
-    System.arraycopy(indices.shape(), 0, outShape, a, indices.rank());
-    System.arraycopy(xs, a + 1, outShape, a + indices.rank(), xs.length - a - 1);
-    if (Ints.isInt(x)) {
-      Ints.checkSize("Gather", outShape);
-      long[] v = Ints.values(x);
-      long inner = 1;
-      for (int k = a + 1; k < xs.length; k++) {
-        inner *= xs[k];
-      }
-      long outer = Shapes.numel(Arrays.copyOf(xs, a));
-      long[] r = new long[Math.toIntExact(outer * idx.length * inner)];
-      int p = 0;
-      for (long o = 0; o < outer; o++) {
-        for (long i : idx) {
-          for (long q = 0; q < inner; q++) {
-            r[p++] = v[(int) ((o * dim + i) * inner + q)];
-          }
+    long[] v = Ints.values(x);
+    long inner = 1;
+    for (int k = a + 1; k < xs.length; k++) {
+      inner *= xs[k];
+    }
+    long outer = Shapes.numel(Arrays.copyOf(xs, a));
+    long[] r = new long[Math.toIntExact(outer * idx.length * inner)];
+    int p = 0;
+    for (long o = 0; o < outer; o++) {
+      for (long i : idx) {
+        for (long q = 0; q < inner; q++) {
+          r[p++] = v[(int) ((o * dim + i) * inner + q)];
         }
       }
-      return one(Ints.of(r, outShape, x.dtype()));
     }
-    return one(ShapeOps.reshape(take(x, a, idx), outShape));
+    return one(Ints.of(r, outShape, x.dtype()));
+  }
+
+  /**
+   * {@code x} indexed along {@code axis} by {@code idx} (in range, int64 vector): libnd4j's {@code gather} over
+   * x seen as [outer, dim, inner]; the gradient adds each slice of the incoming gradient back at its index
+   * ({@code scatter_add}, serialised so that repeated indices sum).
+   */
+  private static Tensor gatherFloat(Tensor x, int axis, INDArray idx, long[] outShape) {
+    long[] xs = x.shape();
+    long outer = Shapes.numel(Arrays.copyOf(xs, axis));
+    long dim = xs[axis];
+    long inner = Shapes.numel(Arrays.copyOfRange(xs, axis + 1, xs.length));
+    long count = idx.length();
+    if (Shapes.numel(outShape) == 0) {
+      return ShapeOps.reshape(ShapeOps.slice(ShapeOps.reshape(x, outer, dim, inner), 1, 0, 0, 1), outShape);
+    }
+    INDArray x3 = x.data().dup('c').reshape('c', outer, dim, inner);
+    INDArray out = Nd4j.create(x.dtype(), outer, count, inner);
+    Nd4j.exec(DynamicCustomOp.builder("gather").addInputs(x3, idx).addOutputs(out).addIntegerArguments(1).build());
+    return io.graft.core.autograd.Autograd.record("gather", out.reshape('c', outShape),
+        io.graft.core.autograd.Input.of(x, g -> {
+          INDArray rows = g.dup('c').reshape('c', outer, count, inner).permute(1, 0, 2).dup('c')
+              .reshape('c', count, outer * inner);
+          INDArray acc = Nd4j.zeros(g.dataType(), dim, outer * inner);
+          Nd4j.exec(DynamicCustomOp.builder("scatter_add").addInputs(acc, idx, rows).addOutputs(acc)
+              .addBooleanArguments(true).build());
+          return acc.reshape('c', dim, outer, inner).permute(1, 0, 2).dup('c').reshape('c', xs);
+        }));
   }
 
   /** Constant padding by {@code begin}/{@code end} per dimension (negative values crop). */
@@ -431,11 +473,8 @@ final class TensorOperators {
       throw new io.graft.core.GraftException("reflect padding of " + width + " needs a dimension larger than "
           + "that, got " + dim);
     }
-    long[] idx = new long[(int) width];
-    for (int k = 0; k < width; k++) {   // before: x[width], ..., x[1]; after: x[dim-2], ..., x[dim-1-width]
-      idx[k] = before ? width - k : dim - 2 - k;
-    }
-    return take(x, d, idx);
+    // before: x[width], ..., x[1]; after: x[dim-2], ..., x[dim-1-width]: a slice, flipped
+    return flip(before ? ShapeOps.slice(x, d, 1, width + 1, 1) : ShapeOps.slice(x, d, dim - 1 - width, dim - 1, 1), d);
   }
 
   private static Tensor[] pad(OnnxNode n, Tensor[] in, boolean training) {

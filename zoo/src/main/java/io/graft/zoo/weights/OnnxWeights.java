@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
@@ -261,10 +262,7 @@ public final class OnnxWeights {
     if (location == null || baseDir == null) {
       throw new GraftException(what + " is stored externally but names no location");
     }
-    Path file = baseDir.resolve(location).normalize();
-    if (!file.startsWith(baseDir.normalize())) {
-      throw new GraftException(what + ": external data location '" + location + "' leaves the model's folder");
-    }
+    Path file = contained(baseDir, location, what);
     long offset = parse(kv.getOrDefault("offset", "0"), what);
     long length = parse(kv.getOrDefault("length", String.valueOf(bytes)), what);
     if (length != bytes) {
@@ -283,6 +281,42 @@ public final class OnnxWeights {
     } catch (IOException e) {
       throw new GraftException(what + ": cannot read external data " + file + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The external data file {@code location} names, resolved to its real path: it must lie inside the model's
+   * folder (also through symbolic links: a link to a file elsewhere is refused) and be a regular file (a FIFO,
+   * device or folder is refused before it is opened, so that reading cannot block or stream without end).
+   */
+  static Path contained(Path baseDir, String location, String what) {
+    Path lexical = baseDir.resolve(location).normalize();
+    if (!lexical.startsWith(baseDir.normalize())) {
+      throw new GraftException(what + ": external data location '" + location + "' leaves the model's folder");
+    }
+    Path dir;
+    Path file;
+    try {
+      dir = baseDir.toRealPath();
+      file = lexical.toRealPath();
+    } catch (IOException e) {
+      throw new GraftException(what + ": cannot read external data '" + location + "' (" + e + ")", e);
+    }
+    if (!file.startsWith(dir)) {
+      throw new GraftException(what + ": external data location '" + location + "' resolves to " + file
+          + ", outside the model's folder " + dir);
+    }
+    if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+      throw new GraftException(what + ": external data location '" + location + "' is not a regular file ("
+          + kind(file) + ")");
+    }
+    return file;
+  }
+
+  private static String kind(Path p) {
+    if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+      return "a folder";
+    }
+    return "a FIFO, device or socket";
   }
 
   private static long parse(String s, String what) {

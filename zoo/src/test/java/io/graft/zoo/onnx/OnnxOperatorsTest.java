@@ -52,6 +52,15 @@ class OnnxOperatorsTest {
   }
 
   @Test
+  void castOfAnEmptyTensorIsAnEmptyTensorOfTheNewType() throws Exception {
+    // found by structure-aware fuzzing: libnd4j's transforms refused the empty array (float -> int64 truncation)
+    OnnxModel m = model("castempty", node("Cast", List.of("x"), List.of("y"), Graphs.i("to", 7)), List.of(), 0, 4);
+    Tensor y = m.forward(Tensor.zeros(0, 4));
+    assertArrayEquals(new long[] {0, 4}, y.shape());
+    assertEquals(org.nd4j.linalg.api.buffer.DataType.LONG, y.dtype());
+  }
+
+  @Test
   void castToHalfKeepsInfinities() throws Exception {
     OnnxModel m = model("cast", node("Cast", List.of("x"), List.of("y"), Graphs.i("to", 10)), List.of(), 3);
     float[] y = m.forward(Tensor.fromArray(new float[] {Float.NEGATIVE_INFINITY, 1.0001f, 70000f}, 3)).toFloatArray();
