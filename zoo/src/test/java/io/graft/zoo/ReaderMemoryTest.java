@@ -161,8 +161,12 @@ class ReaderMemoryTest {
     Onnx.NodeProto.Builder pool = node("AveragePool", "x4").addAttribute(ints("kernel_shape", 1, 1))
         .addAttribute(ints("pads", 1L << 30, 1L << 30, 1L << 30, 1L << 30));
     within("onnx-run", graph("avgpool_pads.onnx", pool), ONNX_BUDGET, budget);
-    // a negative-step Slice over a 200 M-element expanded view (it once built a list of 200 M indices)
+    // a negative-step Slice over 30 M elements, within the budget: it runs (it once built a list of 30 M boxed
+    // indices, 1.5 GB of heap), and one over 200 M elements, refused by the budget at the Expand
     within("onnx-run", graph("slice_reverse.onnx", node("Slice", "e", "starts", "ends", "axes", "steps"),
+        node("Expand", "x", "eshape").setOutput(0, "e"), longs("eshape", 30_000_000L), longs("starts", -1),
+        longs("ends", Long.MIN_VALUE), longs("axes", 0), longs("steps", -1)), ONNX_BUDGET, budget);
+    within("onnx-run", graph("slice_reverse_big.onnx", node("Slice", "e", "starts", "ends", "axes", "steps"),
         node("Expand", "x", "eshape").setOutput(0, "e"), longs("eshape", 200_000_000L), longs("starts", -1),
         longs("ends", Long.MIN_VALUE), longs("axes", 0), longs("steps", -1)), ONNX_BUDGET, budget);
     long[] r40 = new long[40];
