@@ -169,6 +169,19 @@ public final class Demo {
     log.flush();
   }
 
+  /**
+   * The accuracy table the README quotes, rendered from a demo run's {@code metrics.json}: strategy, Graft's mean test
+   * accuracy over the run's seeds, PyTorch's reference mean. The README's copy is checked against the committed run
+   * in {@code docs/demo/metrics.json} (regenerate both with {@code graft demo --out docs/demo}).
+   */
+  public static String readmeTable(JsonNode metrics) {
+    StringBuilder sb = new StringBuilder(String.format("%-16s %14s %16s%n", "strategy", "Graft acc (%)",
+        "PyTorch acc (%)"));
+    metrics.path("strategies").fields().forEachRemaining(e -> sb.append(String.format("%-16s %14.2f %16.2f%n",
+        e.getKey(), e.getValue().path("graft_mean").asDouble(), e.getValue().path("pytorch_mean").asDouble())));
+    return sb.toString();
+  }
+
   static void writeMetrics(Path out, List<Row> rows, JsonNode reference, int[] seeds, int epochs, String stage1) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("demo", "Fashion-MNIST 0-4 -> 5-9, 100 images per class, smallcnn");

@@ -55,14 +55,19 @@ import java.util.zip.ZipFile;
  * read one at a time and released once their tensors are built; each tensor is decoded in bounded chunks.
  *
  * <p>The readers' rule: a file of N bytes makes the process allocate at most max(64 MiB, 4·N) beyond the tensors it
- * returns (k = 4: one storage's bytes, at most N, or inflated ones, at most 4·N + 64 MiB, plus chunks; the tensors are
- * bounded in turn by 2·(2·N + 64 MiB), float16/bfloat16 widening to float32).
+ * returns (k = 4: one storage's bytes, at most N, or inflated ones, at most 4·N + 64 MiB, plus chunks); the tensors are
+ * bounded in turn by 2·(2·N + 64 MiB) + {@link #VIEW_ALLOWANCE} (views copied out, float16/bfloat16 widening to
+ * float32).
  */
 public final class TorchPth {
   /** All tensors of a file hold at most this many times the bytes of the storages they view (plus the allowance). */
   public static final int MAX_VIEW_EXPANSION = 2;
-  /** Bytes of tensor data any file may build beyond {@link #MAX_VIEW_EXPANSION} times its storages. */
-  public static final long VIEW_ALLOWANCE = 64L << 20;
+  /**
+   * Bytes of tensor data any file may build beyond {@link #MAX_VIEW_EXPANSION} times its storages: 1 GiB, the same
+   * cap as an ONNX graph's intermediates. Overlapping views are legitimate torch files (Graft's own zoo fixtures build
+   * VGG-11's 531 MB of weights from views of 257 KB of storages), so the bound is a cap, not a ratio alone.
+   */
+  public static final long VIEW_ALLOWANCE = 1L << 30;
   /** Compressed zip entries inflate, all together, to at most this many times the file's size (plus allowance). */
   public static final int MAX_INFLATE_RATIO = 4;
   /** Bytes compressed entries may inflate to beyond {@link #MAX_INFLATE_RATIO} times the file's size. */

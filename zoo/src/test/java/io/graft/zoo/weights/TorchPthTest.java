@@ -191,7 +191,7 @@ class TorchPthTest {
     assertRefused(one, "tensor 'w'", "views may not expand storages");
     PthFiles four = new PthFiles();
     for (int i = 0; i < 4; i++) {
-      four.add("w" + i, s, 0, new long[] {(1L << 22) + 64}, new long[] {0}); // the fourth crosses 64 MiB
+      four.add("w" + i, s, 0, new long[] {(1L << 26) + 64}, new long[] {0}); // the fourth crosses 1 GiB
     }
     assertRefused(write("stride0x4.pth", four.zip()), "tensor 'w3'", "views may not expand storages");
     PthFiles.Storage v = PthFiles.floats("1", 1.5f, 2.5f);
