@@ -3,6 +3,8 @@ package io.graft.zoo;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.graft.zoo.onnx.Graphs;
+import io.graft.zoo.weights.PthFiles;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -14,9 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 import onnx.Onnx;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -29,8 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * budget. Each file is read in its own child JVM ({@link MemoryChild}), whose peak RSS (VmHWM) is compared with a
  * baseline child's. The children run with a 16 MiB young generation, so that resident memory follows what the
  * reader keeps rather than how much garbage the collector lets pile up before its first collection (the default
- * young generation here is a third of a 384 MiB heap). The files are crafted like the ones that once took gigabytes: stride-0 views of a tiny storage,
- * a deflated storage that inflates 1000-fold, a header of hundreds of thousands of empty tensors, a wide float16
+ * young generation here is a third of a 384 MiB heap). The files are crafted like the ones that once took
+ * gigabytes: stride-0 views of a tiny storage, a deflated storage that inflates 1000-fold, a header of hundreds of thousands of empty tensors, a wide float16
  * file, and graphs of a hundred bytes that expand, tile, pad or pool to hundreds of millions of elements.
  */
 class ReaderMemoryTest {
@@ -153,134 +152,50 @@ class ReaderMemoryTest {
   void graphsThatAllocateAtRunTime() throws Exception {
     String budget = "-Dgraft.onnx.maxIntermediateBytes=" + ONNX_BUDGET;
     long big = 600_000_000L;
-    within("onnx-run", graph("expand.onnx", node("Expand", "x", "shape"), longs("shape", big)), ONNX_BUDGET, budget);
-    within("onnx-run", graph("constant_of_shape.onnx", node("Add", "c", "x"), longs("shape", big),
+    within("onnx-run", graph("expand.onnx", node("Expand", "x", "shape"), Graphs.longs("shape", big)), ONNX_BUDGET,
+        budget);
+    within("onnx-run", graph("constant_of_shape.onnx", node("Add", "c", "x"), Graphs.longs("shape", big),
         node("ConstantOfShape", "shape").setOutput(0, "c")), ONNX_BUDGET, budget);
-    within("onnx-run", graph("tile.onnx", node("Tile", "x", "reps"), longs("reps", big)), ONNX_BUDGET, budget);
-    within("onnx-run", graph("pad.onnx", node("Pad", "x", "pads"), longs("pads", 0, big)), ONNX_BUDGET, budget);
-    Onnx.NodeProto.Builder pool = node("AveragePool", "x4").addAttribute(ints("kernel_shape", 1, 1))
-        .addAttribute(ints("pads", 1L << 30, 1L << 30, 1L << 30, 1L << 30));
+    within("onnx-run", graph("tile.onnx", node("Tile", "x", "reps"), Graphs.longs("reps", big)), ONNX_BUDGET,
+        budget);
+    within("onnx-run", graph("pad.onnx", node("Pad", "x", "pads"), Graphs.longs("pads", 0, big)), ONNX_BUDGET,
+        budget);
+    Onnx.NodeProto.Builder pool = node("AveragePool", "x4").addAttribute(Graphs.ints("kernel_shape", 1, 1))
+        .addAttribute(Graphs.ints("pads", 1L << 30, 1L << 30, 1L << 30, 1L << 30));
     within("onnx-run", graph("avgpool_pads.onnx", pool), ONNX_BUDGET, budget);
     // a negative-step Slice over 30 M elements, within the budget: it runs (it once built a list of 30 M boxed
     // indices, 1.5 GB of heap), and one over 200 M elements, refused by the budget at the Expand
     within("onnx-run", graph("slice_reverse.onnx", node("Slice", "e", "starts", "ends", "axes", "steps"),
-        node("Expand", "x", "eshape").setOutput(0, "e"), longs("eshape", 30_000_000L), longs("starts", -1),
-        longs("ends", Long.MIN_VALUE), longs("axes", 0), longs("steps", -1)), ONNX_BUDGET, budget);
+        node("Expand", "x", "eshape").setOutput(0, "e"), Graphs.longs("eshape", 30_000_000L),
+        Graphs.longs("starts", -1), Graphs.longs("ends", Long.MIN_VALUE), Graphs.longs("axes", 0),
+        Graphs.longs("steps", -1)), ONNX_BUDGET, budget);
     within("onnx-run", graph("slice_reverse_big.onnx", node("Slice", "e", "starts", "ends", "axes", "steps"),
-        node("Expand", "x", "eshape").setOutput(0, "e"), longs("eshape", 200_000_000L), longs("starts", -1),
-        longs("ends", Long.MIN_VALUE), longs("axes", 0), longs("steps", -1)), ONNX_BUDGET, budget);
+        node("Expand", "x", "eshape").setOutput(0, "e"), Graphs.longs("eshape", 200_000_000L),
+        Graphs.longs("starts", -1), Graphs.longs("ends", Long.MIN_VALUE), Graphs.longs("axes", 0),
+        Graphs.longs("steps", -1)), ONNX_BUDGET, budget);
     long[] r40 = new long[40];
     java.util.Arrays.fill(r40, 1);
     r40[39] = 4;
     within("onnx-run", graph("rank40.onnx", node("Softmax", "r"), node("Reshape", "x", "rshape").setOutput(0, "r"),
-        longs("rshape", r40)), ONNX_BUDGET, budget);
+        Graphs.longs("rshape", r40)), ONNX_BUDGET, budget);
   }
 
   // ------------------------------------------------------------------------------------------------ crafting
 
-  /**
-   * A zip .pth whose pickle (protocol 2, as torch.save writes) is an OrderedDict of {@code views} tensors, each a
-   * view of the same float storage of {@code storageFloats} zeros with the given size and stride.
-   */
+  /** A zip .pth of {@code views} tensors, each a view of one float storage of {@code storageFloats} zeros. */
   static Path pth(String name, int storageFloats, long[] size, long[] stride, int views) throws IOException {
-    Path p = tmp.resolve(name);
-    try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(p))) {
-      stored(z, "archive/data.pkl", statePickle(storageFloats, size, stride, views));
-      stored(z, "archive/data/0", new byte[4 * storageFloats]);
-      stored(z, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII));
-    }
-    return p;
-  }
-
-  /** A .pth of one tensor over a storage of {@code floats} zeros, its entry deflated. */
-  static Path pthDeflated(String name, int floats) throws IOException {
-    Path p = tmp.resolve(name);
-    try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(p))) {
-      stored(z, "archive/data.pkl", statePickle(floats, new long[] {floats}, new long[] {1}, 1));
-      z.setMethod(ZipOutputStream.DEFLATED);
-      z.setLevel(9);
-      z.putNextEntry(new ZipEntry("archive/data/0"));
-      byte[] zeros = new byte[1 << 20];
-      for (long done = 0; done < 4L * floats; done += zeros.length) {
-        z.write(zeros);
-      }
-      z.closeEntry();
-      stored(z, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII));
-    }
-    return p;
-  }
-
-  private static void stored(ZipOutputStream z, String name, byte[] data) throws IOException {
-    ZipEntry e = new ZipEntry(name);
-    e.setMethod(ZipEntry.STORED);
-    e.setSize(data.length);
-    CRC32 crc = new CRC32();
-    crc.update(data);
-    e.setCrc(crc.getValue());
-    z.putNextEntry(e);
-    z.write(data);
-    z.closeEntry();
-  }
-
-  /** The pickle torch.save writes for an OrderedDict of float tensors over storage key "0". */
-  static byte[] statePickle(long storageFloats, long[] size, long[] stride, int views) {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    b.write(0x80);
-    b.write(2); // PROTO 2
-    global(b, "collections", "OrderedDict");
-    b.write(')'); // EMPTY_TUPLE
-    b.write('R'); // REDUCE
+    PthFiles f = new PthFiles();
+    PthFiles.Storage s = PthFiles.zeros("0", storageFloats);
     for (int v = 0; v < views; v++) {
-      unicode(b, "w" + v);
-      global(b, "torch._utils", "_rebuild_tensor_v2");
-      b.write('(');
-      b.write('('); // the persistent id: ('storage', FloatStorage, key, location, numel)
-      unicode(b, "storage");
-      global(b, "torch", "FloatStorage");
-      unicode(b, "0");
-      unicode(b, "cpu");
-      integer(b, storageFloats);
-      b.write('t');
-      b.write('Q'); // BINPERSID
-      integer(b, 0); // storage offset
-      tuple(b, size);
-      tuple(b, stride);
-      b.write(0x89); // NEWFALSE: requires_grad
-      global(b, "collections", "OrderedDict");
-      b.write(')');
-      b.write('R');
-      b.write('t');
-      b.write('R');
-      b.write('s'); // SETITEM
+      f.add("w" + v, s, 0, size, stride);
     }
-    b.write('.');
-    return b.toByteArray();
+    return Files.write(tmp.resolve(name), f.zip());
   }
 
-  private static void global(ByteArrayOutputStream b, String module, String name) {
-    b.write('c');
-    b.writeBytes((module + "\n" + name + "\n").getBytes(StandardCharsets.US_ASCII));
-  }
-
-  private static void unicode(ByteArrayOutputStream b, String s) {
-    byte[] u = s.getBytes(StandardCharsets.UTF_8);
-    b.write('X');
-    b.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(u.length).array());
-    b.writeBytes(u);
-  }
-
-  private static void integer(ByteArrayOutputStream b, long v) {
-    b.write(0x8a); // LONG1: little-endian two's complement, 8 bytes
-    b.write(8);
-    b.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array());
-  }
-
-  private static void tuple(ByteArrayOutputStream b, long[] v) {
-    b.write('(');
-    for (long x : v) {
-      integer(b, x);
-    }
-    b.write('t');
+  /** A .pth of one tensor over a storage of {@code floats} zeros, its entries deflated. */
+  static Path pthDeflated(String name, int floats) throws IOException {
+    return Files.write(tmp.resolve(name), new PthFiles().add("w", PthFiles.zeros("0", floats), 0,
+        new long[] {floats}, new long[] {1}).zip(true, null));
   }
 
   static Path safetensors(String name, String header, long dataBytes) throws IOException {
@@ -321,23 +236,6 @@ class ReaderMemoryTest {
     return n.addOutput("y");
   }
 
-  static Onnx.AttributeProto ints(String name, long... v) {
-    Onnx.AttributeProto.Builder a = Onnx.AttributeProto.newBuilder().setName(name)
-        .setType(Onnx.AttributeProto.AttributeType.INTS);
-    for (long x : v) {
-      a.addInts(x);
-    }
-    return a.build();
-  }
-
-  static Onnx.TensorProto longs(String name, long... v) {
-    Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name).setDataType(7).addDims(v.length);
-    for (long x : v) {
-      t.addInt64Data(x);
-    }
-    return t.build();
-  }
-
   /**
    * A graph whose first node computes the output "y"; its inputs are "x" (float [1]) and "x4" (float [1,1,1,1]) when
    * a node reads them, the rest come from initializers or earlier nodes (listed after the first, run in order).
@@ -361,24 +259,13 @@ class ReaderMemoryTest {
       usesX4 |= n.getInputList().contains("x4");
     }
     if (usesX) {
-      g.addInput(input("x", 1));
+      g.addInput(Graphs.input("x", 1, 1));
     }
     if (usesX4) {
-      g.addInput(input("x4", 1, 1, 1, 1));
+      g.addInput(Graphs.input("x4", 1, 1, 1, 1, 1));
     }
     g.addOutput(Onnx.ValueInfoProto.newBuilder().setName("y"));
-    Path p = tmp.resolve(name);
-    Files.write(p, Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
-        .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setDomain("").setVersion(13)).build().toByteArray());
-    return p;
+    return Graphs.save(tmp.resolve(name), g, 13);
   }
 
-  private static Onnx.ValueInfoProto input(String name, long... dims) {
-    Onnx.TensorShapeProto.Builder s = Onnx.TensorShapeProto.newBuilder();
-    for (long d : dims) {
-      s.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
-    }
-    return Onnx.ValueInfoProto.newBuilder().setName(name).setType(Onnx.TypeProto.newBuilder()
-        .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(1).setShape(s))).build();
-  }
 }

@@ -58,6 +58,16 @@ class ImageFormatsTest {
     }
   }
 
+  /** An ImageFolder lists .webp files, as torchvision's does (they decode through the WebP plug-in). */
+  @Test
+  void anImageFolderReadsWebp(@org.junit.jupiter.api.io.TempDir Path root) throws IOException {
+    Path cls = java.nio.file.Files.createDirectories(root.resolve("a"));
+    java.nio.file.Files.copy(resource("red-blue-8x8-lossless.webp"), cls.resolve("x.webp"));
+    ImageFolder f = new ImageFolder(root);
+    assertEquals(1, f.size());
+    assertEquals(8, f.get(0).image().width());
+  }
+
   @Test
   void losslessWebpDecodesExactly() throws IOException {
     BufferedImage img = ImageDecoder.read(resource("red-blue-8x8-lossless.webp"));

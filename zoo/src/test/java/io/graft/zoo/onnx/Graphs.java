@@ -7,10 +7,10 @@ import java.util.List;
 import onnx.Onnx;
 
 /** Small ONNX graphs built in tests with the protobuf classes. */
-final class Graphs {
+public final class Graphs {
   private Graphs() {}
 
-  static Onnx.ValueInfoProto input(String name, int elemType, long... dims) {
+  public static Onnx.ValueInfoProto input(String name, int elemType, long... dims) {
     Onnx.TensorShapeProto.Builder s = Onnx.TensorShapeProto.newBuilder();
     for (long d : dims) {
       s.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
@@ -27,7 +27,7 @@ final class Graphs {
     return n.build();
   }
 
-  static Onnx.AttributeProto ints(String name, long... v) {
+  public static Onnx.AttributeProto ints(String name, long... v) {
     Onnx.AttributeProto.Builder a = Onnx.AttributeProto.newBuilder().setName(name)
         .setType(Onnx.AttributeProto.AttributeType.INTS);
     for (long x : v) {
@@ -63,7 +63,7 @@ final class Graphs {
     return t.build();
   }
 
-  static Onnx.TensorProto longs(String name, long... v) {
+  public static Onnx.TensorProto longs(String name, long... v) {
     Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name)
         .setDataType(Onnx.TensorProto.DataType.INT64_VALUE).addDims(v.length);
     for (long x : v) {
@@ -72,7 +72,7 @@ final class Graphs {
     return t.build();
   }
 
-  static Path save(Path p, Onnx.GraphProto.Builder g, int opset) throws IOException {
+  public static Path save(Path p, Onnx.GraphProto.Builder g, int opset) throws IOException {
     Onnx.ModelProto m = Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
         .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset)).build();
     Files.write(p, m.toByteArray());

@@ -20,9 +20,9 @@ import java.util.zip.ZipOutputStream;
  * views whose storages are persistent ids, written either as a zip archive (each entry stored or deflated, its
  * declared size optionally a lie) or in the legacy format.
  */
-final class PthFiles {
+public final class PthFiles {
   /** A storage: its key, torch type name ({@code FloatStorage}, ...), declared element count and bytes. */
-  record Storage(String key, String type, long numel, byte[] bytes) {}
+  public record Storage(String key, String type, long numel, byte[] bytes) {}
 
   /** A tensor entry: a view over a storage. */
   record View(String name, Storage storage, long offset, long[] size, long[] stride) {}
@@ -30,14 +30,14 @@ final class PthFiles {
   private final List<View> views = new ArrayList<>();
   private final Map<String, Storage> storages = new LinkedHashMap<>();
 
-  PthFiles add(String name, Storage s, long offset, long[] size, long[] stride) {
+  public PthFiles add(String name, Storage s, long offset, long[] size, long[] stride) {
     views.add(new View(name, s, offset, size, stride));
     storages.putIfAbsent(s.key(), s);
     return this;
   }
 
   /** A float32 storage holding {@code values}. */
-  static Storage floats(String key, float... values) {
+  public static Storage floats(String key, float... values) {
     ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
     for (float v : values) {
       b.putFloat(v);
@@ -46,7 +46,7 @@ final class PthFiles {
   }
 
   /** A float32 storage of {@code numel} zeros, written in chunks (never held as one array). */
-  static Storage zeros(String key, long numel) {
+  public static Storage zeros(String key, long numel) {
     return new Storage(key, "FloatStorage", numel, null);
   }
 
@@ -83,7 +83,7 @@ final class PthFiles {
   }
 
   /** A zip-format file; {@code deflate} compresses every entry, {@code declaredSizes} overrides storages' sizes. */
-  byte[] zip(boolean deflate, Map<String, Long> declaredSizes) {
+  public byte[] zip(boolean deflate, Map<String, Long> declaredSizes) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (ZipOutputStream z = new ZipOutputStream(out)) {
       put(z, "archive/data.pkl", pickle(false), deflate);
@@ -110,7 +110,7 @@ final class PthFiles {
     return zip;
   }
 
-  byte[] zip() {
+  public byte[] zip() {
     return zip(false, null);
   }
 
