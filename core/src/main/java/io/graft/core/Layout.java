@@ -73,6 +73,21 @@ public final class Layout {
     return o != null && isIdentity(o);
   }
 
+  /**
+   * Whether {@code stride} is the C-order (row-major) stride of {@code shape}, size-1 dimensions aside: the layout a
+   * file stores and an array must have to be copied as one block.
+   */
+  public static boolean isCContiguous(long[] shape, long[] stride) {
+    long expected = 1;
+    for (int i = shape.length - 1; i >= 0; i--) {
+      if (shape[i] != 1 && stride[i] != expected) {
+        return false;
+      }
+      expected *= shape[i];
+    }
+    return true;
+  }
+
   private static boolean isIdentity(int[] order) {
     for (int i = 0; i < order.length; i++) {
       if (order[i] != i) {

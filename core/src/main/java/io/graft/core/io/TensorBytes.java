@@ -2,6 +2,7 @@ package io.graft.core.io;
 
 import io.graft.core.Backend;
 import io.graft.core.GraftException;
+import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import java.io.IOException;
@@ -233,16 +234,7 @@ public final class TensorBytes {
     if (a.offset() != 0 || a.length() != a.data().length()) {
       return false;
     }
-    long[] shape = a.shape();
-    long[] stride = a.stride();
-    long expected = 1;
-    for (int i = shape.length - 1; i >= 0; i--) {
-      if (shape[i] != 1 && stride[i] != expected) {
-        return false;
-      }
-      expected *= shape[i];
-    }
-    return true;
+    return Layout.isCContiguous(a.shape(), a.stride());
   }
 
   /** Copies a dense array's native bytes (little-endian on disk) to {@code out}, one chunk at a time. */

@@ -1,6 +1,7 @@
 package io.graft.zoo.weights;
 
 import io.graft.core.GraftException;
+import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
@@ -638,7 +639,7 @@ public final class TorchPth {
     if (data == null) {
       throw new GraftException(src + ": tensor '" + key + "' refers to storage '" + s.key + "', which has no data");
     }
-    if (isContiguous(size, v.stride())) {
+    if (Layout.isCContiguous(size, v.stride())) {
       ByteBuffer b = data.duplicate();
       b.position(Math.toIntExact(v.offset() * es));
       b = b.slice();
@@ -664,16 +665,5 @@ public final class TorchPth {
         }
       }
     });
-  }
-
-  private static boolean isContiguous(long[] size, long[] stride) {
-    long expected = 1;
-    for (int i = size.length - 1; i >= 0; i--) {
-      if (size[i] != 1 && stride[i] != expected) {
-        return false;
-      }
-      expected *= size[i];
-    }
-    return true;
   }
 }
