@@ -126,7 +126,11 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
         }
         train = te;
         val = te;
-        test = classSpec == null ? te : te.selectClasses(classes(classSpec, te.numClasses()));
+        if (classSpec != null) { // it would renumber the labels the saved names fixed, silently
+          throw new GraftException("--classes " + classSpec + ": the weights carry their class names " + knownClasses
+              + ", and the test folder is matched to them by name; leave out --classes");
+        }
+        test = te;
         Transform evalT = evalTransform(small, false, null, imageSize);
         return new DataSource(test, test, test, evalT, evalT, missing, testSplit);
       }

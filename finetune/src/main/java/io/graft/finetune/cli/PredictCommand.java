@@ -98,7 +98,7 @@ final class PredictCommand implements Callable<Integer> {
     }
     Module m = ModelLoading.load(model, weights, numClasses);
     m.eval();
-    Tensor logits = chunked(m::call, x, batchSize, false);
+    Tensor logits = chunked(m::call, x, batchSize, null);
     Npy.write(output, logits);
     spec.commandLine().getOut().printf("%s: %d images -> %s %s%s%n", model, x.shape()[0], output,
         java.util.Arrays.toString(logits.shape()), saved == null ? "" : "; classes " + saved);
@@ -120,29 +120,38 @@ final class PredictCommand implements Callable<Integer> {
   }
 
   /**
-   * {@code f} over {@code x} in chunks of {@code chunk} rows along the batch dimension, outputs concatenated; with
-   * {@code pad}, a short last chunk is padded with zero rows to the full chunk (for a graph whose batch size is
-   * fixed) and only its own rows of the output are kept.
+   * {@code f} over {@code x} in chunks of {@code chunk} rows along the batch dimension, outputs concatenated; every
+   * chunk's output must have one row per input row. With {@code fixed} (a graph whose batch size is fixed), a short
+   * last chunk is padded with zero rows to the full chunk and only its own rows of the output are kept, unless the
+   * graph mixes the rows of a batch (batch-statistics BatchNormalization), where padding would change the real rows.
    */
-  private Tensor chunked(java.util.function.Function<Tensor, Tensor> f, Tensor x, long chunk, boolean pad) {
+  private Tensor chunked(java.util.function.Function<Tensor, Tensor> f, Tensor x, long chunk, OnnxModel fixed) {
     long n = x.shape()[0];
+    if (fixed != null && n % chunk != 0 && fixed.mixesBatchRows()) {
+      throw new GraftException(onnx + ": the graph takes batches of exactly " + chunk + " and normalises with "
+          + "batch statistics (BatchNormalization in training mode), so a short last batch cannot be padded "
+          + "without changing its results; give a multiple of " + chunk + " inputs (got " + n + ")");
+    }
     List<Tensor> outs = new ArrayList<>();
     try (var g = GradMode.disabled()) {
       for (long i = 0; i < n; i += chunk) {
         long end = Math.min(n, i + chunk);
-        Tensor part = n <= chunk && i == 0 && !pad ? x : ShapeOps.slice(x, 0, i, end, 1);
-        if (pad && end - i < chunk) {
+        boolean pad = fixed != null && end - i < chunk;
+        Tensor part = n <= chunk && i == 0 && fixed == null ? x : ShapeOps.slice(x, 0, i, end, 1);
+        if (pad) {
           long[] zs = x.shape().clone();
           zs[0] = chunk - (end - i);
           part = ShapeOps.cat(0, part, Tensor.zeros(zs).to(x.dtype()));
         }
         Tensor y = f.apply(part);
-        if (pad && end - i < chunk) {
-          if (y.rank() == 0 || y.shape()[0] != chunk) {
-            throw new GraftException(onnx + ": the graph's output has shape " + java.util.Arrays.toString(y.shape())
-                + ", not a batch of " + chunk + " rows, so a short batch cannot be padded; give a multiple of "
-                + chunk + " inputs");
-          }
+        boolean split = n > chunk || pad;
+        if (split && (y.rank() == 0 || y.shape()[0] != part.shape()[0])) {
+          throw new GraftException((onnx != null ? onnx : model) + ": the output has shape "
+              + java.util.Arrays.toString(y.shape()) + ", not one row per input row (" + part.shape()[0]
+              + "), so the input cannot be run in batches of " + chunk + "; give " + chunk + " inputs at most"
+              + (fixed != null ? ", a multiple of " + chunk : ""));
+        }
+        if (pad) {
           y = ShapeOps.slice(y, 0, 0, end - i, 1);
         }
         outs.add(y);
@@ -181,7 +190,7 @@ final class PredictCommand implements Callable<Integer> {
         y = m.call(x);
       }
     } else {
-      y = chunked(m::call, x, fixed > 0 ? fixed : batchSize, fixed > 0);
+      y = chunked(m::call, x, fixed > 0 ? fixed : batchSize, fixed > 0 ? m : null);
     }
     Npy.write(output, y);
     spec.commandLine().getOut().printf("%s (%s): %s -> %s %s%s%n", onnx.getFileName(), m.outputNames().get(0),
@@ -203,7 +212,7 @@ final class PredictCommand implements Callable<Integer> {
           + java.util.Arrays.toString(declared) + " (-1: any size), got shape " + java.util.Arrays.toString(x.shape()));
     }
     long fixed = staticBatch(c.backbone());
-    Tensor y = chunked(c::call, x, fixed > 0 ? fixed : batchSize, fixed > 0);
+    Tensor y = chunked(c::call, x, fixed > 0 ? fixed : batchSize, fixed > 0 ? c.backbone() : null);
     Npy.write(output, y);
     spec.commandLine().getOut().printf("%s + %s: %s -> %s %s%s%n", onnx.getFileName(), weights.getFileName(),
         java.util.Arrays.toString(x.shape()), output, java.util.Arrays.toString(y.shape()),

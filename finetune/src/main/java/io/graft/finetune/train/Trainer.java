@@ -159,6 +159,7 @@ public final class Trainer {
     int bad = 0;
     StateDict bestState = null;
     int start = 0;
+    boolean stopped = false;
     checkpointEpoch = -1;
     if (o.checkpoint() != null && o.resume() && Files.isRegularFile(o.checkpoint())) {
       StateDict savedBest = new StateDict();
@@ -171,7 +172,8 @@ public final class Trainer {
       bad = ts.badEpochs();
       bestState = savedBest.isEmpty() ? null : savedBest;
       history.addAll(ts.history());
-      if (ts.stopped()) {
+      stopped = ts.stopped(); // a run that had stopped early stays stopped, and says so in its history
+      if (stopped) {
         start = o.epochs();
       }
       for (TrainListener l : listeners) {
@@ -180,7 +182,6 @@ public final class Trainer {
     }
     FeatureCache trainCache = null;
     FeatureCache valCache = null;
-    boolean stopped = false;
     try {
       for (int epoch = start; epoch < o.epochs() && !stopped; epoch++) {
         for (TrainListener l : listeners) {

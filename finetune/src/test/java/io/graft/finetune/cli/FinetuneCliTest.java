@@ -108,6 +108,12 @@ class FinetuneCliTest {
     assertEquals(0, e.code(), e.err());
     assertTrue(e.out().contains(String.format("top-1 %.2f%%", acc)), e.out() + " vs " + acc);
     assertTrue(e.err().contains("warning") && e.err().contains("[bag]"), e.err());
+    // --classes would renumber the labels that the saved names fixed: refused
+    Result renumbered = run("eval", "--model", "smallcnn", "--weights", out.resolve("model.safetensors").toString(),
+        "--data", other.toString(), "--classes", "1-3");
+    assertEquals(Graft.BAD_INPUT, renumbered.code(), renumbered.err());
+    assertTrue(renumbered.err().contains("--classes 1-3") && renumbered.err().contains("class names"),
+        renumbered.err());
     // a test folder with a class the model was not trained on is refused, naming it
     TinyImageFolder.images(other.resolve("test"), "hat", 3, 2, 9);
     Result bad = run("eval", "--model", "smallcnn", "--weights", out.resolve("model.safetensors").toString(),

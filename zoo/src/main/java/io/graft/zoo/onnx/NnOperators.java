@@ -303,6 +303,17 @@ final class NnOperators {
     return ShapeOps.slice(ShapeOps.reshape(joined, flat), dim, 0, (xs[dim] - 1) * stride + 1, 1);
   }
 
+  /**
+   * Whether a BatchNormalization node normalises with its batch's statistics: the graph decides this, not
+   * {@code train()}/{@code eval()} (opset 14+: {@code training_mode}; earlier: when its running statistics are asked
+   * for, or {@code is_test} is 0 before opset 7). Such a node mixes the rows of a batch.
+   */
+  static boolean batchStatistics(OnnxNode n) {
+    boolean statsWanted = n.outputs().stream().skip(1).anyMatch(o -> !o.isEmpty());
+    return n.opset() >= 14 ? n.i("training_mode", 0) != 0
+        : n.opset() < 7 ? n.i("is_test", 0) == 0 && statsWanted : statsWanted;
+  }
+
   private static Tensor[] batchNorm(OnnxNode n, Tensor[] in, boolean training) {
     Tensor x = in(n, in, 0);
     if (x.rank() < 2) {
@@ -319,9 +330,7 @@ final class NnOperators {
     if (n.opset() < 9 && n.i("spatial", 1) == 0) {
       throw n.error("BatchNormalization with spatial=0 (per-activation statistics) is not supported");
     }
-    boolean statsWanted = n.outputs().stream().skip(1).anyMatch(o -> !o.isEmpty());
-    boolean batchStats = n.opset() >= 14 ? n.i("training_mode", 0) != 0
-        : n.opset() < 7 ? n.i("is_test", 0) == 0 && statsWanted : statsWanted;
+    boolean batchStats = batchStatistics(n);
     double eps = n.f("epsilon", 1e-5f);
     double momentum = 1 - n.f("momentum", 0.9f);   // ONNX: running = running * momentum + batch * (1 - momentum)
     Tensor mean = in(n, in, 3);

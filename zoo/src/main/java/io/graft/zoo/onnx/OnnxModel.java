@@ -363,6 +363,14 @@ public final class OnnxModel extends Module {
     return source;
   }
 
+  /**
+   * Whether some node mixes the rows of a batch (a BatchNormalization that normalises with batch statistics, as an
+   * export in training mode does), so that rows added to a batch would change the other rows' outputs.
+   */
+  public boolean mixesBatchRows() {
+    return nodes.stream().anyMatch(n -> n.opType().equals("BatchNormalization") && NnOperators.batchStatistics(n));
+  }
+
   /** Operator types used by the graph, with counts, in first-use order. */
   public Map<String, Integer> operatorCounts() {
     Map<String, Integer> c = new LinkedHashMap<>();
