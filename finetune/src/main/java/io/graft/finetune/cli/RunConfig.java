@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.graft.core.GraftException;
+import io.graft.core.io.JsonFields;
 import io.graft.core.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -65,15 +66,17 @@ record RunConfig(Map<String, String> options, List<String> classes) {
             + "-byte cap; not a file graft finetune wrote");
       }
       Map<String, Object> m = JSON.readValue(f.toFile(), new TypeReference<Map<String, Object>>() {});
-      Object opts = m.get("options");
-      Object cls = m.get("classes");
-      if (!(opts instanceof Map<?, ?> om) || !(cls instanceof List<?> cl)) {
-        throw new GraftException(f + ": expected the keys 'options' (an object) and 'classes' (a list)");
-      }
+      String where = f.toString();
       Map<String, String> o = new LinkedHashMap<>();
-      om.forEach((k, v) -> o.put(String.valueOf(k), v == null ? null : String.valueOf(v)));
+      JsonFields.map(m, "options", where).forEach((k, v) -> o.put(k, v == null ? null : String.valueOf(v)));
       List<String> c = new ArrayList<>();
-      cl.forEach(v -> c.add(String.valueOf(v)));
+      List<?> cl = JsonFields.list(m, "classes", where);
+      for (int i = 0; i < cl.size(); i++) {
+        if (!(cl.get(i) instanceof String name)) {
+          throw new GraftException(where + ": field 'classes[" + i + "]' must be a class name, got " + cl.get(i));
+        }
+        c.add(name);
+      }
       return new RunConfig(o, c);
     } catch (IOException e) {
       throw new GraftException(f + ": not a readable run config (" + e.getMessage() + ")", e);
