@@ -191,15 +191,46 @@ public final class Backend {
     }
   }
 
-  private static String describeLoaded() {
-    String backend = Nd4j.getBackend().getClass().getSimpleName();
-    StringBuilder sb = new StringBuilder("ND4J ").append(backend);
+  /**
+   * The native build of libnd4j that was loaded, named by its JavaCPP platform folder (e.g.
+   * {@code linux-x86_64-onednn-avx512}), or null when none is loaded.
+   */
+  public static String nativeBuild() {
+    init();
+    return nativeBuildLoaded();
+  }
+
+  private static String nativeBuildLoaded() {
     for (Map.Entry<String, String> e : Loader.getLoadedLibraries().entrySet()) {
       if (e.getKey().equals("nd4jcpu") || e.getKey().equals("nd4jcuda")) {
         Path lib = Path.of(e.getValue());
         Path dir = lib.getParent();
-        sb.append(", native build ").append(dir == null ? lib : dir.getFileName());
+        return String.valueOf(dir == null ? lib : dir.getFileName());
       }
+    }
+    return null;
+  }
+
+  /** The number of threads ND4J's native operations use ({@code omp.threads}), or -1 when ND4J does not say. */
+  public static int threads() {
+    init();
+    Object threads = Nd4j.getExecutioner().getEnvironmentInformation().get("omp.threads");
+    if (threads == null) {
+      return -1;
+    }
+    try {
+      return Integer.parseInt(threads.toString().trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private static String describeLoaded() {
+    String backend = Nd4j.getBackend().getClass().getSimpleName();
+    StringBuilder sb = new StringBuilder("ND4J ").append(backend);
+    String build = nativeBuildLoaded();
+    if (build != null) {
+      sb.append(", native build ").append(build);
     }
     String ext = System.getProperty(EXTENSION_PROPERTY);
     if (ext != null) {
