@@ -35,10 +35,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code graft finetune}: the whole workflow from the command line. */
-@Command(name = "finetune", mixinStandardHelpOptions = true,
+@Command(name = "finetune", mixinStandardHelpOptions = true, defaultValueProvider = ConfigReplay.class,
     description = "Fine-tune a zoo model on new classes: new head, freezing strategy, discriminative learning rates,"
         + " validation every epoch; writes metrics.json, the best weights (safetensors, torchvision names), the "
-        + "metrics log, the learning curve and a checkpoint to --out.")
+        + "metrics log, the learning curve, classes.json and a checkpoint to --out.")
 final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--model", description = "zoo architecture, e.g. resnet18 or smallcnn")
   String model;
@@ -135,11 +135,15 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "output folder")
   Path out;
 
+  @Option(names = ConfigReplay.OPTION, description = ConfigReplay.DESCRIPTION)
+  Path replay;
+
   @Spec
   CommandSpec spec;
 
   @Override
   public Integer call() throws IOException {
+    Map<String, Object> record = RunRecord.config(spec); // before any option field is changed below
     Strategy s = Strategy.parse(strategy);
     if (epochs < 1 || batch < 1 || patience < 0 || warmup < 0 || !(gradClip >= 0) || !Double.isFinite(gradClip)) {
       throw new GraftException("--epochs and --batch must be positive, --patience, --warmup and --grad-clip not "
@@ -206,6 +210,7 @@ final class FinetuneCommand implements Callable<Integer> {
     Loss loss = loss(ds, numClasses);
     AtomicFiles.directory(out, "--out");
     config.write(out);
+    ClassNames.write(out, classNames);
     var log = spec.commandLine().getOut();
     var err = spec.commandLine().getErr();
     ds.missing().forEach((split, names) -> err.println("graft: warning: " + split + "/ has no folder for class(es) "
@@ -258,6 +263,7 @@ final class FinetuneCommand implements Callable<Integer> {
     List<Map<String, Object>> hist = new ArrayList<>();
     h.epochs().forEach(e -> hist.add(MetricsLog.line(e)));
     metrics.put("history", hist);
+    metrics.put("config", record);
     byte[] json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(metrics);
     AtomicFiles.write(out.resolve("metrics.json"), o -> o.write(json));
     log.printf("test accuracy %.2f%% (top-5 %.2f%%); wrote %s%n", test.top1(), test.top5(), out);

@@ -12,8 +12,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The per-epoch metrics log: one JSON object per line, rewritten atomically after every epoch. Epochs are numbered
- * from 1, as on screen ({@link EpochStats#epoch()} counts from 0).
+ * The per-epoch metrics log: one JSON object per line, rewritten atomically after every epoch, and the same table as
+ * CSV beside it ({@link #csvPath}: {@code metrics.jsonl} gives {@code metrics.csv}), rewritten atomically with it.
+ * Epochs are numbered from 1, as on screen ({@link EpochStats#epoch()} counts from 0).
+ *
+ * <p>The CSV has a header row and one row per epoch: {@code epoch, train_loss, train_accuracy, val_loss,
+ * val_accuracy, val_top5}, the learning rate ({@code lr} with one parameter group, {@code lr_0, lr_1, ...} with
+ * several: one column per group), {@code seconds, images_per_second, feature_cache}. A value that does not exist
+ * (no validation set) is an empty cell; numbers are written as Java prints a double, which reads back exactly.
+ * Per-class accuracies and confusion matrices are in the JSON lines only.
  */
 public final class MetricsLog {
   private MetricsLog() {}
@@ -108,6 +115,45 @@ public final class MetricsLog {
     return out;
   }
 
+  /**
+   * Where the CSV beside the log {@code log} goes: its name with the extension replaced by {@code .csv}; null when
+   * that is the log itself (a log named {@code *.csv} gets no CSV).
+   */
+  public static Path csvPath(Path log) {
+    String name = log.getFileName().toString();
+    int dot = name.lastIndexOf('.');
+    Path csv = log.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".csv");
+    return csv.equals(log) ? null : csv;
+  }
+
+  /** The history as CSV text (see the class comment). */
+  public static String csv(List<EpochStats> history) {
+    int groups = 1;
+    for (EpochStats s : history) {
+      groups = Math.max(groups, s.lr().length);
+    }
+    StringBuilder sb = new StringBuilder("epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,");
+    for (int g = 0; g < groups; g++) {
+      sb.append(groups == 1 ? "lr" : "lr_" + g).append(',');
+    }
+    sb.append("seconds,images_per_second,feature_cache\n");
+    for (EpochStats s : history) {
+      sb.append(s.epoch() + 1).append(',').append(cell(s.trainLoss())).append(',').append(cell(s.trainAccuracy()))
+          .append(',').append(cell(s.valLoss())).append(',').append(cell(s.valAccuracy())).append(',')
+          .append(cell(s.valTop5())).append(',');
+      for (int g = 0; g < groups; g++) {
+        sb.append(g < s.lr().length ? cell(s.lr()[g]) : "").append(',');
+      }
+      sb.append(cell(s.seconds())).append(',').append(cell(s.imagesPerSecond())).append(',').append(s.cached())
+          .append('\n');
+    }
+    return sb.toString();
+  }
+
+  private static String cell(double d) {
+    return Double.isNaN(d) ? "" : Double.toString(d);
+  }
+
   public static void write(Path path, List<EpochStats> history) {
     StringBuilder sb = new StringBuilder();
     try {
@@ -119,5 +165,10 @@ public final class MetricsLog {
     }
     byte[] bytes = sb.toString().getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(path, out -> out.write(bytes));
+    Path csv = csvPath(path);
+    if (csv != null) {
+      byte[] table = csv(history).getBytes(StandardCharsets.UTF_8);
+      AtomicFiles.write(csv, out -> out.write(table));
+    }
   }
 }
