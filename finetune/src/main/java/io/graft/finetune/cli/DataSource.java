@@ -116,7 +116,7 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
         throw new GraftException("--data " + data + ": expected fashion-mnist:DIR, mnist:DIR, or an ImageFolder root"
             + " with train/ and val/ sub-folders");
       }
-      int channels = small ? 1 : 3;
+      int channels = imageChannels(model);
       if (knownClasses != null) {
         // evaluation of a model that saved its classes: only the test images (val/ without test/) are read
         testSplit = Files.isDirectory(root.resolve("test")) ? "test" : "val";
@@ -188,6 +188,20 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
       };
     }
     return new DataSource(train, val, test, trainT, evalT, missing, testSplit);
+  }
+
+  /**
+   * The evaluation transform of a model fine-tuned on an ImageFolder, for images outside any dataset ({@code graft
+   * predict --images}): the one {@link #open} gives an ImageFolder's validation and test images.
+   */
+  static Transform imageEvalTransform(String model, int imageSize) {
+    boolean small = model.equals("smallcnn");
+    return evalTransform(small, small, null, imageSize);
+  }
+
+  /** The channels an ImageFolder is decoded to for {@code model}: 1 for smallcnn, 3 otherwise. */
+  static int imageChannels(String model) {
+    return model.equals("smallcnn") ? 1 : 3;
   }
 
   /** Resize (to 28×28 for smallcnn, to 256/224 of the crop otherwise), centre crop, normalise. */

@@ -5,6 +5,7 @@ import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
 import io.graft.core.io.Npy;
 import io.graft.core.ops.ShapeOps;
+import io.graft.finetune.data.ImageFiles;
 import io.graft.layers.Module;
 import io.graft.zoo.models.Zoo;
 import io.graft.zoo.onnx.OnnxClassifier;
@@ -21,11 +22,20 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code graft predict}: eval-mode outputs for an NCHW .npy batch, of a zoo model with weights, or of an ONNX
- * graph imported as a whole ({@code --onnx}).
+ * graph imported as a whole ({@code --onnx}); or, with {@code --images}, the top-k class names and probabilities of
+ * image files (see {@link ImagePredictions}), preprocessed as {@code graft eval} preprocesses an ImageFolder's
+ * test images.
+ *
+ * <p>Class names for {@code --images}: {@code --classes FILE} when given; else those saved in the weights'
+ * safetensors metadata; else a {@code classes.json} beside the weights; else the class indices, with a warning.
+ * {@code --classes} must have as many names as the model has outputs, and as many as the weights' own names when
+ * they have some (it may rename, not renumber).
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
     description = "Eval-mode logits of a zoo model (--model with --weights) or of an ONNX graph (--onnx) for a "
-        + ".npy array, written as .npy.")
+        + ".npy array, written as .npy; or, with --images, each image's top-k classes and probabilities (softmax), "
+        + "printed and written to --output .csv or .json. Class names come from --classes FILE, else the weights' "
+        + "metadata, else classes.json beside the weights, else are the class indices.")
 final class PredictCommand implements Callable<Integer> {
   @Option(names = "--model", description = "architecture, e.g. resnet18 (${COMPLETION-CANDIDATES})",
       completionCandidates = ModelNames.class)
@@ -42,11 +52,29 @@ final class PredictCommand implements Callable<Integer> {
   @Option(names = "--num-classes", description = "classes of the head (default: read from the weights)")
   Integer numClasses;
 
-  @Option(names = "--input", required = true, description = "input .npy, float32 (N, C, H, W) with the model's "
+  @Option(names = "--input", description = "input .npy, float32 (N, C, H, W) with the model's "
       + "channels and sizes: (N, 3, H, W) for most, (N, 1, 28, 28) for smallcnn; an ONNX graph's declared shape")
   Path input;
 
-  @Option(names = "--output", required = true, description = "output .npy for the (N, classes) float32 logits")
+  @Option(names = "--images", arity = "1..*", description = "image files and folders (searched recursively for "
+      + ".jpg, .jpeg, .png, .bmp, .gif, .webp), instead of --input; resized, centre-cropped and normalised as graft "
+      + "eval does")
+  List<Path> images;
+
+  @Option(names = "--top-k", defaultValue = "5", description = "with --images: classes per image (default "
+      + "${DEFAULT-VALUE}; all classes when the model has fewer)")
+  int topK;
+
+  @Option(names = "--classes", description = "with --images: a class-names file (a JSON list, as classes.json, or "
+      + "one name per line), instead of the names the weights carry")
+  Path classesFile;
+
+  @Option(names = "--image-size", defaultValue = "224", description = "with --images: crop size for 3-channel "
+      + "models (default ${DEFAULT-VALUE}; an ONNX graph's declared size wins)")
+  int imageSize;
+
+  @Option(names = "--output", description = "with --input: output .npy for the (N, classes) float32 logits (required);"
+      + " with --images: predictions as .csv or .json (optional)")
   Path output;
 
   @Option(names = "--batch-size", defaultValue = "32", description = "images per forward pass (default ${DEFAULT-VALUE})")
@@ -66,6 +94,19 @@ final class PredictCommand implements Callable<Integer> {
   public Integer call() {
     if (batchSize < 1) {
       throw new GraftException("--batch-size must be positive, got " + batchSize);
+    }
+    if ((input == null) == (images == null)) {
+      throw new GraftException("give --input FILE.npy (logits to .npy) or --images DIR|FILE... (class names and "
+          + "probabilities), not " + (input == null ? "neither" : "both"));
+    }
+    if (images != null) {
+      return predictImages();
+    }
+    if (classesFile != null) {
+      throw new GraftException("--classes names the classes of --images predictions; --input writes logits only");
+    }
+    if (output == null) {
+      throw new GraftException("--input needs --output FILE.npy for the logits");
     }
     if (onnx != null) {
       if (model != null || numClasses != null) {
@@ -103,6 +144,98 @@ final class PredictCommand implements Callable<Integer> {
     spec.commandLine().getOut().printf("%s: %d images -> %s %s%s%n", model, x.shape()[0], output,
         java.util.Arrays.toString(logits.shape()), saved == null ? "" : "; classes " + saved);
     return 0;
+  }
+
+  /** {@code --images}: top-k class names and probabilities per image. */
+  private int predictImages() {
+    if (topK < 1) {
+      throw new GraftException("--top-k must be positive, got " + topK);
+    }
+    if (output != null) {
+      ImagePredictions.format(output); // refuse a bad extension before any work
+    }
+    Module m;
+    String name;
+    int size = imageSize;
+    if (onnx != null) {
+      if (model != null || numClasses != null) {
+        throw new GraftException("--onnx runs the file's own graph: leave out --model and --num-classes");
+      }
+      OnnxClassifier c = ModelLoading.loadOnnx(onnx, weights);
+      size = ModelLoading.onnxImageSize(c, imageSize);
+      m = c;
+      name = "onnx:" + onnx.getFileName();
+    } else {
+      if (model == null || weights == null) {
+        throw new GraftException("give --model with --weights, or --onnx FILE [--weights FILE]");
+      }
+      if (!Zoo.names().contains(model)) {
+        throw new GraftException("unknown model '" + model + "'; known: " + Zoo.names());
+      }
+      m = ModelLoading.load(model, weights, numClasses);
+      name = model;
+    }
+    long outputs = m instanceof io.graft.zoo.models.Classifier c ? c.head().outFeatures() : -1;
+    List<String> names = classNames(outputs);
+    ImageFiles files = ImageFiles.of(images, names, DataSource.imageChannels(name));
+    List<ImagePredictions.Row> rows = ImagePredictions.run(m, files, DataSource.imageEvalTransform(name, size),
+        batchSize, topK, weights != null ? weights.toString() : name);
+    var out = spec.commandLine().getOut();
+    ImagePredictions.print(rows, names, out);
+    if (output != null) {
+      ImagePredictions.write(output, rows, names);
+      out.printf("%s: %d images, top-%d of %d classes -> %s%n", name, rows.size(), Math.min(topK, names.size()),
+          names.size(), output);
+      out.flush();
+    }
+    return 0;
+  }
+
+  /**
+   * The class names for {@code --images} (see the class comment); {@code outputs} is the model's number of
+   * outputs, or -1 when only the first batch will tell (an ONNX graph without a recognised head).
+   */
+  private List<String> classNames(long outputs) {
+    List<String> saved = weights == null ? null : ClassNames.saved(weights);
+    String from = weights + " (metadata '" + ClassNames.KEY + "')";
+    if (saved == null && weights != null) {
+      Path beside = weights.toAbsolutePath().resolveSibling(ClassNames.FILE);
+      if (java.nio.file.Files.isRegularFile(beside)) {
+        saved = ClassNames.read(beside);
+        from = beside.toString();
+      }
+    }
+    List<String> names = saved;
+    if (classesFile != null) {
+      List<String> given = ClassNames.read(classesFile);
+      if (saved != null && given.size() != saved.size()) {
+        throw new GraftException("--classes " + classesFile + " has " + given.size() + " class names, but " + from
+            + " has " + saved.size() + " " + saved);
+      }
+      names = given;
+      from = "--classes " + classesFile;
+    }
+    if (names == null) {
+      if (outputs < 0) {
+        throw new GraftException((onnx != null ? onnx : weights) + ": no class names (none saved with the weights, "
+            + "no " + ClassNames.FILE + " beside them) and the number of outputs is not known before running; give "
+            + "--classes FILE");
+      }
+      var err = spec.commandLine().getErr();
+      err.println("graft: warning: " + weights + " carries no class names and has no " + ClassNames.FILE + " beside "
+          + "it; the classes are named by their indices 0-" + (outputs - 1) + " (give --classes FILE to name them)");
+      err.flush();
+      names = new ArrayList<>();
+      for (long i = 0; i < outputs; i++) {
+        names.add(Long.toString(i));
+      }
+      return names;
+    }
+    if (outputs >= 0 && names.size() != outputs) {
+      throw new GraftException(from + " has " + names.size() + " class names, but the model has " + outputs
+          + " outputs");
+    }
+    return names;
   }
 
   private static String dim(long d, String free) {

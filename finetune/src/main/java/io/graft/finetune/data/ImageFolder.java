@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * is listed by {@link #missingClasses()}, and a folder that is not one of the classes is refused.
  */
 public final class ImageFolder implements Dataset {
-  private static final List<String> EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp");
+  static final List<String> EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp");
 
   private final Path root;
   private final List<String> classes = new ArrayList<>();
@@ -128,7 +128,7 @@ public final class ImageFolder implements Dataset {
     return List.copyOf(missing);
   }
 
-  private static boolean isImage(Path p) {
+  static boolean isImage(Path p) {
     String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
     return Files.isRegularFile(p) && EXTENSIONS.stream().anyMatch(n::endsWith);
   }

@@ -117,6 +117,14 @@ class RunRecordCliTest {
     assertEquals(List.of("bag", "dress", "shirt"), List.of(JSON.readValue(out.resolve("classes.json").toFile(),
         String[].class)));
 
+    // predict finds the run's class names in its weights
+    Result predict = run("predict", "--model", "smallcnn", "--weights", out.resolve("model.safetensors").toString(),
+        "--images", data.resolve("val").resolve("dress").toString(), "--top-k", "3");
+    assertEquals(0, predict.code(), predict.err());
+    assertFalse(predict.err().contains("warning"), predict.err());
+    assertTrue(predict.out().contains("bag") && predict.out().contains("dress") && predict.out().contains("shirt"),
+        predict.out());
+
     // replay into a new --out: identical figures, the same recorded options but --out
     Path again = tmp.resolve("again");
     Result replay = run("finetune", "--config", out.resolve("metrics.json").toString(), "--out", again.toString());
