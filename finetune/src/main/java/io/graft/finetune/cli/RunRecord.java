@@ -24,9 +24,12 @@ import picocli.CommandLine.Model.OptionSpec;
  * change here.
  *
  * <p>Paths are recorded resolved to absolute ({@code options}), so a replay from another working directory reads
- * the same files, and as given where that differs ({@code given}). A value counts as a path when the option's type
- * is {@link Path} or {@link File}, or when a text value names a file or folder that exists, directly or after a
- * {@code scheme:} prefix of two or more letters (e.g. {@code fashion-mnist:DIR}).
+ * the same files, and as given where that differs ({@code given}). An option holds paths when its type is
+ * {@link Path} or {@link File}, or when its parameter label (picocli's {@code paramLabel}, shown in {@code --help})
+ * names FILE or DIR, as {@code FILE|imagenet} does: such a text value is made absolute when it names a file or
+ * folder that exists, directly or after a {@code scheme:} prefix of two or more letters ({@code fashion-mnist:DIR});
+ * a keyword ({@code imagenet}) stays as it is. Any other text option is recorded as given, so a model named like a
+ * folder in the working directory stays a model name.
  *
  * <p>Not recorded: the help and version options, and {@code --config} itself (a replayed run records the options
  * it ran with, not the file they came from).
@@ -63,9 +66,9 @@ final class RunRecord {
     Map<String, Object> given = new LinkedHashMap<>();
     for (OptionSpec o : replayable(spec)) {
       Object v = o.getValue();
-      Object resolved = json(v, true);
+      Object resolved = json(v, true, holdsPaths(o));
       options.put(key(o), resolved);
-      Object raw = json(v, false);
+      Object raw = json(v, false, false);
       if (!java.util.Objects.equals(raw, resolved)) {
         given.put(key(o), raw);
       }
@@ -83,41 +86,50 @@ final class RunRecord {
     int threads = Backend.threads();
     c.put("threads", threads < 0 ? null : threads);
     OptionSpec seed = spec.findOption("--seed");
-    c.put("seed", seed == null ? null : json(seed.getValue(), false));
+    c.put("seed", seed == null ? null : json(seed.getValue(), false, false));
     c.put("command", spec.qualifiedName());
     c.put("options", options);
     c.put("given", given);
     return c;
   }
 
-  /** A value as JSON: null, boolean, number and text as they are, enums by name, paths (absolute when asked). */
-  private static Object json(Object v, boolean absolute) {
+  /** Whether an option's text values are paths: its parameter label names FILE or DIR (see the class comment). */
+  static boolean holdsPaths(OptionSpec o) {
+    return o.paramLabel().matches(".*\\b(FILE|DIR)\\b.*");
+  }
+
+  /**
+   * A value as JSON: null, boolean, number and text as they are, enums by name, lists for collections and arrays;
+   * with {@code resolve}, {@link Path} and {@link File} values made absolute, and text values too when
+   * {@code textPaths} (an option that {@link #holdsPaths}); without, every value as given.
+   */
+  private static Object json(Object v, boolean resolve, boolean textPaths) {
     if (v == null || v instanceof Boolean || v instanceof Number) {
       return v;
     }
     if (v instanceof Enum<?> e) {
       return e.name();
     }
-    if (v instanceof Path p) {
-      return absolute ? p.toAbsolutePath().normalize().toString() : p.toString();
-    }
     if (v instanceof File f) {
-      return json(f.toPath(), absolute);
+      v = f.toPath();
+    }
+    if (v instanceof Path p) {
+      return resolve ? p.toAbsolutePath().normalize().toString() : p.toString();
     }
     if (v instanceof Collection<?> c) {
       List<Object> out = new ArrayList<>();
-      c.forEach(x -> out.add(json(x, absolute)));
+      c.forEach(x -> out.add(json(x, resolve, textPaths)));
       return out;
     }
     if (v.getClass().isArray()) {
       List<Object> out = new ArrayList<>();
       for (int i = 0; i < Array.getLength(v); i++) {
-        out.add(json(Array.get(v, i), absolute));
+        out.add(json(Array.get(v, i), resolve, textPaths));
       }
       return out;
     }
     String s = v.toString();
-    return absolute ? absoluteIfPath(s) : s;
+    return resolve && textPaths ? absoluteIfPath(s) : s;
   }
 
   /** {@code s} with its path made absolute when it names an existing file or folder (after a scheme prefix). */
