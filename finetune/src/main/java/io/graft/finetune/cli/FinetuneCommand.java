@@ -135,7 +135,7 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "output folder")
   Path out;
 
-  @Option(names = ConfigReplay.OPTION, description = ConfigReplay.DESCRIPTION)
+  @Option(names = ConfigReplay.OPTION, paramLabel = "FILE", description = ConfigReplay.DESCRIPTION)
   Path replay;
 
   @Spec
