@@ -2,6 +2,7 @@ package io.graft.finetune.cli;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.graft.core.GraftException;
@@ -31,8 +32,9 @@ import picocli.CommandLine.Model.OptionSpec;
  * <p>A key that is not an option of the command is refused, naming it; a multi-valued option recorded with more
  * than one value is replayed only when the option splits its value. A file written by another Graft version or
  * commit is replayed with a warning naming both. Only the {@code config} member is kept in memory: the rest of a
- * {@code metrics.json} (its history can be large) is skipped while streaming, so memory is proportional to the
- * config block, which Jackson's default read limits bound (strings of 20,000,000 characters, nesting depth 1000).
+ * {@code metrics.json} (its history can be large) is skipped while streaming. Caps: a config block of at most
+ * {@link #MAX_CONFIG_BYTES} bytes (graft writes about 2 KiB), strings of at most {@link #MAX_STRING_CHARS}
+ * characters and nesting at most {@link #MAX_DEPTH} deep anywhere in the file.
  */
 public final class ConfigReplay implements IDefaultValueProvider {
   /** The option that names the file. */
@@ -43,7 +45,16 @@ public final class ConfigReplay implements IDefaultValueProvider {
       + "metrics.json (or of a run.json holding one); an option given on this command line overrides the file's, "
       + "and an option the file does not name keeps its default";
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Largest config block replayed: 1 MiB. */
+  static final long MAX_CONFIG_BYTES = 1 << 20;
+  /** Longest string in a replayed file: 1 Mi characters. */
+  static final int MAX_STRING_CHARS = 1 << 20;
+  /** Deepest nesting in a replayed file (a metrics.json nests 4 deep). */
+  static final int MAX_DEPTH = 64;
+
+  private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(MAX_STRING_CHARS)
+          .maxNestingDepth(MAX_DEPTH).build()).build());
 
   private Path loadedFrom;
   private Map<String, Object> options;
@@ -105,7 +116,7 @@ public final class ConfigReplay implements IDefaultValueProvider {
     if (!Files.isRegularFile(file)) {
       throw new GraftException(OPTION + " " + file + ": no such file");
     }
-    try (JsonParser p = new JsonFactory(JSON).createParser(file.toFile())) {
+    try (JsonParser p = JSON.getFactory().createParser(file.toFile())) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new GraftException(OPTION + " " + file + ": not a JSON object (expected a metrics.json or a run.json "
             + "with a 'config' block)");
@@ -118,8 +129,14 @@ public final class ConfigReplay implements IDefaultValueProvider {
           if (t != JsonToken.START_OBJECT) {
             throw new GraftException(OPTION + " " + file + ": 'config' must be an object, got " + t);
           }
+          long start = p.currentTokenLocation().getByteOffset();
           @SuppressWarnings("unchecked")
           Map<String, Object> m = p.readValueAs(Map.class);
+          long bytes = p.currentLocation().getByteOffset() - start;
+          if (bytes > MAX_CONFIG_BYTES) {
+            throw new GraftException(OPTION + " " + file + ": a " + bytes + "-byte 'config' block, more than the "
+                + MAX_CONFIG_BYTES + "-byte cap (graft writes about 2 KiB)");
+          }
           config = m;
         } else {
           p.skipChildren();

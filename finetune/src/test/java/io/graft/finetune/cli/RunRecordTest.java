@@ -111,4 +111,28 @@ class RunRecordTest {
     assertEquals("m", over.model);
     assertTrue(over.fast);
   }
+
+  /** The caps: a config block over 1 MiB, a string over 1 Mi characters; a big history around the block is skipped. */
+  @Test
+  void aReplayedFileIsReadWithinItsCaps() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    Path file = tmp.resolve("run.json");
+    java.util.List<Integer> many = java.util.Collections.nCopies(300_000, 1234);
+    json.writeValue(file.toFile(), Map.of("config", Map.of("options", Map.of("model", "m"), "padding", many)));
+    io.graft.core.GraftException big = org.junit.jupiter.api.Assertions.assertThrows(
+        io.graft.core.GraftException.class, () -> ConfigReplay.read(file));
+    assertTrue(big.getMessage().contains(file + ": a ") && big.getMessage().contains("-byte 'config' block, more "
+        + "than the 1048576-byte cap"), big.getMessage());
+    json.writeValue(file.toFile(), Map.of("config", Map.of("options", Map.of("model", "x".repeat(1_100_000)))));
+    io.graft.core.GraftException longString = org.junit.jupiter.api.Assertions.assertThrows(
+        io.graft.core.GraftException.class, () -> ConfigReplay.read(file));
+    assertTrue(longString.getMessage().contains(file.toString()), longString.getMessage());
+    // a large history before and after the block is streamed past
+    Map<String, Object> doc = new java.util.LinkedHashMap<>();
+    doc.put("history", java.util.Collections.nCopies(100_000, Map.of("epoch", 1, "val_confusion", List.of(List.of(1)))));
+    doc.put("config", Map.of("options", Map.of("model", "m")));
+    doc.put("after", many);
+    json.writeValue(file.toFile(), doc);
+    assertEquals(Map.of("model", "m"), ConfigReplay.read(file).get("options"));
+  }
 }
