@@ -9,7 +9,6 @@ import io.graft.core.io.AtomicFiles;
 import io.graft.finetune.data.DataLoader;
 import io.graft.finetune.data.ImageFiles;
 import io.graft.finetune.transforms.Transform;
-import io.graft.layers.Module;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * {@code graft predict --images}: the top-k classes of each image, with probabilities (softmax of the logits, as
@@ -35,17 +35,18 @@ final class ImagePredictions {
   private ImagePredictions() {}
 
   /**
-   * The top-{@code k} predictions of {@code model} (in eval mode) for every image of {@code images}, preprocessed
-   * with {@code transform}; {@code names} must have one entry per logit.
+   * The top-{@code k} predictions of {@code forward} (a model in eval mode) for every image of {@code images},
+   * preprocessed with {@code transform}, {@code batchSize} images at a time; the model must give one logit per class
+   * name of {@code images}.
    */
-  static List<Row> run(Module model, ImageFiles images, Transform transform, int batchSize, int k, String what) {
+  static List<Row> run(Function<Tensor, Tensor> forward, ImageFiles images, Transform transform, int batchSize, int k,
+      String what) {
     List<Row> rows = new ArrayList<>();
     int classes = images.classes().size();
-    model.eval();
     try (DataLoader loader = new DataLoader(images, transform, DataLoader.Options.batch(batchSize));
          var g = GradMode.disabled()) {
       for (DataLoader.Batch b : loader.epoch(0)) {
-        Tensor logits = model.call(b.x());
+        Tensor logits = forward.apply(b.x());
         if (logits.rank() != 2 || logits.shape()[0] != b.size()) {
           throw new GraftException(what + ": the model's output has shape " + Arrays.toString(logits.shape())
               + ", not (images, classes) for " + b.size() + " images");

@@ -157,6 +157,7 @@ final class PredictCommand implements Callable<Integer> {
     Module m;
     String name;
     int size = imageSize;
+    java.util.function.Function<Tensor, Tensor> forward;
     if (onnx != null) {
       if (model != null || numClasses != null) {
         throw new GraftException("--onnx runs the file's own graph: leave out --model and --num-classes");
@@ -165,6 +166,10 @@ final class PredictCommand implements Callable<Integer> {
       size = ModelLoading.onnxImageSize(c, imageSize);
       m = c;
       name = "onnx:" + onnx.getFileName();
+      long fixed = staticBatch(c.backbone()); // a graph with a fixed batch runs in (padded) chunks of it
+      long chunk = fixed > 0 ? fixed : batchSize;
+      OnnxModel fixedGraph = fixed > 0 ? c.backbone() : null;
+      forward = x -> chunked(c::call, x, chunk, fixedGraph);
     } else {
       if (model == null || weights == null) {
         throw new GraftException("give --model with --weights, or --onnx FILE [--weights FILE]");
@@ -174,11 +179,13 @@ final class PredictCommand implements Callable<Integer> {
       }
       m = ModelLoading.load(model, weights, numClasses);
       name = model;
+      forward = m::call;
     }
+    m.eval();
     long outputs = m instanceof io.graft.zoo.models.Classifier c ? c.head().outFeatures() : -1;
     List<String> names = classNames(outputs);
     ImageFiles files = ImageFiles.of(images, names, DataSource.imageChannels(name));
-    List<ImagePredictions.Row> rows = ImagePredictions.run(m, files, DataSource.imageEvalTransform(name, size),
+    List<ImagePredictions.Row> rows = ImagePredictions.run(forward, files, DataSource.imageEvalTransform(name, size),
         batchSize, topK, weights != null ? weights.toString() : name);
     var out = spec.commandLine().getOut();
     ImagePredictions.print(rows, names, out);

@@ -251,4 +251,45 @@ class PredictImagesCliTest {
     assertEquals(Graft.BAD_INPUT, topK.code());
     assertTrue(topK.err().contains("--top-k must be positive"), topK.err());
   }
+
+  /**
+   * An ONNX classifier exported with its batch fixed at 1, with a fine-tuned 3-way head: --images runs it at the
+   * graph's declared 32×32 size, with the weights' class names (this graph also accepts other batch sizes, so the
+   * chunking by its fixed batch, shared with --input and tested there, is not what this checks).
+   */
+  @Test
+  void anOnnxGraphWithAFixedBatchAndFineTunedWeights() throws Exception {
+    GraftCliTest g = new GraftCliTest();
+    g.tmp = tmp;
+    Path onnx = g.tinyCnnOnnx(); // [1, 3, 32, 32]
+    io.graft.zoo.onnx.OnnxClassifier tuned = io.graft.zoo.onnx.OnnxClassifier.of(io.graft.zoo.onnx.OnnxModel.load(onnx));
+    tuned.replaceHead(3);
+    Path w = weights(tuned, ClassNames.metadata(List.of("x", "y", "z")), "tuned.safetensors");
+    Path dir = images();
+    Path json = tmp.resolve("p.json");
+    Result r = run("predict", "--onnx", onnx.toString(), "--weights", w.toString(), "--images",
+        dir.resolve("png").toString(), dir.resolve("jpeg/rgb.jpg").toString(), "--top-k", "3", "--output",
+        json.toString());
+    assertEquals(0, r.code(), r.err());
+    JsonNode rows = JSON.readTree(json.toFile());
+    assertEquals(3, rows.size());
+    io.graft.finetune.transforms.Transform t = DataSource.imageEvalTransform("onnx:tiny.onnx", 32);
+    tuned.eval();
+    for (JsonNode row : rows) {
+      io.graft.finetune.data.Image img = t.apply(io.graft.finetune.transforms.ToTensor.of(
+          io.graft.finetune.data.ImageDecoder.read(Path.of(row.get("path").asText())), 3), null);
+      assertEquals(32, img.height());
+      float[] logits;
+      try (var gm = GradMode.disabled()) {
+        logits = tuned.call(io.graft.core.Tensor.fromArray(img.data(), 1, 3, 32, 32)).toFloatArray();
+      }
+      ImagePredictions.Row want = ImagePredictions.top(null, logits, 0, 3, 3);
+      for (int k = 0; k < 3; k++) {
+        JsonNode p = row.get("predictions").get(k);
+        assertEquals(want.classes()[k], p.get("index").asInt(), row.toString());
+        assertEquals(List.of("x", "y", "z").get(want.classes()[k]), p.get("class").asText());
+        assertEquals(want.probabilities()[k], p.get("probability").asDouble(), 1e-6);
+      }
+    }
+  }
 }
