@@ -41,7 +41,7 @@ final class ClassNames {
 
   /**
    * Class names from a file: a JSON array of strings ({@code classes.json}), or plain text with one name per line
-   * (blank lines ignored).
+   * (blank lines ignored); at least one, each once.
    */
   static List<String> read(Path file) {
     try {
@@ -69,6 +69,12 @@ final class ClassNames {
       }
       if (names.isEmpty()) {
         throw new GraftException(file + ": no class names");
+      }
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      for (String n : names) {
+        if (!seen.add(n)) {
+          throw new GraftException(file + ": the class name '" + n + "' appears more than once");
+        }
       }
       return names;
     } catch (JsonProcessingException e) {

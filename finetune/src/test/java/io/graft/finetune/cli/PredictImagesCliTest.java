@@ -246,6 +246,12 @@ class PredictImagesCliTest {
     Result bad = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--images", notImage.toString());
     assertEquals(Graft.BAD_INPUT, bad.code());
     assertTrue(bad.err().contains("notes.jpg"), bad.err());
+    Path twice = tmp.resolve("twice.txt");
+    Files.writeString(twice, "a\nb\na\nc\n");
+    Result dup = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--images", dir.toString(),
+        "--classes", twice.toString());
+    assertEquals(Graft.BAD_INPUT, dup.code());
+    assertTrue(dup.err().contains("twice.txt: the class name 'a' appears more than once"), dup.err());
     Result topK = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--images", dir.toString(),
         "--top-k", "0");
     assertEquals(Graft.BAD_INPUT, topK.code());
