@@ -47,10 +47,12 @@ final class FinetuneCommand implements Callable<Integer> {
       + "Gemm is the backbone, a new head replaces that Gemm")
   Path onnx;
 
-  @Option(names = "--weights", paramLabel = "FILE|imagenet", description = "pretrained weights: a .pth/.safetensors/.onnx file, or 'imagenet'")
+  @Option(names = "--weights", paramLabel = "FILE|imagenet",
+      description = "pretrained weights: a .pth/.safetensors/.onnx file, or 'imagenet'")
   String weights;
 
-  @Option(names = "--data", paramLabel = "DIR|mnist:DIR|fashion-mnist:DIR", required = true, description = "fashion-mnist:DIR, mnist:DIR or an ImageFolder root")
+  @Option(names = "--data", paramLabel = "DIR|mnist:DIR|fashion-mnist:DIR", required = true,
+      description = "fashion-mnist:DIR, mnist:DIR or an ImageFolder root")
   String data;
 
   @Option(names = "--classes", description = "classes to use, e.g. 5-9 or 0,2,4 (relabelled from 0)")
@@ -114,8 +116,9 @@ final class FinetuneCommand implements Callable<Integer> {
       + "(0: off; default ${DEFAULT-VALUE})")
   double gradClip;
 
-  @Option(names = "--class-weights", paramLabel = "auto|FILE", description = "cross-entropy class weights: 'auto' (n / (classes x count), "
-      + "from the training images) or a file of one weight per class (whitespace or comma separated)")
+  @Option(names = "--class-weights", paramLabel = "auto|FILE",
+      description = "cross-entropy class weights: 'auto' (n / (classes x count), from the training images) or a "
+          + "file of one weight per class (whitespace or comma separated)")
   String classWeights;
 
   @Option(names = "--scheduler", defaultValue = "none", description = "learning-rate schedule, stepped per epoch: "

@@ -56,17 +56,18 @@ final class PredictCommand implements Callable<Integer> {
       + "channels and sizes: (N, 3, H, W) for most, (N, 1, 28, 28) for smallcnn; an ONNX graph's declared shape")
   Path input;
 
-  @Option(names = "--images", arity = "1..*", paramLabel = "DIR|FILE", description = "image files and folders (searched recursively for "
-      + ".jpg, .jpeg, .png, .bmp, .gif, .webp), instead of --input; resized, centre-cropped and normalised as graft "
-      + "eval does")
+  @Option(names = "--images", arity = "1..*", paramLabel = "DIR|FILE",
+      description = "image files and folders (searched recursively for .jpg, .jpeg, .png, .bmp, .gif, .webp), "
+          + "instead of --input; resized, centre-cropped and normalised as graft eval does")
   List<Path> images;
 
   @Option(names = "--top-k", defaultValue = "5", description = "with --images: classes per image (default "
       + "${DEFAULT-VALUE}; all classes when the model has fewer)")
   int topK;
 
-  @Option(names = "--classes", paramLabel = "FILE", description = "with --images: a class-names file (a JSON list, as classes.json, or "
-      + "one name per line), instead of the names the weights carry")
+  @Option(names = "--classes", paramLabel = "FILE",
+      description = "with --images: a class-names file (a JSON list, as classes.json, or one name per line), "
+          + "instead of the names the weights carry")
   Path classesFile;
 
   @Option(names = "--image-size", defaultValue = "224", description = "with --images: crop size for 3-channel "
