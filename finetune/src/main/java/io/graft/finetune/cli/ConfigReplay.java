@@ -29,7 +29,8 @@ import picocli.CommandLine.Model.OptionSpec;
  * wins; every other option takes the file's value (which picocli converts and checks as if it had been typed); an
  * option the file does not name keeps its default.
  *
- * <p>A key that is not an option of the command is refused, naming it; a multi-valued option recorded with more
+ * <p>A key that is not an option of the command is refused, naming it; {@code --out} is not taken from a record
+ * that sits in that folder (the replay would overwrite the run it replays); a multi-valued option recorded with more
  * than one value is replayed only when the option splits its value. A file written by another Graft version or
  * commit is replayed with a warning naming both. Only the {@code config} member is kept in memory: the rest of a
  * {@code metrics.json} (its history can be large) is skipped while streaming. Caps: a config block of at most
@@ -39,6 +40,12 @@ import picocli.CommandLine.Model.OptionSpec;
 public final class ConfigReplay implements IDefaultValueProvider {
   /** The option that names the file. */
   static final String OPTION = "--config";
+
+  /**
+   * The output folder option: taken from the record only when it is not the folder the record is in (a replay
+   * without {@code --out} would overwrite the run it replays).
+   */
+  static final String OUT = "--out";
 
   /** The option's description, with the override rule. */
   static final String DESCRIPTION = "replay a recorded run: set every option from the 'config' block of a "
@@ -71,9 +78,16 @@ public final class ConfigReplay implements IDefaultValueProvider {
       return null;
     }
     try {
-      Map<String, Object> recorded = options(cmd, Path.of(value.toString()));
+      Path from = Path.of(value.toString());
+      Map<String, Object> recorded = options(cmd, from);
       String key = RunRecord.key(o);
-      return recorded.containsKey(key) ? text(o, key, recorded.get(key), Path.of(value.toString())) : null;
+      String text = recorded.containsKey(key) ? text(o, key, recorded.get(key), from) : null;
+      if (o.longestName().equals(OUT) && text != null && Path.of(text).toAbsolutePath().normalize()
+          .equals(from.toAbsolutePath().normalize().getParent())) {
+        throw new GraftException(OPTION + " " + from + ": the recorded " + OUT + " is the folder this record is in; "
+            + "give " + OUT + " DIR for the replay, so that it does not overwrite the run it replays");
+      }
+      return text;
     } catch (GraftException e) {
       throw new CommandLine.ParameterException(cmd.commandLine(), e.getMessage(), e, arg, value.toString());
     }

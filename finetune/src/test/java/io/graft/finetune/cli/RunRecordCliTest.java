@@ -126,6 +126,13 @@ class RunRecordCliTest {
     assertTrue(predict.out().contains("bag") && predict.out().contains("dress") && predict.out().contains("shirt"),
         predict.out());
 
+    // without --out, the replay would overwrite the run it replays: refused
+    byte[] before = Files.readAllBytes(out.resolve("metrics.json"));
+    Result inPlace = run("finetune", "--config", out.resolve("metrics.json").toString());
+    assertEquals(Graft.BAD_INPUT, inPlace.code(), inPlace.err());
+    assertTrue(inPlace.err().contains("give --out DIR for the replay"), inPlace.err());
+    assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(out.resolve("metrics.json"))));
+
     // replay into a new --out: identical figures, the same recorded options but --out
     Path again = tmp.resolve("again");
     Result replay = run("finetune", "--config", out.resolve("metrics.json").toString(), "--out", again.toString());
