@@ -46,7 +46,7 @@ final class PredictCommand implements Callable<Integer> {
       + "channels and sizes: (N, 3, H, W) for most, (N, 1, 28, 28) for smallcnn; an ONNX graph's declared shape")
   Path input;
 
-  @Option(names = "--output", required = true, description = "output .npy for the (N, classes) float32 logits")
+  @Option(names = "--out", required = true, description = "output .npy for the (N, classes) float32 logits")
   Path output;
 
   @Option(names = "--batch-size", defaultValue = "32", description = "images per forward pass (default ${DEFAULT-VALUE})")
