@@ -29,7 +29,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <pre>{@code
  * Trainer t = new Trainer(model, optimizer, scheduler, new CrossEntropyLoss(),
- *     Trainer.Options.epochs(20).withPatience(5).withCheckpoint(dir.resolve("last.ckpt")));
+ *     Trainer.Options.epochs(20).withPatience(5).withCheckpoint(dir.resolve("last.ckpt"), true));
  * History h = t.fit(trainLoader, valLoader);
  * }</pre>
  */
