@@ -8,22 +8,30 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
 
 /**
  * Crash-safe output: the content goes to a temporary file in the target's directory, is forced to disk,
  * and only then atomically renamed over the target. A crash at any moment leaves either the old file or
  * the new one, never a torn one.
  *
+ * <p>The written file has the permissions of any newly created file ({@code 0666 & ~umask} on POSIX, as
+ * {@code Files.newOutputStream} or {@code open(2)} gives), not the owner-only ones of {@code Files.createTempFile}:
+ * the temporary file is created as a plain new file ({@code CREATE_NEW}) and renamed.
+ *
  * <p>The temporary file is named {@code .<target name>.<pid>.<random>.tmp}. A write killed before its rename leaves
  * it behind; the next write of the same target (or {@link #cleanStale}) deletes those whose process is no longer
  * alive, and never one that a live process may still be writing.
  */
 public final class AtomicFiles {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
   private AtomicFiles() {}
 
   public static void write(Path target, Safetensors.Body body) {
@@ -38,8 +46,16 @@ public final class AtomicFiles {
         throw new GraftException(target + ": cannot write: it is a directory");
       }
       cleanStale(abs);
-      tmp = Files.createTempFile(dir, prefix(abs) + ProcessHandle.current().pid() + ".", ".tmp");
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+      while (tmp == null) {
+        Path candidate = dir.resolve(prefix(abs) + ProcessHandle.current().pid() + "."
+            + Long.toUnsignedString(RANDOM.nextLong()) + ".tmp");
+        try {
+          tmp = Files.createFile(candidate); // a plain new file: 0666 & ~umask, as the target should be
+        } catch (FileAlreadyExistsException e) {
+          // another write drew the same name: draw again
+        }
+      }
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
            OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16)) {
         body.writeTo(out);
         out.flush();

@@ -17,13 +17,13 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--data", description = "fashion-mnist:DIR with the full dataset: also run stage 1 in Graft")
   String data;
 
-  @Option(names = "--seeds", split = ",", defaultValue = "0,1,2", description = "stage-2 seeds (default ${DEFAULT-VALUE})")
+  @Option(names = "--seeds", split = ",", defaultValue = "0,1,2", description = "stage-2 seeds")
   int[] seeds;
 
-  @Option(names = "--epochs", defaultValue = "20", description = "stage-2 epochs (default ${DEFAULT-VALUE})")
+  @Option(names = "--epochs", defaultValue = "20", description = "stage-2 epochs")
   int epochs;
 
-  @Option(names = "--out", defaultValue = "graft-demo", description = "output folder (default ${DEFAULT-VALUE})")
+  @Option(names = "--out", defaultValue = "graft-demo", description = "output folder")
   Path out;
 
   @Spec

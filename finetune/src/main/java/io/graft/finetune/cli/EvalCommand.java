@@ -19,7 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
         + "Class folders are matched by name to the class names saved in the weights (graft finetune saves them), "
         + "else to train/'s folders.")
 final class EvalCommand implements Callable<Integer> {
-  @Option(names = "--model")
+  @Option(names = "--model", description = "zoo architecture, e.g. resnet18 or smallcnn")
   String model;
 
   @Option(names = "--onnx", description = "an ONNX classifier; with --weights, the safetensors that "
@@ -35,14 +35,25 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--classes", description = "the classes the model was trained on, e.g. 5-9")
   String classes;
 
-  @Option(names = "--image-size", defaultValue = "224")
+  @Option(names = "--image-size", defaultValue = "224", description = "crop size for 3-channel models")
   int imageSize;
+
+  @Option(names = "--batch-size", defaultValue = "128", description = "images per forward pass")
+  int batchSize;
+
+  @Option(names = "--workers", defaultValue = "2", paramLabel = "N", description = "background threads decoding "
+      + "images (0: on the evaluating thread)")
+  int workers;
 
   @Spec
   CommandSpec spec;
 
   @Override
   public Integer call() {
+    if (batchSize < 1 || workers < 0) {
+      throw new GraftException("--batch-size must be positive and --workers not negative; got --batch-size "
+          + batchSize + " --workers " + workers);
+    }
     Module m;
     if (onnx != null) {
       if (model != null) {
@@ -76,7 +87,8 @@ final class EvalCommand implements Callable<Integer> {
       spec.commandLine().getErr().flush();
     }
     Evaluation e;
-    try (DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(128))) {
+    try (DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(batchSize)
+        .withWorkers(workers))) {
       e = Evaluation.of(m, te, new CrossEntropyLoss(), ds.test().numClasses());
     }
     var out = spec.commandLine().getOut();

@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -59,26 +60,36 @@ final class FinetuneCommand implements Callable<Integer> {
   String classes;
 
   @Option(names = "--per-class", description = "training images per class (the first N in file order of the "
-      + "training part; for IDX data 10% of the selected classes' training images are split off first for validation)")
+      + "training part; for IDX data 10%% of the selected classes' training images are split off first for validation)")
   Integer perClass;
 
   @Option(names = "--strategy", defaultValue = "full",
       description = "scratch | feature-extract | last-K (e.g. last-2) | full | gradual (one more stage per epoch from "
           + "the top) | gradual:EPOCH=STAGE[+STAGE],... (the stages open from that epoch on, epochs numbered from 1 "
-          + "as printed) (default ${DEFAULT-VALUE})")
+          + "as printed)")
   String strategy;
 
   @Option(names = "--epochs", defaultValue = "10")
   int epochs;
 
-  @Option(names = "--batch", defaultValue = "32")
-  int batch;
+  @Option(names = "--batch-size", defaultValue = "32", description = "training images per step (validation and "
+      + "test: at least 128)")
+  int batchSize;
 
-  @Option(names = "--lr", defaultValue = "0.01", description = "head learning rate (default ${DEFAULT-VALUE})")
+  @Option(names = "--workers", defaultValue = "2", paramLabel = "N", description = "background threads decoding and "
+      + "augmenting images (0: on the training thread); results do not depend on N")
+  int workers;
+
+  @Option(names = "--lr", defaultValue = "0.01", description = "head learning rate")
   double lr;
 
-  @Option(names = "--backbone-lr", description = "backbone learning rate (default: 0.1 x --lr)")
+  @Option(names = "--backbone-lr", description = "the backbone's learning rate, absolute (default: "
+      + "--backbone-lr-scale x --lr)")
   Double backboneLr;
+
+  @Option(names = "--backbone-lr-scale", description = "the backbone's learning rate as a multiple of --lr, when "
+      + "--backbone-lr is not given (default: 0.1)")
+  Double backboneLrScale;
 
   @Option(names = "--layer-decay", defaultValue = "1.0", description = "lr factor per stage below the head")
   double layerDecay;
@@ -113,7 +124,7 @@ final class FinetuneCommand implements Callable<Integer> {
   boolean noFeatureCache;
 
   @Option(names = "--grad-clip", defaultValue = "0", description = "clip the global L2 gradient norm to this value "
-      + "(0: off; default ${DEFAULT-VALUE})")
+      + "(0: off)")
   double gradClip;
 
   @Option(names = "--class-weights", paramLabel = "auto|FILE",
@@ -121,13 +132,8 @@ final class FinetuneCommand implements Callable<Integer> {
           + "file of one weight per class (whitespace or comma separated)")
   String classWeights;
 
-  @Option(names = "--scheduler", defaultValue = "none", description = "learning-rate schedule, stepped per epoch: "
-      + "none | cosine | step:N[:GAMMA] | plateau (default ${DEFAULT-VALUE})")
-  String scheduler;
-
-  @Option(names = "--warmup", defaultValue = "0", description = "epochs of linear warm-up before the schedule "
-      + "(default ${DEFAULT-VALUE})")
-  int warmup;
+  @Mixin
+  Schedules schedule;
 
   @Option(names = "--resume", description = "continue from --out/last.ckpt when present")
   boolean resume;
@@ -148,11 +154,17 @@ final class FinetuneCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     Map<String, Object> record = RunRecord.config(spec); // before any option field is changed below
     Strategy s = Strategy.parse(strategy);
-    if (epochs < 1 || batch < 1 || patience < 0 || warmup < 0 || !(gradClip >= 0) || !Double.isFinite(gradClip)) {
-      throw new GraftException("--epochs and --batch must be positive, --patience, --warmup and --grad-clip not "
-          + "negative; got --epochs " + epochs + " --batch " + batch + " --patience " + patience + " --warmup "
-          + warmup + " --grad-clip " + gradClip);
+    if (backboneLr != null && backboneLrScale != null) {
+      throw new GraftException("give --backbone-lr (an absolute rate) or --backbone-lr-scale (a multiple of --lr), "
+          + "not both; got --backbone-lr " + backboneLr + " --backbone-lr-scale " + backboneLrScale);
     }
+    if (epochs < 1 || batchSize < 1 || patience < 0 || workers < 0 || !(gradClip >= 0)
+        || !Double.isFinite(gradClip)) {
+      throw new GraftException("--epochs and --batch-size must be positive, --patience, --workers and --grad-clip "
+          + "not negative; got --epochs " + epochs + " --batch-size " + batchSize + " --patience " + patience
+          + " --workers " + workers + " --grad-clip " + gradClip);
+    }
+    schedule.check(epochs);
     Module m;
     if (onnx != null) {
       if (model != null || weights != null) {
@@ -206,9 +218,11 @@ final class FinetuneCommand implements Callable<Integer> {
       m = weights == null ? Zoo.create(model, numClasses) : ModelLoading.load(model,
           ModelLoading.resolve(model, weights), null);
     }
-    FineTune ft = new FineTune(FineTune.Options.lr(lr).withStrategy(s)
-        .withBackboneLr(backboneLr == null ? 0.1 : backboneLr / lr).withLayerDecay(layerDecay)
-        .withOptimizer(optimizer, momentum, weightDecay).withLabelSmoothing(labelSmoothing).withSeed(seed));
+    FineTune.Options fo = FineTune.Options.lr(lr).withStrategy(s);
+    fo = backboneLr != null ? fo.withBackboneLr(backboneLr)
+        : fo.withBackboneLrScale(backboneLrScale == null ? 0.1 : backboneLrScale);
+    FineTune ft = new FineTune(fo.withLayerDecay(layerDecay).withOptimizer(optimizer, momentum, weightDecay)
+        .withLabelSmoothing(labelSmoothing).withSeed(seed));
     ft.prepare(m, numClasses);
     Loss loss = loss(ds, numClasses);
     AtomicFiles.directory(out, "--out");
@@ -227,12 +241,13 @@ final class FinetuneCommand implements Callable<Integer> {
     History h;
     Evaluation test;
     Module net = m;
-    try (DataLoader tr = new DataLoader(ds.train(), ds.trainTransform(), DataLoader.Options.batch(batch)
-        .withShuffle(true).withSeed(seed));
-         DataLoader va = new DataLoader(ds.val(), ds.evalTransform(), DataLoader.Options.batch(Math.max(batch, 128)));
-         DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), DataLoader.Options.batch(Math.max(batch, 128)))) {
+    DataLoader.Options evalBatches = DataLoader.Options.batch(Math.max(batchSize, 128)).withWorkers(workers);
+    try (DataLoader tr = new DataLoader(ds.train(), ds.trainTransform(), DataLoader.Options.batch(batchSize)
+        .withShuffle(true).withSeed(seed).withWorkers(workers));
+         DataLoader va = new DataLoader(ds.val(), ds.evalTransform(), evalBatches);
+         DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), evalBatches)) {
       Optimizer opt = ft.optimizer(m);
-      Trainer t = new Trainer(m, opt, Schedules.parse(scheduler, warmup, opt, epochs), loss,
+      Trainer t = new Trainer(m, opt, schedule.build(opt, epochs), loss,
           Trainer.Options.epochs(epochs).withPatience(patience).withClipGradNorm(gradClip)
           .withFeatureCache(!noFeatureCache).withProgress(!noProgress).withCheckpoint(ckpt, resume)
           .withMetricsLog(out.resolve("metrics.jsonl")).withPlot(out.resolve("learning_curve.png")));
@@ -287,9 +302,11 @@ final class FinetuneCommand implements Callable<Integer> {
     o.put("classes", classes);
     o.put("per-class", perClass == null ? null : perClass.toString());
     o.put("strategy", s.label());
-    o.put("batch", String.valueOf(batch));
+    o.put("batch-size", String.valueOf(batchSize));
+    o.put("workers", String.valueOf(workers));
     o.put("lr", String.valueOf(lr));
     o.put("backbone-lr", backboneLr == null ? null : backboneLr.toString());
+    o.put("backbone-lr-scale", backboneLrScale == null ? null : backboneLrScale.toString());
     o.put("layer-decay", String.valueOf(layerDecay));
     o.put("momentum", String.valueOf(momentum));
     o.put("weight-decay", String.valueOf(weightDecay));
@@ -302,8 +319,7 @@ final class FinetuneCommand implements Callable<Integer> {
     o.put("grad-clip", String.valueOf(gradClip));
     o.put("class-weights", classWeights == null || classWeights.equals("auto") ? classWeights
         : Path.of(classWeights).toAbsolutePath().normalize().toString());
-    o.put("scheduler", scheduler);
-    o.put("warmup", String.valueOf(warmup));
+    o.putAll(schedule.recorded());
     o.put("epochs", String.valueOf(epochs));
     o.put("patience", String.valueOf(patience));
     o.put("no-progress", String.valueOf(noProgress));

@@ -4,24 +4,33 @@ import io.graft.core.GraftException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code graft} command line ({@code java -jar finetune/target/graft.jar ...}), parsed with picocli. Every
  * failure ends with a non-zero exit status and a one-line reason on standard error.
  */
-@Command(name = "graft", mixinStandardHelpOptions = true, version = "graft 0.1.0",
+@Command(name = "graft", mixinStandardHelpOptions = true, version = Graft.VERSION,
     description = "Fine-tuning and transfer learning in pure Java.",
     subcommands = {DemoCommand.class, FinetuneCommand.class, EvalCommand.class, InspectCommand.class,
         PredictCommand.class, ConvertCommand.class})
 public final class Graft implements Runnable {
+  /** What {@code graft --version} and {@code -v} print. */
+  public static final String VERSION = "graft 0.1.0";
   /** Exit status for bad input (files, shapes, arguments). */
   public static final int BAD_INPUT = 2;
   /** Exit status when the JVM ran out of memory. */
   public static final int OUT_OF_MEMORY = 3;
 
+  @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "log one line on standard error: "
+      + "Graft's version, the ND4J backend and its thread count")
+  boolean verbose;
+
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required: demo, finetune, eval, inspect, predict, convert");
+    throw new CommandLine.ParameterException(new CommandLine(this), "a command is required: "
+        + String.join(", ", new CommandLine(this).getSubcommands().keySet()));
   }
 
   /** Runs the CLI and returns its exit status (for tests and embedding). */
@@ -33,6 +42,20 @@ public final class Graft implements Runnable {
   static int execute(CommandLine cl, PrintWriter out, PrintWriter err, String... args) {
     cl.setOut(out);
     cl.setErr(err);
+    showDefaults(cl);
+    cl.setExecutionStrategy(parsed -> {
+      boolean verbose = false;
+      boolean help = false;
+      for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+        verbose |= p.hasMatchedOption("--verbose");
+        help |= p.isUsageHelpRequested() || p.isVersionHelpRequested();
+      }
+      CliLogging.configure(verbose);
+      if (!help) {
+        CliLogging.announce(verbose);
+      }
+      return new CommandLine.RunLast().execute(parsed);
+    });
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof GraftException || e instanceof UnsupportedOperationException) {
         cmd.getErr().println("graft: error: " + e.getMessage().replace('\n', ' '));
@@ -64,7 +87,14 @@ public final class Graft implements Runnable {
     return code;
   }
 
+  /** Every command's help shows its options' defaults. */
+  private static void showDefaults(CommandLine cl) {
+    cl.getCommandSpec().usageMessage().showDefaultValues(true);
+    cl.getSubcommands().values().forEach(Graft::showDefaults);
+  }
+
   public static void main(String[] args) {
+    CliLogging.configure(false); // before anything can load ND4J; execute() sets it again once -v is parsed
     int code = execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
     System.exit(code);
   }

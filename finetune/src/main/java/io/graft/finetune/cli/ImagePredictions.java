@@ -24,7 +24,7 @@ import java.util.function.Function;
 /**
  * {@code graft predict --images}: the top-k classes of each image, with probabilities (softmax of the logits, as
  * {@code torch.softmax(logits, 1)}), computed a batch at a time, so memory holds one batch of images and k
- * predictions per image. Classes of equal probability are ranked by index. Written to {@code --output} as CSV
+ * predictions per image. Classes of equal probability are ranked by index. Written to {@code --out} as CSV
  * (a header, then one row per image: {@code path, class_1, probability_1, ..., class_k, probability_k}) or JSON
  * (a list of {@code {"path", "predictions": [{"class", "index", "probability"}, ...]}}), by its extension.
  */
@@ -158,7 +158,7 @@ final class ImagePredictions {
     if (n.endsWith(".json")) {
       return "json";
     }
-    throw new GraftException("--output " + file + ": predictions on images are written as .csv or .json (by the "
+    throw new GraftException("--out " + file + ": predictions on images are written as .csv or .json (by the "
         + "file's extension)");
   }
 

@@ -34,7 +34,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "predict", mixinStandardHelpOptions = true,
     description = "Eval-mode logits of a zoo model (--model with --weights) or of an ONNX graph (--onnx) for a "
         + ".npy array, written as .npy; or, with --images, each image's top-k classes and probabilities (softmax), "
-        + "printed and written to --output .csv or .json. Class names come from --classes FILE, else the weights' "
+        + "printed and written to --out .csv or .json. Class names come from --classes FILE, else the weights' "
         + "metadata, else classes.json beside the weights, else are the class indices.")
 final class PredictCommand implements Callable<Integer> {
   @Option(names = "--model", description = "architecture, e.g. resnet18 (${COMPLETION-CANDIDATES})",
@@ -61,8 +61,8 @@ final class PredictCommand implements Callable<Integer> {
           + "instead of --input; resized, centre-cropped and normalised as graft eval does")
   List<Path> images;
 
-  @Option(names = "--top-k", defaultValue = "5", description = "with --images: classes per image (default "
-      + "${DEFAULT-VALUE}; all classes when the model has fewer)")
+  @Option(names = "--top-k", defaultValue = "5", description = "with --images: classes per image (all classes when the model "
+      + "has fewer)")
   int topK;
 
   @Option(names = "--classes", paramLabel = "FILE",
@@ -71,14 +71,14 @@ final class PredictCommand implements Callable<Integer> {
   Path classesFile;
 
   @Option(names = "--image-size", defaultValue = "224", description = "with --images: crop size for 3-channel "
-      + "models (default ${DEFAULT-VALUE}; an ONNX graph's declared size wins)")
+      + "models (an ONNX graph's declared size wins)")
   int imageSize;
 
-  @Option(names = "--output", description = "with --input: output .npy for the (N, classes) float32 logits (required);"
+  @Option(names = "--out", description = "with --input: output .npy for the (N, classes) float32 logits (required);"
       + " with --images: predictions as .csv or .json (optional)")
   Path output;
 
-  @Option(names = "--batch-size", defaultValue = "32", description = "images per forward pass (default ${DEFAULT-VALUE})")
+  @Option(names = "--batch-size", defaultValue = "32", description = "images per forward pass")
   int batchSize;
 
   @Spec
@@ -107,7 +107,7 @@ final class PredictCommand implements Callable<Integer> {
       throw new GraftException("--classes names the classes of --images predictions; --input writes logits only");
     }
     if (output == null) {
-      throw new GraftException("--input needs --output FILE.npy for the logits");
+      throw new GraftException("--input needs --out FILE.npy for the logits");
     }
     if (onnx != null) {
       if (model != null || numClasses != null) {

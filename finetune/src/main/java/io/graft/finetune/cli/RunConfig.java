@@ -27,10 +27,11 @@ record RunConfig(Map<String, String> options, List<String> classes) {
   static final String FILE = "run_config.json";
 
   /**
-   * Options a resumed run may change: more (or fewer) epochs (not under {@code --scheduler cosine}, whose length
-   * is the number of epochs), early-stopping patience, the progress bar.
+   * Options a resumed run may change: more (or fewer) epochs (not under {@code --lr-schedule cosine} or
+   * {@code onecycle}, whose length is the number of epochs), early-stopping patience, the progress bar, the decoding
+   * threads (results do not depend on them).
    */
-  static final Set<String> MAY_CHANGE = Set.of("epochs", "patience", "no-progress");
+  static final Set<String> MAY_CHANGE = Set.of("epochs", "patience", "no-progress", "workers");
 
   /** Largest run config read (graft writes about 1 KiB plus the class names). */
   static final long MAX_BYTES = 1 << 20;
@@ -101,10 +102,11 @@ record RunConfig(Map<String, String> options, List<String> classes) {
         diffs.add("--" + k + " was " + show(was) + ", now " + show(now));
       }
     }
-    if ("cosine".equals(saved.options.get("scheduler"))
+    String schedule = saved.options.get("lr-schedule");
+    if (("cosine".equals(schedule) || "onecycle".equals(schedule))
         && !java.util.Objects.equals(saved.options.get("epochs"), options.get("epochs"))) {
       diffs.add("--epochs was " + show(saved.options.get("epochs")) + ", now " + show(options.get("epochs"))
-          + " (the cosine schedule was sized for the recorded epochs)");
+          + " (the " + schedule + " schedule was sized for the recorded epochs)");
     }
     if (!saved.classes.equals(classes)) {
       diffs.add("classes were " + saved.classes + ", now " + classes + " (" + ClassNames.differences(saved.classes,

@@ -139,7 +139,7 @@ public final class Demo {
       m.loadStateDict(stage1, true);
     }
     FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(strategy)
-        .withBackboneLr(strategy instanceof Strategy.Full ? 0.1 : 1.0).withOptimizer("sgd", 0.9, 1e-4)
+        .withBackboneLrScale(strategy instanceof Strategy.Full ? 0.1 : 1.0).withOptimizer("sgd", 0.9, 1e-4)
         .withSeed(2000 + seed));
     if (!(strategy instanceof Strategy.Scratch)) {
       ft.prepare(m, 5);

@@ -24,13 +24,13 @@ import java.util.Map;
 
 /**
  * A fine-tuning recipe: a new head for N classes, a freezing {@link Strategy}, the frozen-BatchNorm policy,
- * discriminative learning rates (head lr, backbone multiplier, optional layer-wise decay), the optimizer and the
+ * discriminative learning rates (head lr, backbone lr or its scale, optional layer-wise decay), the optimizer and the
  * loss (with label smoothing) — the PyTorch transfer-learning tutorial as one object.
  *
  * <pre>{@code
  * Module model = Zoo.create("resnet18", 1000);
  * Weights.loadInto(model, Pretrained.RESNET18_IMAGENET1K_V1.find(Pretrained.defaultCache()), true);
- * FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.lastK(2)).withBackboneLr(0.1));
+ * FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.lastK(2)).withBackboneLrScale(0.1));
  * ft.prepare(model, 10);
  * Optimizer opt = ft.optimizer(model);
  * new Trainer(model, opt, null, ft.loss(), Trainer.Options.epochs(10)).addListener(ft.listener(model)).fit(tr, va);
@@ -38,58 +38,76 @@ import java.util.Map;
  */
 public final class FineTune {
   /**
-   * Head learning rate; backbone lr = head lr × {@code backboneMultiplier} (× {@code layerDecay}^d for the stage d
-   * places before the head); optimizer "sgd" | "adam" | "adamw"; momentum (SGD), weight decay, label smoothing.
+   * Head learning rate; the backbone's learning rate, given either as an absolute rate ({@code backboneLr}, null when
+   * not given) or as a multiplier of the head's ({@code backboneLrScale}, used when {@code backboneLr} is null), and
+   * × {@code layerDecay}^d for the stage d places before the head; optimizer "sgd" | "adam" | "adamw"; momentum (SGD),
+   * weight decay, label smoothing. {@code backboneLr(x)} and {@code backboneLrScale(x / headLr)} give the same
+   * rates; the command line's {@code --backbone-lr} and {@code --backbone-lr-scale} mean the same.
    */
-  public record Options(Strategy strategy, double headLr, double backboneMultiplier, double layerDecay,
-      String optimizer, double momentum, double weightDecay, double labelSmoothing, BatchNormPolicy bnPolicy,
-      long seed) {
+  public record Options(Strategy strategy, double headLr, Double backboneLr, double backboneLrScale,
+      double layerDecay, String optimizer, double momentum, double weightDecay, double labelSmoothing,
+      BatchNormPolicy bnPolicy, long seed) {
     public static Options lr(double headLr) {
-      return new Options(Strategy.FULL, headLr, 1.0, 1.0, "sgd", 0.9, 1e-4, 0, BatchNormPolicy.FREEZE_STATS, 0);
+      return new Options(Strategy.FULL, headLr, null, 1.0, 1.0, "sgd", 0.9, 1e-4, 0, BatchNormPolicy.FREEZE_STATS,
+          0);
     }
 
     public Options withStrategy(Strategy s) {
-      return new Options(s, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay, labelSmoothing,
-          bnPolicy, seed);
+      return new Options(s, headLr, backboneLr, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
+          labelSmoothing, bnPolicy, seed);
     }
 
-    public Options withBackboneLr(double multiplier) {
-      return new Options(strategy, headLr, multiplier, layerDecay, optimizer, momentum, weightDecay, labelSmoothing,
-          bnPolicy, seed);
+    /** The backbone's learning rate as an absolute rate (replaces any {@link #withBackboneLrScale} given). */
+    public Options withBackboneLr(double absolute) {
+      return new Options(strategy, headLr, absolute, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
+          labelSmoothing, bnPolicy, seed);
+    }
+
+    /** The backbone's learning rate as a multiplier of the head's (replaces any {@link #withBackboneLr} given). */
+    public Options withBackboneLrScale(double multiplier) {
+      return new Options(strategy, headLr, null, multiplier, layerDecay, optimizer, momentum, weightDecay,
+          labelSmoothing, bnPolicy, seed);
     }
 
     public Options withLayerDecay(double d) {
-      return new Options(strategy, headLr, backboneMultiplier, d, optimizer, momentum, weightDecay, labelSmoothing,
-          bnPolicy, seed);
+      return new Options(strategy, headLr, backboneLr, backboneLrScale, d, optimizer, momentum, weightDecay,
+          labelSmoothing, bnPolicy, seed);
     }
 
     public Options withOptimizer(String name, double momentum, double weightDecay) {
-      return new Options(strategy, headLr, backboneMultiplier, layerDecay, name, momentum, weightDecay,
+      return new Options(strategy, headLr, backboneLr, backboneLrScale, layerDecay, name, momentum, weightDecay,
           labelSmoothing, bnPolicy, seed);
     }
 
     public Options withLabelSmoothing(double s) {
-      return new Options(strategy, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay, s,
-          bnPolicy, seed);
+      return new Options(strategy, headLr, backboneLr, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
+          s, bnPolicy, seed);
     }
 
     public Options withBatchNormPolicy(BatchNormPolicy p) {
-      return new Options(strategy, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay,
+      return new Options(strategy, headLr, backboneLr, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
           labelSmoothing, p, seed);
     }
 
     /** Seed of the new head's initialisation. */
     public Options withSeed(long s) {
-      return new Options(strategy, headLr, backboneMultiplier, layerDecay, optimizer, momentum, weightDecay,
+      return new Options(strategy, headLr, backboneLr, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
           labelSmoothing, bnPolicy, s);
+    }
+
+    /** The backbone's learning rate before layer decay: {@code backboneLr}, else head lr × {@code backboneLrScale}. */
+    public double backboneRate() {
+      return backboneLr != null ? backboneLr : headLr * backboneLrScale;
     }
   }
 
   private final Options o;
 
   public FineTune(Options options) {
-    if (!(options.headLr() > 0) || !(options.backboneMultiplier() >= 0) || !(options.layerDecay() > 0)) {
-      throw new GraftException("FineTune: learning rates must be positive, got " + options);
+    if (!(options.headLr() > 0) || !(options.backboneLrScale() >= 0) || !(options.layerDecay() > 0)
+        || options.backboneLr() != null && !(options.backboneLr() >= 0) || !Double.isFinite(options.backboneRate())) {
+      throw new GraftException("FineTune: the head lr and layer decay must be positive, the backbone lr and its "
+          + "scale finite and not negative; got " + options);
     }
     this.o = options;
   }
@@ -140,7 +158,7 @@ public final class FineTune {
 
   /**
    * The optimizer with discriminative learning rates: one group for the head (head lr) and, for the backbone, one
-   * group (lr × multiplier) or one per stage with layer-wise decay. Every parameter is in a group — frozen ones
+   * group (the backbone rate) or one per stage with layer-wise decay. Every parameter is in a group — frozen ones
    * simply get no update and no state — so gradual unfreezing keeps optimizer state. SCRATCH uses one group.
    */
   public Optimizer optimizer(Module model) {
@@ -151,7 +169,7 @@ public final class FineTune {
     } else {
       ParamGroup head = ParamGroup.of(Params.select(model, c.headPath())).lr(o.headLr());
       groups.add(head);
-      double backbone = o.headLr() * o.backboneMultiplier();
+      double backbone = o.backboneRate();
       if (o.layerDecay() == 1.0) {
         groups.add(ParamGroup.rest(model.namedParameters(), head).lr(backbone));
       } else {

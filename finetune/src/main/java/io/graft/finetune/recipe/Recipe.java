@@ -23,7 +23,7 @@ import java.util.function.Supplier;
  *
  * <pre>{@code
  * Recipe.Result r = Recipe.zoo("resnet18", Path.of("resnet18-f37072fd.pth"), 10)
- *     .withFineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.lastK(2)).withBackboneLr(0.1))
+ *     .withFineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.lastK(2)).withBackboneLrScale(0.1))
  *     .withScheduler(opt -> new CosineAnnealingLR(opt, 10))
  *     .withTraining(Trainer.Options.epochs(10).withPatience(3))
  *     .run(train, val);
@@ -56,7 +56,8 @@ public record Recipe(Supplier<Module> model, String source, boolean pretrained, 
     Zoo.headPath(name); // an unknown name fails here, before any training is set up
     return new Recipe(weights == null ? () -> Zoo.create(name, numClasses) : () -> Weights.loadZoo(name, weights),
         weights == null ? name : name + " + " + weights, weights != null, numClasses,
-        FineTune.Options.lr(0.01).withBackboneLr(0.1).withStrategy(weights == null ? Strategy.SCRATCH : Strategy.FULL),
+        FineTune.Options.lr(0.01).withBackboneLrScale(0.1)
+            .withStrategy(weights == null ? Strategy.SCRATCH : Strategy.FULL),
         null, Trainer.Options.epochs(10));
   }
 
@@ -65,8 +66,8 @@ public record Recipe(Supplier<Module> model, String source, boolean pretrained, 
    * {@link io.graft.zoo.models.Classifier}); trained in place.
    */
   public static Recipe module(Module model, int numClasses) {
-    return new Recipe(() -> model, model.typeName(), true, numClasses, FineTune.Options.lr(0.01).withBackboneLr(0.1),
-        null, Trainer.Options.epochs(10));
+    return new Recipe(() -> model, model.typeName(), true, numClasses,
+        FineTune.Options.lr(0.01).withBackboneLrScale(0.1), null, Trainer.Options.epochs(10));
   }
 
   public Recipe withFineTune(FineTune.Options o) {

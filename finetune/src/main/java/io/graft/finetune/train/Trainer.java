@@ -29,7 +29,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <pre>{@code
  * Trainer t = new Trainer(model, optimizer, scheduler, new CrossEntropyLoss(),
- *     Trainer.Options.epochs(20).withPatience(5).withCheckpoint(dir.resolve("last.ckpt")));
+ *     Trainer.Options.epochs(20).withPatience(5).withCheckpoint(dir.resolve("last.ckpt"), true));
  * History h = t.fit(trainLoader, valLoader);
  * }</pre>
  */
@@ -37,12 +37,54 @@ public final class Trainer {
   /** Which validation metric decides "best" and early stopping. */
   public enum Monitor { VAL_ACCURACY, VAL_LOSS }
 
-  /** Settings; {@code Options.epochs(n)} gives: monitor val accuracy, no early stopping, keep best, cache on. */
-  public record Options(int epochs, Monitor monitor, int patience, boolean keepBest, double clipGradNorm,
-      boolean featureCache, long cacheMemoryBytes, boolean progress, Path checkpoint, boolean resume,
-      Path metricsLog, Path plot, boolean skipNonFinite) {
+  /**
+   * Settings, in groups; {@code Options.epochs(n)} gives: monitor val accuracy, no early stopping, keep best, no
+   * clipping, stop on a non-finite step, feature cache on (1 GiB in memory), no progress bar, no checkpoint, no
+   * files. The {@code with...} methods change one setting.
+   */
+  public record Options(int epochs, Stopping stopping, Steps steps, Caching caching, Checkpointing checkpointing,
+      Reporting reporting) {
     public static Options epochs(int n) {
-      return new Options(n, Monitor.VAL_ACCURACY, 0, true, 0, true, 1L << 30, false, null, false, null, null, false);
+      return new Options(n, new Stopping(Monitor.VAL_ACCURACY, 0, true), new Steps(0, false),
+          new Caching(true, 1L << 30), new Checkpointing(null, false), new Reporting(false, null, null));
+    }
+
+    public Options withStopping(Stopping s) {
+      return new Options(epochs, s, steps, caching, checkpointing, reporting);
+    }
+
+    public Options withSteps(Steps s) {
+      return new Options(epochs, stopping, s, caching, checkpointing, reporting);
+    }
+
+    public Options withCaching(Caching c) {
+      return new Options(epochs, stopping, steps, c, checkpointing, reporting);
+    }
+
+    public Options withCheckpointing(Checkpointing c) {
+      return new Options(epochs, stopping, steps, caching, c, reporting);
+    }
+
+    public Options withReporting(Reporting r) {
+      return new Options(epochs, stopping, steps, caching, checkpointing, r);
+    }
+
+    public Options withMonitor(Monitor m) {
+      return withStopping(new Stopping(m, stopping.patience(), stopping.keepBest()));
+    }
+
+    /** Stop after this many epochs without improvement (0: never). */
+    public Options withPatience(int p) {
+      return withStopping(new Stopping(stopping.monitor(), p, stopping.keepBest()));
+    }
+
+    public Options withKeepBest(boolean k) {
+      return withStopping(new Stopping(stopping.monitor(), stopping.patience(), k));
+    }
+
+    /** Global L2 gradient-norm clipping (0: off). */
+    public Options withClipGradNorm(double c) {
+      return withSteps(new Steps(c, steps.skipNonFinite()));
     }
 
     /**
@@ -50,64 +92,50 @@ public final class Trainer {
      * ({@link Trainer#skippedSteps()}); by default training stops with an error naming the step and parameter.
      */
     public Options withSkipNonFinite(boolean skip) {
-      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot, skip);
-    }
-
-    public Options withMonitor(Monitor m) {
-      return new Options(epochs, m, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot, skipNonFinite);
-    }
-
-    /** Stop after this many epochs without improvement (0: never). */
-    public Options withPatience(int p) {
-      return new Options(epochs, monitor, p, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot, skipNonFinite);
-    }
-
-    public Options withKeepBest(boolean k) {
-      return new Options(epochs, monitor, patience, k, clipGradNorm, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot, skipNonFinite);
-    }
-
-    /** Global L2 gradient-norm clipping (0: off). */
-    public Options withClipGradNorm(double c) {
-      return new Options(epochs, monitor, patience, keepBest, c, featureCache, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot, skipNonFinite);
+      return withSteps(new Steps(steps.clipGradNorm(), skip));
     }
 
     public Options withFeatureCache(boolean f) {
-      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, f, cacheMemoryBytes, progress,
-          checkpoint, resume, metricsLog, plot, skipNonFinite);
+      return withCaching(new Caching(f, caching.memoryBytes()));
     }
 
     /** Features beyond this many bytes are cached on disk instead of in memory. */
     public Options withCacheMemoryBytes(long b) {
-      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, b, progress, checkpoint,
-          resume, metricsLog, plot, skipNonFinite);
-    }
-
-    public Options withProgress(boolean p) {
-      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes, p,
-          checkpoint, resume, metricsLog, plot, skipNonFinite);
+      return withCaching(new Caching(caching.enabled(), b));
     }
 
     /** Write a checkpoint here after every epoch; with {@code resume}, continue from it when it exists. */
     public Options withCheckpoint(Path c, boolean resumeIfPresent) {
-      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
-          progress, c, resumeIfPresent, metricsLog, plot, skipNonFinite);
+      return withCheckpointing(new Checkpointing(c, resumeIfPresent));
+    }
+
+    public Options withProgress(boolean p) {
+      return withReporting(new Reporting(p, reporting.metricsLog(), reporting.plot()));
     }
 
     public Options withMetricsLog(Path p) {
-      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
-          progress, checkpoint, resume, p, plot, skipNonFinite);
+      return withReporting(new Reporting(reporting.progress(), p, reporting.plot()));
     }
 
     public Options withPlot(Path p) {
-      return new Options(epochs, monitor, patience, keepBest, clipGradNorm, featureCache, cacheMemoryBytes,
-          progress, checkpoint, resume, metricsLog, p, skipNonFinite);
+      return withReporting(new Reporting(reporting.progress(), reporting.metricsLog(), p));
     }
   }
+
+  /** Which metric decides the best epoch, after how many epochs without improvement to stop (0: never), keep-best. */
+  public record Stopping(Monitor monitor, int patience, boolean keepBest) {}
+
+  /** Per step: global L2 gradient-norm clipping (0: off), and whether a non-finite step is skipped or stops the run. */
+  public record Steps(double clipGradNorm, boolean skipNonFinite) {}
+
+  /** The feature cache when only the head trains: on or off, and the bytes kept in memory before spilling to disk. */
+  public record Caching(boolean enabled, long memoryBytes) {}
+
+  /** The checkpoint written after every epoch (null: none) and whether to resume from it when it exists. */
+  public record Checkpointing(Path file, boolean resume) {}
+
+  /** The progress bar, the JSON-lines metrics log and the learning-curve PNG (null: not written). */
+  public record Reporting(boolean progress, Path metricsLog, Path plot) {}
 
   private final Module model;
   private final Optimizer optimizer;
@@ -153,113 +181,112 @@ public final class Trainer {
   /** Trains for the configured epochs (or until early stopping); {@code val} may be null. */
   public History fit(DataLoader train, DataLoader val) {
     int classes = numClasses > 0 ? numClasses : train.dataset().numClasses();
-    List<EpochStats> history = new ArrayList<>();
-    double best = Double.NaN;
-    int bestEpoch = -1;
-    int bad = 0;
-    StateDict bestState = null;
-    int start = 0;
-    boolean stopped = false;
     checkpointEpoch = -1;
-    if (o.checkpoint() != null && o.resume() && Files.isRegularFile(o.checkpoint())) {
+    int start = 0;
+    BestTracker run = new BestTracker(o.stopping());
+    Checkpointing ck = o.checkpointing();
+    if (ck.file() != null && ck.resume() && Files.isRegularFile(ck.file())) {
       StateDict savedBest = new StateDict();
-      Checkpoint.Restored r = Checkpoint.load(o.checkpoint(), model, optimizer, scheduler, savedBest);
-      start = r.epoch() + 1;
+      Checkpoint.Restored r = Checkpoint.load(ck.file(), model, optimizer, scheduler, savedBest);
+      run = new BestTracker(o.stopping(), r.trainer(), savedBest);
+      start = run.stopped() ? o.epochs() : r.epoch() + 1;
       checkpointEpoch = r.epoch();
-      TrainerState ts = r.trainer();
-      best = ts.best();
-      bestEpoch = ts.bestEpoch();
-      bad = ts.badEpochs();
-      bestState = savedBest.isEmpty() ? null : savedBest;
-      history.addAll(ts.history());
-      stopped = ts.stopped(); // a run that had stopped early stays stopped, and says so in its history
-      if (stopped) {
-        start = o.epochs();
-      }
       for (TrainListener l : listeners) {
         l.onResume(r.epoch() + 1);
       }
     }
-    FeatureCache trainCache = null;
-    FeatureCache valCache = null;
-    try {
-      for (int epoch = start; epoch < o.epochs() && !stopped; epoch++) {
+    try (Caches caches = new Caches()) {
+      for (int epoch = start; epoch < o.epochs() && !run.stopped(); epoch++) {
         for (TrainListener l : listeners) {
           l.onEpochStart(epoch);
         }
-        boolean cached = o.featureCache() && FeatureCache.ineligibility(model, train) == null;
-        long t0 = System.nanoTime(); // the first cached epoch pays for building the cache
-        if (cached && trainCache == null) {
-          trainCache = FeatureCache.build(model, train, o.cacheMemoryBytes());
-          if (val != null) {
-            valCache = FeatureCache.build(model, val, o.cacheMemoryBytes());
-          }
-        }
-        Evaluation tr = cached ? cachedEpoch(trainCache, train, epoch, classes) : epoch(train, epoch, classes);
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        Evaluation va = null;
-        if (val != null) {
-          va = cached && valCache != null ? cachedEvaluation(valCache, val, classes) : Evaluation.of(model, val, loss,
-              classes);
-          lastValidation = va;
-        }
-        if (scheduler != null) {
-          scheduler.step(va != null ? va.loss() : tr.loss());
-        }
-        double[] lr = optimizer.paramGroups().stream().mapToDouble(ParamGroup::lr).toArray();
-        EpochStats s = new EpochStats(epoch, tr.loss(), tr.top1(), va == null ? Double.NaN : va.loss(),
-            va == null ? Double.NaN : va.top1(), va == null ? Double.NaN : va.top5(),
-            va == null ? null : va.perClassAccuracy(), va == null ? null : va.confusion(), lr, seconds,
-            tr.count() / seconds, cached);
-        history.add(s);
-        double metric = va == null ? (o.monitor() == Monitor.VAL_LOSS ? tr.loss() : tr.top1())
-            : (o.monitor() == Monitor.VAL_LOSS ? va.loss() : va.top1());
-        boolean improved = bestEpoch < 0 || (o.monitor() == Monitor.VAL_LOSS ? metric < best : metric > best);
-        if (improved) {
-          best = metric;
-          bestEpoch = epoch;
-          bad = 0;
-          if (o.keepBest()) {
-            bestState = Checkpoint.copy(model.stateDict());
-          }
-        } else {
-          bad++;
-        }
-        stopped = o.patience() > 0 && bad >= o.patience();
-        if (o.metricsLog() != null) {
-          MetricsLog.write(o.metricsLog(), history);
-        }
-        if (o.plot() != null) {
-          LearningCurve.write(o.plot(), history);
-        }
-        if (o.checkpoint() != null) {
-          Checkpoint.save(o.checkpoint(), model, optimizer, scheduler, epoch,
-              new TrainerState(best, bestEpoch, bad, stopped, List.copyOf(history)), bestState);
-          checkpointEpoch = epoch;
-        }
+        EpochStats s = epoch(train, val, epoch, classes, caches);
+        run.record(s, val != null, () -> Checkpoint.copy(model.stateDict()));
+        writeRecords(run.history());
+        saveCheckpoint(epoch, run);
         for (TrainListener l : listeners) {
           l.onEpochEnd(s);
         }
       }
-    } finally {
-      if (trainCache != null) {
-        trainCache.close();
-      }
-      if (valCache != null) {
-        valCache.close();
-      }
     }
-    if (o.keepBest() && bestState != null) {
-      model.loadStateDict(bestState, true);
+    if (o.stopping().keepBest() && run.bestState() != null) {
+      model.loadStateDict(run.bestState(), true);
     }
-    return new History(history, bestEpoch, best, stopped);
+    return run.result();
   }
 
-  private Evaluation epoch(DataLoader train, int epoch, int classes) {
+  /** The feature caches of the training and validation sets, built on the first cached epoch. */
+  private static final class Caches implements AutoCloseable {
+    FeatureCache train;
+    FeatureCache val;
+
+    @Override
+    public void close() {
+      if (train != null) {
+        train.close();
+      }
+      if (val != null) {
+        val.close();
+      }
+    }
+  }
+
+  /**
+   * One epoch: training (on cached features when only the head trains and the data allow it), validation, the
+   * scheduler's step (with the validation loss, else the training loss) and the epoch's figures.
+   */
+  private EpochStats epoch(DataLoader train, DataLoader val, int epoch, int classes, Caches caches) {
+    boolean cached = o.caching().enabled() && FeatureCache.ineligibility(model, train) == null;
+    long t0 = System.nanoTime(); // the first cached epoch pays for building the cache
+    if (cached && caches.train == null) {
+      caches.train = FeatureCache.build(model, train, o.caching().memoryBytes());
+      if (val != null) {
+        caches.val = FeatureCache.build(model, val, o.caching().memoryBytes());
+      }
+    }
+    Evaluation tr = cached ? cachedTraining(caches.train, train, epoch, classes) : training(train, epoch, classes);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    Evaluation va = val == null ? null : validation(val, cached ? caches.val : null, classes);
+    if (scheduler != null) {
+      scheduler.step(va != null ? va.loss() : tr.loss());
+    }
+    double[] lr = optimizer.paramGroups().stream().mapToDouble(ParamGroup::lr).toArray();
+    return new EpochStats(epoch, tr.loss(), tr.top1(), va == null ? Double.NaN : va.loss(),
+        va == null ? Double.NaN : va.top1(), va == null ? Double.NaN : va.top5(),
+        va == null ? null : va.perClassAccuracy(), va == null ? null : va.confusion(), lr, seconds,
+        tr.count() / seconds, cached);
+  }
+
+  /** The validation pass, on the cached features when there are some. */
+  private Evaluation validation(DataLoader val, FeatureCache cache, int classes) {
+    Evaluation va = cache != null ? cachedEvaluation(cache, val, classes) : Evaluation.of(model, val, loss, classes);
+    lastValidation = va;
+    return va;
+  }
+
+  /** The metrics log and the learning curve, rewritten after every epoch. */
+  private void writeRecords(List<EpochStats> history) {
+    if (o.reporting().metricsLog() != null) {
+      MetricsLog.write(o.reporting().metricsLog(), history);
+    }
+    if (o.reporting().plot() != null) {
+      LearningCurve.write(o.reporting().plot(), history);
+    }
+  }
+
+  /** The end-of-epoch checkpoint (atomic): weights, optimizer, scheduler, the tracker's state and best weights. */
+  private void saveCheckpoint(int epoch, BestTracker run) {
+    if (o.checkpointing().file() != null) {
+      Checkpoint.save(o.checkpointing().file(), model, optimizer, scheduler, epoch, run.state(), run.bestState());
+      checkpointEpoch = epoch;
+    }
+  }
+
+  private Evaluation training(DataLoader train, int epoch, int classes) {
     model.train();
     Evaluation.Accumulator acc = new Evaluation.Accumulator(classes);
     int batches = train.numBatches();
-    try (Progress bar = Progress.of(o.progress(), epoch, o.epochs(), batches)) {
+    try (Progress bar = Progress.of(o.reporting().progress(), epoch, o.epochs(), batches)) {
       int b = 0;
       for (DataLoader.Batch batch : train.epoch(epoch)) {
         trainBatch(model, batch.x(), batch.y(), epoch, b++, batches, acc, bar);
@@ -268,14 +295,14 @@ public final class Trainer {
     return acc.result();
   }
 
-  private Evaluation cachedEpoch(FeatureCache cache, DataLoader train, int epoch, int classes) {
+  private Evaluation cachedTraining(FeatureCache cache, DataLoader train, int epoch, int classes) {
     Module head = ((Classifier) model).head();
     model.train();
     Evaluation.Accumulator acc = new Evaluation.Accumulator(classes);
     int[] order = train.order(epoch);
     int bs = train.options().batchSize();
     int batches = train.numBatches();
-    try (Progress bar = Progress.of(o.progress(), epoch, o.epochs(), batches)) {
+    try (Progress bar = Progress.of(o.reporting().progress(), epoch, o.epochs(), batches)) {
       for (int b = 0; b < batches; b++) {
         int n = Math.min(bs, order.length - b * bs);
         int[] idx = new int[n];
@@ -293,7 +320,7 @@ public final class Trainer {
     Tensor logits = net.call(x);
     double lv = step(logits, y, epoch, batch);
     acc.add(logits, y, lv);
-    bar.step(lv, acc);
+    bar.step(acc);
     for (TrainListener l : listeners) {
       l.onBatchEnd(epoch, batch, batches, lv);
     }
@@ -304,8 +331,9 @@ public final class Trainer {
   }
 
   private String lastGood() {
-    return checkpointEpoch >= 0 ? "; last good checkpoint: " + o.checkpoint() + " (end of epoch "
-        + (checkpointEpoch + 1) + ")" : o.checkpoint() != null ? "; no checkpoint written yet" : "";
+    Path file = o.checkpointing().file();
+    return checkpointEpoch >= 0 ? "; last good checkpoint: " + file + " (end of epoch " + (checkpointEpoch + 1) + ")"
+        : file != null ? "; no checkpoint written yet" : "";
   }
 
   private double step(Tensor logits, Tensor y, int epoch, int batch) {
@@ -313,7 +341,7 @@ public final class Trainer {
     Tensor l = loss.forward(logits, y);
     double lv = l.item();
     if (!Double.isFinite(lv)) {
-      if (o.skipNonFinite()) {
+      if (o.steps().skipNonFinite()) {
         skipped++;
         return lv;
       }
@@ -324,7 +352,7 @@ public final class Trainer {
     for (Map.Entry<String, Parameter> e : named.entrySet()) {
       INDArray g = e.getValue().requiresGrad() ? e.getValue().gradData() : null;
       if (g != null && !Double.isFinite(g.sumNumber().doubleValue())) {
-        if (o.skipNonFinite()) {
+        if (o.steps().skipNonFinite()) {
           optimizer.zeroGrad();
           skipped++;
           return lv;
@@ -333,9 +361,8 @@ public final class Trainer {
             + " (loss " + lv + "); weights were not updated" + lastGood());
       }
     }
-    if (o.clipGradNorm() > 0) {
-      List<Parameter> ps = model.parameters();
-      GradClip.clipGradNorm(ps, o.clipGradNorm());
+    if (o.steps().clipGradNorm() > 0) {
+      GradClip.clipGradNorm(model.parameters(), o.steps().clipGradNorm());
     }
     optimizer.step();
     return lv;

@@ -58,7 +58,7 @@ class FinetuneCliTest {
 
   List<String> finetune(Path data, Path out, String... extra) {
     List<String> a = new ArrayList<>(List.of("finetune", "--model", "smallcnn", "--weights",
-        smallcnnWeights().toString(), "--data", data.toString(), "--batch", "6", "--no-progress", "--out",
+        smallcnnWeights().toString(), "--data", data.toString(), "--batch-size", "6", "--no-progress", "--out",
         out.toString()));
     a.addAll(List.of(extra));
     if (!a.contains("--epochs")) {
@@ -215,7 +215,7 @@ class FinetuneCliTest {
     Path w = tmp.resolve("r18.safetensors");
     Safetensors.write(w, r18.stateDict(), Map.of());
     List<String> common = List.of("finetune", "--model", "resnet18", "--weights", w.toString(), "--data",
-        data.toString(), "--strategy", "feature-extract", "--image-size", "16", "--epochs", "3", "--batch", "6",
+        data.toString(), "--strategy", "feature-extract", "--image-size", "16", "--epochs", "3", "--batch-size", "6",
         "--lr", "0.05", "--no-progress");
     List<String> cachedArgs = new ArrayList<>(common);
     cachedArgs.addAll(List.of("--out", tmp.resolve("cached").toString()));
@@ -265,7 +265,7 @@ class FinetuneCliTest {
     Path data = threeClasses("data", "bag", "dress", "shirt");
     Path out = tmp.resolve("run");
     Result r = run(finetune(data, out, "--epochs", "3", "--strategy", "gradual:2=fc1,3=features.5", "--grad-clip", "1.0",
-        "--class-weights", "auto", "--scheduler", "cosine", "--warmup", "1").toArray(String[]::new));
+        "--class-weights", "auto", "--lr-schedule", "cosine", "--warmup-epochs", "1").toArray(String[]::new));
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("epoch 1/3: train loss") && r.out().contains("epoch 3/3: train loss"), r.out());
     assertTrue(r.out().contains("epoch 2: unfroze fc1") && r.out().contains("epoch 3: unfroze features.5"), r.out());
@@ -282,7 +282,7 @@ class FinetuneCliTest {
     }
     // the cosine schedule spans the recorded epochs, so a resume may not change them
     Result longer = run(finetune(data, out, "--epochs", "4", "--strategy", "gradual:2=fc1,3=features.5", "--grad-clip",
-        "1.0", "--class-weights", "auto", "--scheduler", "cosine", "--warmup", "1", "--resume")
+        "1.0", "--class-weights", "auto", "--lr-schedule", "cosine", "--warmup-epochs", "1", "--resume")
         .toArray(String[]::new));
     assertEquals(Graft.BAD_INPUT, longer.code(), longer.err());
     assertTrue(longer.err().contains("--epochs was '3', now '4' (the cosine schedule"), longer.err());

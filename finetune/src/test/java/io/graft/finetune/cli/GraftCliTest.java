@@ -51,7 +51,7 @@ class GraftCliTest {
     Path in = tmp.resolve("x.npy");
     Path out = tmp.resolve("y.npy");
     Npy.write(in, x);
-    Result r = run("predict", "--model", "resnet18", "--weights", w.toString(), "--input", in.toString(), "--output",
+    Result r = run("predict", "--model", "resnet18", "--weights", w.toString(), "--input", in.toString(), "--out",
         out.toString(), "--batch-size", "2");
     assertEquals(0, r.code, r.err);
     Module m = Zoo.create("resnet18", 5);
@@ -107,7 +107,7 @@ class GraftCliTest {
     Path in = tmp.resolve("x.npy");
     Path out = tmp.resolve("y.npy");
     Npy.write(in, x);
-    Result r = run("predict", "--onnx", model.toString(), "--input", in.toString(), "--output", out.toString(),
+    Result r = run("predict", "--onnx", model.toString(), "--input", in.toString(), "--out", out.toString(),
         "--batch-size", "2");
     assertEquals(0, r.code, r.err);
     Tensor expected = x.matmul(w.transpose(0, 1)).add(b);
@@ -115,10 +115,10 @@ class GraftCliTest {
     assertArrayEquals(new long[] {5, 3}, y.shape());
     assertArrayEquals(expected.toFloatArray(), y.toFloatArray(), 1e-5f);
     Result both = run("predict", "--onnx", model.toString(), "--model", "resnet18", "--input", in.toString(),
-        "--output", out.toString());
+        "--out", out.toString());
     assertTrue(both.code != 0 && both.err.contains("--onnx"), both.err);
     Npy.write(in, Tensor.randn(rng, 5, 7));
-    Result bad = run("predict", "--onnx", model.toString(), "--input", in.toString(), "--output", out.toString());
+    Result bad = run("predict", "--onnx", model.toString(), "--input", in.toString(), "--out", out.toString());
     assertTrue(bad.code != 0 && bad.err.contains("[5, 7]") && bad.err.contains("'x'"), bad.err);
   }
 
@@ -160,7 +160,7 @@ class GraftCliTest {
     Path model = tinyCnnOnnx();
     Path out = tmp.resolve("onnx-run");
     Result r = run("finetune", "--onnx", model.toString(), "--data", "fashion-mnist:" + data, "--classes", "5-9",
-        "--per-class", "20", "--strategy", "full", "--epochs", "1", "--batch", "16", "--no-progress", "--out",
+        "--per-class", "20", "--strategy", "full", "--epochs", "1", "--batch-size", "16", "--no-progress", "--out",
         out.toString());
     assertEquals(0, r.code, r.err);
     StateDict sd = Safetensors.read(out.resolve("model.safetensors"));
@@ -278,9 +278,9 @@ class GraftCliTest {
     Npy.write(in, Tensor.zeros(2, 1, 8, 8));
     Result[] cases = {
         run("inspect", tmp.resolve("missing.pth").toString()),
-        run("predict", "--model", "resnet18", "--weights", w.toString(), "--input", in.toString(), "--output",
+        run("predict", "--model", "resnet18", "--weights", w.toString(), "--input", in.toString(), "--out",
             tmp.resolve("o.npy").toString()),
-        run("predict", "--model", "resnet99", "--weights", w.toString(), "--input", in.toString(), "--output",
+        run("predict", "--model", "resnet99", "--weights", w.toString(), "--input", in.toString(), "--out",
             tmp.resolve("o.npy").toString()),
         run("convert", w.toString(), tmp.resolve("out.bin").toString()),
         run("predict", "--model", "resnet18"),

@@ -42,7 +42,7 @@ class HostileInputCliTest {
     Path w = tmp.resolve("r18.safetensors");
     Safetensors.write(w, m.stateDict(), Map.of());
     Result r = GraftCliTest.run("predict", "--model", "resnet18", "--weights", w.toString(), "--input", in.toString(),
-        "--output", tmp.resolve("y.npy").toString());
+        "--out", tmp.resolve("y.npy").toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.err().contains("graft: warning: " + in + " holds 3 non-finite values (2 NaN, 1 infinite) of 6144"),
         r.err());

@@ -49,7 +49,7 @@ class PredictChunkingTest {
   Result predict(Path onnx, int n) {
     Path in = tmp.resolve("x" + n + ".npy");
     Npy.write(in, Tensor.rand(new Rng(n), n, 4));
-    return run("predict", "--onnx", onnx.toString(), "--input", in.toString(), "--output",
+    return run("predict", "--onnx", onnx.toString(), "--input", in.toString(), "--out",
         tmp.resolve("y" + n + ".npy").toString());
   }
 

@@ -48,18 +48,18 @@ class PredictCliTest {
     Path in = tmp.resolve("x.npy");
     Path out = tmp.resolve("y.npy");
     Npy.write(in, x);
-    Result r = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--input", in.toString(), "--output",
+    Result r = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--input", in.toString(), "--out",
         out.toString(), "--batch-size", "2");
     assertEquals(0, r.code(), r.err());
     assertArrayEquals(eval(m, x).toFloatArray(), Npy.read(out).toFloatArray(), 1e-5f);
     assertTrue(r.out().contains("classes [a, b, c, d]"), r.out());
     Npy.write(in, Tensor.rand(new Rng(3), 3, 1, 32, 32));
     Result bad = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--input", in.toString(),
-        "--output", tmp.resolve("z.npy").toString());
+        "--out", tmp.resolve("z.npy").toString());
     assertEquals(Graft.BAD_INPUT, bad.code());
     assertTrue(bad.err().contains("(N, 1, 28, 28)") && bad.err().contains("[3, 1, 32, 32]"), bad.err());
     Result classes = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--num-classes", "5", "--input",
-        in.toString(), "--output", tmp.resolve("z.npy").toString());
+        in.toString(), "--out", tmp.resolve("z.npy").toString());
     assertEquals(Graft.BAD_INPUT, classes.code());
     assertTrue(classes.err().contains("--num-classes 5") && classes.err().contains("4 classes"), classes.err());
   }
@@ -77,7 +77,7 @@ class PredictCliTest {
     Path in = tmp.resolve("x.npy");
     Path out = tmp.resolve("y.npy");
     Npy.write(in, x);
-    Result r = run("predict", "--onnx", onnx.toString(), "--input", in.toString(), "--output", out.toString());
+    Result r = run("predict", "--onnx", onnx.toString(), "--input", in.toString(), "--out", out.toString());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().contains("in chunks of the graph's fixed batch 1"), r.out());
     OnnxModel whole = OnnxModel.load(onnx);
@@ -94,7 +94,7 @@ class PredictCliTest {
     Path w = tmp.resolve("tuned.safetensors");
     Safetensors.write(w, tuned.stateDict(), ClassNames.metadata(List.of("x", "y", "z")));
     Result t = run("predict", "--onnx", onnx.toString(), "--weights", w.toString(), "--input", in.toString(),
-        "--output", out.toString());
+        "--out", out.toString());
     assertEquals(0, t.code(), t.err());
     assertArrayEquals(eval(tuned, x).toFloatArray(), Npy.read(out).toFloatArray(), 1e-5f);
     assertTrue(t.out().contains("classes [x, y, z]"), t.out());
@@ -108,7 +108,7 @@ class PredictCliTest {
     Safetensors.write(w, r34.stateDict(), Map.of());
     Npy.write(tmp.resolve("x.npy"), Tensor.rand(new Rng(1), 1, 3, 32, 32));
     Result r = run("predict", "--model", "resnet18", "--weights", w.toString(), "--input",
-        tmp.resolve("x.npy").toString(), "--output", tmp.resolve("y.npy").toString());
+        tmp.resolve("x.npy").toString(), "--out", tmp.resolve("y.npy").toString());
     assertEquals(Graft.BAD_INPUT, r.code(), r.err());
     String line = r.err().strip();
     assertFalse(line.contains("\n"), line);

@@ -125,7 +125,7 @@ class PredictImagesCliTest {
     Map<String, double[]> want = expected(m, dir);
     Path csv = tmp.resolve("preds.csv");
     Result r = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--images", dir.toString(),
-        "--top-k", "2", "--output", csv.toString(), "--batch-size", "3");
+        "--top-k", "2", "--out", csv.toString(), "--batch-size", "3");
     assertEquals(0, r.code(), r.err());
     assertFalse(r.err().contains("warning"), r.err());
     List<String> lines = Files.readAllLines(csv);
@@ -148,7 +148,7 @@ class PredictImagesCliTest {
     // JSON, and a top-k above the number of classes gives every class, probabilities summing to 1
     Path json = tmp.resolve("preds.json");
     Result j = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--images",
-        dir.resolve("jpeg/cmyk.jpg").toString(), dir.resolve("png").toString(), "--top-k", "10", "--output",
+        dir.resolve("jpeg/cmyk.jpg").toString(), dir.resolve("png").toString(), "--top-k", "10", "--out",
         json.toString());
     assertEquals(0, j.code(), j.err());
     JsonNode rows = JSON.readTree(json.toFile());
@@ -234,7 +234,7 @@ class PredictImagesCliTest {
     assertEquals(Graft.BAD_INPUT, both.code());
     assertTrue(both.err().contains("not both"), both.err());
     Result ext = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--images", dir.toString(),
-        "--output", tmp.resolve("p.txt").toString());
+        "--out", tmp.resolve("p.txt").toString());
     assertEquals(Graft.BAD_INPUT, ext.code());
     assertTrue(ext.err().contains("p.txt") && ext.err().contains(".csv or .json"), ext.err());
     Result missing = run("predict", "--model", "smallcnn", "--weights", w.toString(), "--images",
@@ -274,7 +274,7 @@ class PredictImagesCliTest {
     Path dir = images();
     Path json = tmp.resolve("p.json");
     Result r = run("predict", "--onnx", onnx.toString(), "--weights", w.toString(), "--images",
-        dir.resolve("png").toString(), dir.resolve("jpeg/rgb.jpg").toString(), "--top-k", "3", "--output",
+        dir.resolve("png").toString(), dir.resolve("jpeg/rgb.jpg").toString(), "--top-k", "3", "--out",
         json.toString());
     assertEquals(0, r.code(), r.err());
     JsonNode rows = JSON.readTree(json.toFile());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.layers.Module;
 import io.graft.optim.Optimizer;
@@ -164,7 +165,7 @@ class FineTuneTest {
   @Test
   void discriminativeLearningRates() {
     SmallCNN m = new SmallCNN(5);
-    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withBackboneLr(0.1));
+    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withBackboneLrScale(0.1));
     ft.prepare(m, 5);
     Optimizer opt = ft.optimizer(m);
     assertEquals(2, opt.paramGroups().size());
@@ -173,7 +174,7 @@ class FineTuneTest {
     assertEquals(Set.of("head.weight", "head.bias"), opt.paramGroups().get(0).params().keySet());
 
     SmallCNN d = new SmallCNN(5);
-    FineTune decay = new FineTune(FineTune.Options.lr(0.01).withBackboneLr(0.5).withLayerDecay(0.5));
+    FineTune decay = new FineTune(FineTune.Options.lr(0.01).withBackboneLrScale(0.5).withLayerDecay(0.5));
     decay.prepare(d, 5);
     Optimizer o2 = decay.optimizer(d);
     // head, fc1 (0.005), features.5 (0.0025), features.4, features.1, features.0
@@ -181,5 +182,41 @@ class FineTuneTest {
     assertEquals(0.005, o2.paramGroups().get(1).lr(), 1e-15);
     assertEquals(0.0025, o2.paramGroups().get(2).lr(), 1e-15);
     assertEquals(Set.of("fc1.weight", "fc1.bias"), o2.paramGroups().get(1).params().keySet());
+  }
+
+  /** The learning rate of every param group, in order. */
+  private static double[] groupRates(FineTune.Options o) {
+    SmallCNN m = new SmallCNN(5);
+    FineTune ft = new FineTune(o);
+    ft.prepare(m, 5);
+    return ft.optimizer(m).paramGroups().stream().mapToDouble(g -> g.lr()).toArray();
+  }
+
+  @Test
+  void backboneLrIsAbsoluteAndBackboneLrScaleIsAMultiplierOfTheHeadLr() {
+    // one meaning per name: an absolute backbone rate and the equivalent scale give the same param groups
+    double[] absolute = groupRates(FineTune.Options.lr(0.01).withBackboneLr(0.001));
+    double[] scale = groupRates(FineTune.Options.lr(0.01).withBackboneLrScale(0.1));
+    assertArrayEquals(new double[] {0.01, 0.001}, absolute, 1e-18);
+    assertArrayEquals(absolute, scale, 1e-18);
+    double[] decayAbs = groupRates(FineTune.Options.lr(0.02).withBackboneLr(0.01).withLayerDecay(0.5));
+    double[] decayScale = groupRates(FineTune.Options.lr(0.02).withBackboneLrScale(0.5).withLayerDecay(0.5));
+    assertArrayEquals(new double[] {0.02, 0.01, 0.005, 0.0025, 0.00125, 0.000625}, decayAbs, 1e-18);
+    assertArrayEquals(decayAbs, decayScale, 1e-18);
+    // the absolute rate does not depend on the head's
+    assertEquals(0.003, groupRates(FineTune.Options.lr(0.5).withBackboneLr(0.003))[1]);
+    // the last one given wins
+    assertEquals(0.05, groupRates(FineTune.Options.lr(0.1).withBackboneLr(0.003).withBackboneLrScale(0.5))[1]);
+    assertEquals(0.003, groupRates(FineTune.Options.lr(0.1).withBackboneLrScale(0.5).withBackboneLr(0.003))[1]);
+  }
+
+  @Test
+  void aNegativeOrNonFiniteBackboneLrIsRefused() {
+    for (FineTune.Options o : List.of(FineTune.Options.lr(0.1).withBackboneLr(-1),
+        FineTune.Options.lr(0.1).withBackboneLr(Double.NaN), FineTune.Options.lr(0.1).withBackboneLrScale(-0.5),
+        FineTune.Options.lr(0.1).withBackboneLr(Double.POSITIVE_INFINITY))) {
+      GraftException e = assertThrows(GraftException.class, () -> new FineTune(o));
+      assertTrue(e.getMessage().contains("backbone"), e.getMessage());
+    }
   }
 }

@@ -58,7 +58,7 @@ class TrainerTest {
   static Setup setup(Strategy s) {
     Init.manualSeed(5);
     SmallCNN m = new SmallCNN(5);
-    FineTune ft = new FineTune(FineTune.Options.lr(0.05).withStrategy(s).withBackboneLr(0.1).withSeed(9));
+    FineTune ft = new FineTune(FineTune.Options.lr(0.05).withStrategy(s).withBackboneLrScale(0.1).withSeed(9));
     ft.prepare(m, 5);
     return new Setup(m, ft, ft.optimizer(m));
   }
