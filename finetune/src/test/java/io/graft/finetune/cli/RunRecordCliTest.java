@@ -71,7 +71,7 @@ class RunRecordCliTest {
     Path data = data();
     Path out = tmp.resolve("run");
     Result first = run("finetune", "--model", "smallcnn", "--weights", smallcnnWeights().toString(), "--data",
-        data.toString(), "--batch", "6", "--epochs", "2", "--lr", "0.05", "--seed", "7", "--strategy", "full",
+        data.toString(), "--batch-size", "6", "--epochs", "2", "--lr", "0.05", "--seed", "7", "--strategy", "full",
         "--no-progress", "--out", out.toString());
     assertEquals(0, first.code(), first.err());
     JsonNode m = metrics(out);
@@ -79,7 +79,7 @@ class RunRecordCliTest {
     JsonNode o = c.get("options");
     // every option of the command, by its longest name, with its resolved value (defaults included)
     assertEquals("smallcnn", o.get("model").asText());
-    assertEquals(6, o.get("batch").asInt());
+    assertEquals(6, o.get("batch-size").asInt());
     assertEquals(0.05, o.get("lr").asDouble());
     assertEquals(0.9, o.get("momentum").asDouble(), "a default is recorded too");
     assertTrue(o.get("classes").isNull(), "an option not set is recorded as null");
@@ -164,7 +164,7 @@ class RunRecordCliTest {
     options.put("weights", smallcnnWeights().toString());
     options.put("data", data.toString());
     options.put("epochs", 1);
-    options.put("batch", 6);
+    options.put("batch-size", 6);
     options.put("no-progress", true);
     options.put("batchsize", 6);
     Map<String, Object> config = new LinkedHashMap<>();
@@ -186,7 +186,7 @@ class RunRecordCliTest {
     assertTrue(older.err().contains("graft: warning: ") && older.err().contains("recorded by Graft 0.0.1")
         && older.err().contains("this is Graft " + BuildInfo.current().version()), older.err());
     assertEquals(1, metrics(out).get("history").size());
-    assertEquals(6, metrics(out).get("config").get("options").get("batch").asInt());
+    assertEquals(6, metrics(out).get("config").get("options").get("batch-size").asInt());
 
     // a value picocli cannot convert is refused as if typed; a file without a config block is refused
     options.put("epochs", "many");
