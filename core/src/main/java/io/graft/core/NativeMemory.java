@@ -1,10 +1,6 @@
 package io.graft.core;
 
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.indexer.DoubleIndexer;
-import org.bytedeco.javacpp.indexer.FloatIndexer;
+import io.graft.core.backend.HostMemory;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -62,14 +58,7 @@ public final class NativeMemory {
     if (n == 0 || shape.length == 0 || (dtype != DataType.FLOAT && dtype != DataType.DOUBLE)) {
       return Nd4j.createUninitialized(dtype, shape);
     }
-    DataBuffer b;
-    if (dtype == DataType.FLOAT) {
-      FloatPointer p = new OwnedFloats(n);
-      b = Nd4j.createBuffer(p, DataType.FLOAT, n, FloatIndexer.create(p));
-    } else {
-      DoublePointer p = new OwnedDoubles(n);
-      b = Nd4j.createBuffer(p, DataType.DOUBLE, n, DoubleIndexer.create(p));
-    }
+    DataBuffer b = HostMemory.allocate(dtype, n, BUDGET.epoch());
     INDArray a = Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
     charge(n * dtype.width());
     Scope scope = SCOPE.get();
@@ -119,14 +108,14 @@ public final class NativeMemory {
    */
   public static void release(INDArray a) {
     if (a != null && !a.wasClosed() && a.closeable()) {
-      Pointer p = a.data().pointer();
+      Object p = a.data().pointer();
       a.close();
       // closing an array frees ND4J's wrapper, not memory allocated by uninitialized(): free that too, so the
       // allocator hands the same pages to the next array instead of faulting in fresh ones
-      if (p instanceof Owned) {
-        long bytes = p.capacity() * p.sizeof();
-        long epoch = ((Owned) p).epoch();
-        p.deallocate();
+      if (p instanceof HostMemory.Owned owned) {
+        long bytes = owned.bytes();
+        long epoch = owned.epoch();
+        owned.free();
         BUDGET.freed(epoch, bytes);
       }
     }
@@ -137,7 +126,7 @@ public final class NativeMemory {
     if (a == null || a.wasClosed() || !a.closeable() || a.data() == null) {   // (an empty array has no buffer)
       return false;
     }
-    return a.data().pointer() instanceof Owned;
+    return a.data().pointer() instanceof HostMemory.Owned;
   }
 
   /**
@@ -146,8 +135,7 @@ public final class NativeMemory {
    * memory.
    */
   public static long[] addressRange(INDArray a) {
-    Pointer p = a.data().pointer();
-    long lo = p == null ? 0 : p.address();
+    long lo = HostMemory.address(a.data());
     long width = a.dataType().width();
     return new long[] {lo, lo + (a.offset() + a.data().length()) * width};
   }
@@ -242,37 +230,6 @@ public final class NativeMemory {
       }
       owned.clear();
       return rest;
-    }
-  }
-
-  /** Memory allocated by {@link #uninitialized}, which {@link #release} may free, and its epoch. */
-  private interface Owned {
-    long epoch();
-  }
-
-  private static final class OwnedFloats extends FloatPointer implements Owned {
-    private final long epoch = BUDGET.epoch();
-
-    OwnedFloats(long n) {
-      super(n);
-    }
-
-    @Override
-    public long epoch() {
-      return epoch;
-    }
-  }
-
-  private static final class OwnedDoubles extends DoublePointer implements Owned {
-    private final long epoch = BUDGET.epoch();
-
-    OwnedDoubles(long n) {
-      super(n);
-    }
-
-    @Override
-    public long epoch() {
-      return epoch;
     }
   }
 
