@@ -39,14 +39,15 @@ final class Libnd4jConv {
   static INDArray[] backward(Conv2dGeometry checked, INDArray x, INDArray w, INDArray b, INDArray g, boolean needX,
       boolean needW, boolean needB) {
     Conv2dGeometry geo = dense(checked);
-    INDArray xv = contiguous(x);
     INDArray wv = weight(w, checked);
-    INDArray[] r;
     if (geo.groups() == 1 && !needW) {
       // frozen weights: the input gradient alone (if wanted), without conv2d_bp's weight gradient
-      r = new INDArray[] {needX ? inputGradient(wv, g, geo, xv.shape()) : null, null,
+      return new INDArray[] {needX ? inputGradient(wv, g, geo, x.shape()) : null, null,
           b == null || !needB ? null : Channels.sum(g)};
-    } else if (geo.groups() == 1) {
+    }
+    INDArray xv = contiguous(x);
+    INDArray[] r;
+    if (geo.groups() == 1) {
       r = backward("conv2d_bp", xv, wv, b, g, geo);
     } else if (geo.depthwise()) {
       r = backward("depthwise_conv2d_bp", xv, depthwiseWeight(wv, geo), b, g, geo);
