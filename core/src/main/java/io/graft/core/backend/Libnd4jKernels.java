@@ -1,5 +1,6 @@
 package io.graft.core.backend;
 
+import io.graft.core.NativeMemory;
 import java.util.EnumSet;
 import java.util.Set;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -39,7 +40,15 @@ final class Libnd4jKernels implements Kernels {
   @Override
   public INDArray[] conv2dBackward(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, INDArray g,
       boolean needX, boolean needW, boolean needB) {
-    return Libnd4jConv.backward(geo, x, w, b, g, needX, needW, needB);
+    INDArray[] r = Libnd4jConv.backward(geo, x, w, b, g, needX, needW, needB);
+    boolean[] needs = {needX, needW, needB};
+    for (int i = 0; i < 3; i++) {
+      if (!needs[i] && r[i] != null) {   // conv2d_bp computes them all
+        NativeMemory.release(r[i]);
+        r[i] = null;
+      }
+    }
+    return r;
   }
 
   @Override
