@@ -1,5 +1,6 @@
 package io.graft.core;
 
+import io.graft.core.backend.HostMemory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -10,7 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.bytedeco.javacpp.Loader;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -201,7 +201,7 @@ public final class Backend {
   }
 
   private static String nativeBuildLoaded() {
-    for (Map.Entry<String, String> e : Loader.getLoadedLibraries().entrySet()) {
+    for (Map.Entry<String, String> e : HostMemory.loadedLibraries().entrySet()) {
       if (e.getKey().equals("nd4jcpu") || e.getKey().equals("nd4jcuda")) {
         Path lib = Path.of(e.getValue());
         Path dir = lib.getParent();

@@ -1,10 +1,6 @@
 package io.graft.core;
 
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.indexer.DoubleIndexer;
-import org.bytedeco.javacpp.indexer.FloatIndexer;
+import io.graft.core.backend.HostMemory;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -13,8 +9,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Keeps native memory bounded. ND4J frees an array's off-heap buffer only when the Java garbage collector finds the
  * array unreachable — and a training loop allocates gigabytes of native activations and gradients per step while
- * its heap barely grows, so the collector may not run for many steps: measured on ResNet-18 (batch 8, 224²), RSS
- * climbed to 14.7 GiB and steps slowed 3–5× from page faults before the first collection.
+ * its heap barely grows, so the collector may not run for many steps, while the resident set climbs and steps slow
+ * down from page faults.
  *
  * <p>Graft frees most of its arrays itself ({@link #release}: spent gradients, a graph's saved activations after
  * backward, a frozen forward pass's intermediates, cleared parameter gradients). Only what it does not free needs the
@@ -25,10 +21,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * collection and freed explicitly after it (a training step's activations, live until its backward). ND4J's own
  * small native allocations (shape descriptors, op contexts) are freed only by the collector and not counted, so a
  * collection is also requested after every four budgets of counted allocations, freed or not.
- *
- * <p>Measured on ResNet-18 training steps (2 threads, {@code benchmarks}' {@code PeakMemory}): at 64², batch 32, 17
- * full collections (~15 ms each) in 100 steps, where counting every allocation requested one every two steps; at
- * 224², batch 8, 27 in 60 steps instead of one a step; peak RSS flat over the run (445 and 626 MiB).
+ * (Its measured effect: docs/benchmarks.md, "History moved from code comments".)
  */
 public final class NativeMemory {
   private static final GcBudget BUDGET = new GcBudget(Long.getLong("graft.gcEveryBytes", 1L << 28));
@@ -55,9 +48,9 @@ public final class NativeMemory {
 
   /**
    * A C-order float32/float64 array whose contents are undefined, for an output that an op writes completely.
-   * ND4J's {@code Nd4j.createUninitialized} clears its buffer: measured 10–11 ms for a 25 MB activation
-   * (8×64×112×112 floats), against 1.2 ms for the op that then fills it. This wraps a plain javacpp allocation
-   * instead (~0.1 ms; the buffer is freed when the array becomes unreachable, or at once by {@link #release}).
+   * ND4J's {@code Nd4j.createUninitialized} clears its buffer, which costs several times the op that then fills
+   * it. This wraps a plain javacpp allocation instead (the buffer is freed when the array becomes unreachable, or at
+   * once by {@link #release}).
    * Other dtypes and empty or zero-dimensional shapes go through ND4J.
    */
   public static INDArray uninitialized(DataType dtype, long... shape) {
@@ -65,14 +58,7 @@ public final class NativeMemory {
     if (n == 0 || shape.length == 0 || (dtype != DataType.FLOAT && dtype != DataType.DOUBLE)) {
       return Nd4j.createUninitialized(dtype, shape);
     }
-    DataBuffer b;
-    if (dtype == DataType.FLOAT) {
-      FloatPointer p = new OwnedFloats(n);
-      b = Nd4j.createBuffer(p, DataType.FLOAT, n, FloatIndexer.create(p));
-    } else {
-      DoublePointer p = new OwnedDoubles(n);
-      b = Nd4j.createBuffer(p, DataType.DOUBLE, n, DoubleIndexer.create(p));
-    }
+    DataBuffer b = HostMemory.allocate(dtype, n, BUDGET.epoch());
     INDArray a = Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
     charge(n * dtype.width());
     Scope scope = SCOPE.get();
@@ -122,14 +108,14 @@ public final class NativeMemory {
    */
   public static void release(INDArray a) {
     if (a != null && !a.wasClosed() && a.closeable()) {
-      Pointer p = a.data().pointer();
+      Object p = a.data().pointer();
       a.close();
       // closing an array frees ND4J's wrapper, not memory allocated by uninitialized(): free that too, so the
-      // allocator hands the same pages to the next array instead of faulting in fresh ones (~10 ms per 25 MB)
-      if (p instanceof Owned) {
-        long bytes = p.capacity() * p.sizeof();
-        long epoch = ((Owned) p).epoch();
-        p.deallocate();
+      // allocator hands the same pages to the next array instead of faulting in fresh ones
+      if (p instanceof HostMemory.Owned owned) {
+        long bytes = owned.bytes();
+        long epoch = owned.epoch();
+        owned.free();
         BUDGET.freed(epoch, bytes);
       }
     }
@@ -140,7 +126,7 @@ public final class NativeMemory {
     if (a == null || a.wasClosed() || !a.closeable() || a.data() == null) {   // (an empty array has no buffer)
       return false;
     }
-    return a.data().pointer() instanceof Owned;
+    return a.data().pointer() instanceof HostMemory.Owned;
   }
 
   /**
@@ -149,8 +135,7 @@ public final class NativeMemory {
    * memory.
    */
   public static long[] addressRange(INDArray a) {
-    Pointer p = a.data().pointer();
-    long lo = p == null ? 0 : p.address();
+    long lo = HostMemory.address(a.data());
     long width = a.dataType().width();
     return new long[] {lo, lo + (a.offset() + a.data().length()) * width};
   }
@@ -245,37 +230,6 @@ public final class NativeMemory {
       }
       owned.clear();
       return rest;
-    }
-  }
-
-  /** Memory allocated by {@link #uninitialized}, which {@link #release} may free, and its epoch. */
-  private interface Owned {
-    long epoch();
-  }
-
-  private static final class OwnedFloats extends FloatPointer implements Owned {
-    private final long epoch = BUDGET.epoch();
-
-    OwnedFloats(long n) {
-      super(n);
-    }
-
-    @Override
-    public long epoch() {
-      return epoch;
-    }
-  }
-
-  private static final class OwnedDoubles extends DoublePointer implements Owned {
-    private final long epoch = BUDGET.epoch();
-
-    OwnedDoubles(long n) {
-      super(n);
-    }
-
-    @Override
-    public long epoch() {
-      return epoch;
     }
   }
 

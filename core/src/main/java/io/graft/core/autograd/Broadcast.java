@@ -60,7 +60,7 @@ public final class Broadcast {
   /**
    * {@code a} materialised at {@code shape} (NumPy broadcasting; {@code a} has the same rank, with 1 in expanded
    * dimensions); {@code a} itself when it already has that shape (callers only read the result). Uses libnd4j's
-   * broadcasting {@code assign}: {@code INDArray.broadcast} was measured 14× slower (150 ms for 6.4 M floats).
+   * broadcasting {@code assign}, far faster than {@code INDArray.broadcast}.
    */
   public static INDArray to(INDArray a, long[] shape) {
     if (Arrays.equals(a.shape(), shape)) {

@@ -5,12 +5,11 @@ import io.graft.core.GraftException;
 import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
+import io.graft.core.backend.HostMemory;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -112,7 +111,6 @@ public final class TensorBytes {
       return Tensor.of(Nd4j.create(target, shape));
     }
     INDArray flat = Nd4j.createUninitialized(target, numel);
-    BytePointer dst = new BytePointer(flat.data().addressPointer());
     boolean widen = dtype.equals("F16") || dtype.equals("BF16");
     boolean half = dtype.equals("F16");
     boolean swap = es > 1 && ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN;
@@ -120,7 +118,6 @@ public final class TensorBytes {
     byte[] chunk = new byte[(int) Math.min(CHUNK, total)];
     ByteBuffer view = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
     float[] widened = widen ? new float[chunk.length / 2] : null;
-    FloatPointer dstFloats = widen ? new FloatPointer(flat.data().addressPointer()) : null;
     for (long done = 0; done < total; ) {
       int m = (int) Math.min(chunk.length, total - done);
       src.next(chunk, 0, m);
@@ -129,7 +126,7 @@ public final class TensorBytes {
           short s = view.getShort(2 * i);
           widened[i] = half ? halfToFloat(s) : Float.intBitsToFloat((s & 0xFFFF) << 16);
         }
-        dstFloats.position(done / 2).put(widened, 0, m / 2);
+        HostMemory.put(flat.data(), done / 2, widened, 0, m / 2);
       } else {
         if (target == DataType.BOOL) {
           for (int i = 0; i < m; i++) {
@@ -138,7 +135,7 @@ public final class TensorBytes {
         } else if (swap) {
           reverseElements(chunk, m, es);
         }
-        dst.position(done).put(chunk, 0, m);
+        HostMemory.put(flat.data(), done, chunk, 0, m);
       }
       done += m;
     }
@@ -241,12 +238,11 @@ public final class TensorBytes {
   private static void copyOut(INDArray a, OutputStream out, byte[] chunk, long[] written) throws IOException {
     int es = a.dataType().width();
     long total = a.length() * es;
-    BytePointer src = new BytePointer(a.data().addressPointer());
     long base = 0;
     boolean swap = es > 1 && ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN;
     for (long done = 0; done < total; ) {
       int m = (int) Math.min(chunk.length, total - done);
-      src.position(base + done).get(chunk, 0, m);
+      HostMemory.get(a.data(), base + done, chunk, 0, m);
       if (swap) {
         reverseElements(chunk, m, es);
       }

@@ -30,18 +30,15 @@ public final class ActivationOps {
       return ElementwiseOps.empty("relu", x);
     }
     INDArray xv = x.data();
-    // not oneDNN's eltwise ReLU, although faster (backward 24 against 35 ms at 8x64x112^2): it turns NaN into 0
-    // forward and gives NaN where PyTorch's threshold_backward gives 0 (an infinite or NaN gradient at x <= 0)
-    // the output keeps x's layout (channels_last after a convolution); a dense x runs as one flat vector, through
-    // libnd4j's legacy scalar RELU (x < 0 ? 0 : x, so NaN stays NaN): 1.1 ms at 8x64x112^2 against 8 ms for the
-    // same kernel behind its "relu" custom op
+    // not oneDNN's eltwise ReLU: it turns NaN into 0 forward and gives NaN where PyTorch's threshold_backward gives
+    // 0. The output keeps x's layout; a dense x runs as one flat vector through libnd4j's legacy scalar RELU
+    // (x < 0 ? 0 : x, so NaN stays NaN). Timings: docs/benchmarks.md, "History moved from code comments"
     INDArray out = Layout.uninitializedLike(xv, xv.dataType());
     boolean dense = Layout.order(xv) != null;
     Nd4j.exec(new RectifiedLinear(dense ? Layout.flat(xv) : xv, dense ? Layout.flat(out) : out, 0.0));
     // backward from the output, as PyTorch's threshold_backward(g, result, 0): g where y > 0 or y is NaN, else 0
     // (never g * mask, which gives NaN for an infinite g). The node holds y, which whatever reads it next (a
-    // convolution) keeps anyway, not x. libnd4j's relu_bp, a function object per element, took 2-4x as long as this
-    // one pass.
+    // convolution) keeps anyway, not x; one pass, not libnd4j's relu_bp.
     return record("relu", out, Input.of(x, g -> {
       INDArray gx = Layout.uninitializedLike(out, g.dataType());
       boolean flat = Layout.sameDense(out, g);

@@ -153,6 +153,10 @@ class RandomShapesTest {
     if (type == CrossEntropyOptions.class) {
       return CrossEntropyOptions.defaults().withLabelSmoothing(rng.nextInt(2) * 0.1);
     }
+    if (type == NormOps.Args.class) {
+      return new NormOps.Args(tensor(), tensor(), tensor(), tensor(), rng.nextInt(2) == 0, (double) arg(double.class),
+          (double) arg(double.class));
+    }
     throw new IllegalStateException("no generator for " + type);
   }
 

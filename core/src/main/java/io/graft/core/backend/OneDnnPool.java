@@ -1,8 +1,7 @@
-package io.graft.core.ops;
+package io.graft.core.backend;
 
 import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
-import io.graft.core.ops.PoolOps.Window;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.List;
@@ -38,36 +37,45 @@ final class OneDnnPool {
 
   private OneDnnPool() {}
 
-  /** oneDNN's algorithm: max, or average with or without the padded zeros in the divisor. */
-  static int algorithm(boolean max, boolean countIncludePad) {
-    return max ? dnnl_pooling_max : countIncludePad ? dnnl_pooling_avg_include_padding
-        : dnnl_pooling_avg_exclude_padding;
+  /** oneDNN's algorithm for a mode. */
+  static int algorithm(Pool2dMode mode) {
+    return switch (mode) {
+      case MAX -> dnnl_pooling_max;
+      case AVG_INCLUDE_PAD -> dnnl_pooling_avg_include_padding;
+      case AVG_EXCLUDE_PAD -> dnnl_pooling_avg_exclude_padding;
+    };
   }
 
-  /** Whether the direct path takes {@code x}: float32, channels_last over its own whole buffer. */
+  /** Whether oneDNN's pooling reads {@code x} as it is: float32, channels_last over its own whole buffer. */
   static boolean takes(INDArray x) {
     return OneDnn.usable(x) && Layout.isChannelsLast(x) && x.offset() == 0 && x.data().length() == x.length();
   }
 
-  /** Everything that selects a primitive: input dims, window, oneDNN algorithm, and whether to keep a workspace. */
-  record Key(List<Long> dims, Window window, int alg, boolean training) {}
+  private static final java.util.function.Consumer<Plan> FORWARD = p -> { };
+  private static final java.util.function.Consumer<Plan> TRAINING = Plan::backward;
 
-  private static Key key(INDArray x, Window w, int alg, boolean training) {
+  /**
+   * Whether oneDNN has primitives for this pooling of {@code x} (which {@link #takes}), with its backward when
+   * {@code training}: built now, so that a shape oneDNN cannot run is found here.
+   */
+  static boolean supports(INDArray x, Pool2dWindow w, int alg, boolean training) {
+    return PLANS.supports(key(x, w, alg, training), training ? TRAINING : FORWARD);
+  }
+
+  /** Everything that selects a primitive: input dims, window, oneDNN algorithm, and whether to keep a workspace. */
+  record Key(List<Long> dims, Pool2dWindow window, int alg, boolean training) {}
+
+  private static Key key(INDArray x, Pool2dWindow w, int alg, boolean training) {
     return new Key(Arrays.stream(x.shape()).boxed().toList(), w, alg, training);
   }
 
   /**
    * {@code {y, workspace}} (the workspace null unless {@code training} and the algorithm keeps one), y channels_last.
-   * {@code x} must be channels_last.
-   *
-   * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape
+   * For an {@code x} and shape {@link #supports} said yes to.
    */
-  static INDArray[] forward(INDArray x, Window w, int alg, boolean training) {
+  static INDArray[] forward(INDArray x, Pool2dWindow w, int alg, boolean training) {
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(x, w, alg, training))) {
       Plan p = lease.plan();
-      if (training) {
-        p.backward(); // built now: a shape oneDNN cannot run fails here, never in the backward pass
-      }
       INDArray y = Layout.uninitializedChannelsLast(DataType.FLOAT, p.yDims);
       INDArray ws = p.workspace == null ? null
           : NativeMemory.uninitialized(DataType.FLOAT, (OneDnn.bytes(p.workspace) + 3) / 4);
@@ -83,7 +91,7 @@ final class OneDnnPool {
   }
 
   /** The input gradient of {@link #forward} (channels_last), from its workspace. */
-  static INDArray backward(INDArray x, INDArray g, INDArray workspace, Window w, int alg) {
+  static INDArray backward(INDArray x, INDArray g, INDArray workspace, Pool2dWindow w, int alg) {
     INDArray gp = Layout.isChannelsLast(g) && g.offset() == 0 && g.data().length() == g.length() ? g
         : Layout.uninitializedChannelsLast(DataType.FLOAT, g.shape()).assign(g);
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(x, w, alg, true))) {
@@ -117,7 +125,7 @@ final class OneDnnPool {
 
     Plan(Key k) {
       long[] xDims = k.dims().stream().mapToLong(Long::longValue).toArray();
-      Window w = k.window();
+      Pool2dWindow w = k.window();
       yDims = new long[] {xDims[0], xDims[1], w.hOut(), w.wOut()};
       x = OneDnn.md(xDims, dnnl_nhwc);
       y = OneDnn.md(yDims, dnnl_nhwc);

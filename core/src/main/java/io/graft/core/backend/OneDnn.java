@@ -1,4 +1,4 @@
-package io.graft.core.ops;
+package io.graft.core.backend;
 
 import io.graft.core.GraftException;
 import io.graft.core.Layout;
@@ -176,9 +176,21 @@ final class OneDnn {
     return s;
   }
 
+  /** The strides of a C-ordered array of {@code dims} (what {@link #strides} gives for one). */
+  static long[] cStrides(long[] dims) {
+    long[] s = new long[dims.length];
+    long step = 1;
+    for (int i = dims.length - 1; i >= 0; i--) {
+      s[i] = step;
+      step *= dims[i];
+    }
+    return s;
+  }
+
   /**
-   * oneDNN has no primitive for a descriptor (status {@code unimplemented}, or arguments it rejects): the caller
-   * falls back to libnd4j's kernels.
+   * oneDNN has no primitive for a descriptor (status {@code unimplemented}, or arguments it rejects). Thrown only
+   * while a plan is built, and caught only in {@link Cache#supports}, which turns it into the backend's typed answer
+   * ({@link OneDnnKernels}' {@code supports...} say no, and {@link Backends} asks the next backend).
    */
   static final class Unsupported extends GraftException {
     Unsupported(String message) {
@@ -437,7 +449,7 @@ final class OneDnn {
 
   /** The array itself if it is C-ordered over its own whole buffer, else a C-ordered copy. */
   static INDArray plain(INDArray a) {
-    INDArray c = ShapeOps.contiguous(a);
+    INDArray c = Layout.isCOrdered(a) ? a : a.dup('c');
     return c.offset() != 0 || c.data().length() != c.length() ? c.dup('c') : c;
   }
 
@@ -501,10 +513,38 @@ final class OneDnn {
     private final int max;
     private final java.util.function.Function<K, P> make;
     private final java.util.LinkedHashMap<K, Lease<P>> map = new java.util.LinkedHashMap<>(64, 0.75f, true);
+    private final java.util.Set<K> refused = new java.util.HashSet<>();
 
     Cache(int max, java.util.function.Function<K, P> make) {
       this.max = max;
       this.make = make;
+    }
+
+    /**
+     * Whether oneDNN has primitives for {@code key}: the plan is built (and kept) now, and {@code prepare} builds
+     * the primitives the call will need beyond the plan's own. A refusal ({@link Unsupported}) is remembered, so a
+     * shape is tried once (at most {@code max} refused keys are kept; beyond that they are forgotten and tried
+     * again).
+     */
+    boolean supports(K key, java.util.function.Consumer<P> prepare) {
+      synchronized (this) {
+        if (refused.contains(key)) {
+          return false;
+        }
+      }
+      try (Lease<P> lease = acquire(key)) {
+        prepare.accept(lease.plan());
+        return true;
+      } catch (Unsupported e) {
+        synchronized (this) {
+          if (refused.size() >= max) {
+            refused.clear();
+          }
+          refused.add(key);
+        }
+        LOG.log(System.Logger.Level.DEBUG, "Graft: " + e.getMessage() + "; libnd4j's kernels run " + key);
+        return false;
+      }
     }
 
     Lease<P> acquire(K key) {
@@ -560,8 +600,7 @@ final class OneDnn {
    * Per-thread scratch memory, grown on demand and never shrunk: reordered copies of a call's arrays and oneDNN's
    * scratchpad. Regions are handed out from the start on every {@link #reset}; a call uses them and is done before
    * the next call on the same thread, so no region outlives its call. Reusing the pages spares the page faults a
-   * fresh allocation costs on every call (the ResNet-18 step at 64², batch 32, took ~85,000 minor faults per step in
-   * libnd4j's kernels).
+   * fresh allocation costs on every call.
    */
   static final class Arena {
     private BytePointer base;

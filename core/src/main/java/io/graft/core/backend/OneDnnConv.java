@@ -1,11 +1,10 @@
-package io.graft.core.ops;
+package io.graft.core.backend;
 
 import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
 import java.lang.ref.Reference;
-import io.graft.core.ops.ConvOps.Geometry;
-import io.graft.core.ops.OneDnn.Arena;
-import io.graft.core.ops.OneDnn.Reorder;
+import io.graft.core.backend.OneDnn.Arena;
+import io.graft.core.backend.OneDnn.Reorder;
 import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
 import org.bytedeco.dnnl.dnnl_primitive;
@@ -43,7 +42,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
 
 /**
  * Float32 2-D convolution — forward, input gradient, weight (and bias) gradient — on oneDNN's primitives (see
- * {@link OneDnn}). Any geometry {@link ConvOps} accepts: groups (depthwise included: PyTorch's
+ * {@link OneDnn}). Any geometry {@link Conv2dGeometry#check} accepts: groups (depthwise included: PyTorch's
  * {@code (C_out, C_in / groups, kH, kW)} weight is oneDNN's {@code goihw}), dilation, unequal stride and padding.
  *
  * <p>Primitives are built once per shape (batch, channels, size, kernel, stride, padding, dilation, groups, bias)
@@ -52,9 +51,9 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
  * and the weights ({@code oihw}) are reordered to oneDNN's blocked layout on every call. With
  * {@code -Dgraft.channelsLast=false} the activations take oneDNN's choice of layout too ({@code format_tag::any},
  * blocked), with a reorder from and to C order around every call. Two shape rules pick a kernel other than oneDNN
- * 2.5's first choice where that was measured to be slower ({@code tools/bench/dnnl_spike/ImplSpike}): outputs under
- * 4×4 positions run forward in the blocked layout, and input gradients with under 16 input channels take the
- * GEMM-based kernel.
+ * 2.5's first choice where that is slower ({@code tools/bench/dnnl_spike/ImplSpike}; timings in docs/benchmarks.md):
+ * outputs under 4×4 positions run forward in the blocked layout, and input gradients with under 16 input channels
+ * take the GEMM-based kernel.
  */
 final class OneDnnConv {
   /** Distinct shapes whose primitives are kept (each holds generated code); the least recently used go first. */
@@ -67,20 +66,32 @@ final class OneDnnConv {
   record Key(long n, long cin, long h, long w, long cout, int groups, int kH, int kW, int sH, int sW, int pH, int pW,
       int dH, int dW, boolean bias, boolean channelsLast) {
 
-    static Key of(long[] xShape, Geometry geo, boolean bias) {
+    static Key of(long[] xShape, Conv2dGeometry geo, boolean bias) {
       return new Key(xShape[0], geo.cin(), xShape[2], xShape[3], geo.cout(), geo.groups(), geo.kH(), geo.kW(),
           geo.sH(), geo.sW(), geo.pH(), geo.pW(), geo.dH(), geo.dW(), bias, OneDnn.channelsLast());
     }
   }
 
+  private static final java.util.function.Consumer<Plan> FORWARD = Plan::forward;
+  private static final java.util.function.Consumer<Plan> TRAINING = p -> {
+    p.forward();
+    p.backwardData();
+    p.backwardWeights();
+  };
+
+  /**
+   * Whether oneDNN has primitives for this convolution (and, with {@code backward}, for its gradients): they are
+   * built now, so that a shape oneDNN cannot run is found here, never in a forward or backward pass.
+   */
+  static boolean supports(long[] xShape, Conv2dGeometry geo, boolean bias, boolean backward) {
+    return PLANS.supports(Key.of(xShape, geo, bias), backward ? TRAINING : FORWARD);
+  }
+
   /**
    * y = conv2d(x, w) + b as a new array, stored channels_last (or C order with {@code -Dgraft.channelsLast=false}).
-   * {@code x} may come in any dense layout. With {@code backward} the backward primitives are built now too, so
-   * that a shape oneDNN cannot run fails here (the caller falls back to libnd4j), never in the backward pass.
-   *
-   * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape
+   * {@code x} may come in any dense layout. For a shape {@link #supports} said yes to.
    */
-  static INDArray forward(INDArray x, INDArray w, INDArray b, Geometry geo, boolean backward) {
+  static INDArray forward(INDArray x, INDArray w, INDArray b, Conv2dGeometry geo) {
     INDArray xp = OneDnn.dense(x);
     INDArray wp = null;
     INDArray bp = b == null ? null : OneDnn.plain(b);
@@ -88,10 +99,6 @@ final class OneDnnConv {
       Plan plan = lease.plan();
       wp = plan.weights(w);
       Step f = plan.forward();
-      if (backward) {
-        plan.backwardData();
-        plan.backwardWeights();
-      }
       INDArray y = plan.activation(plan.yDims);
       Arena arena = OneDnn.arena().reset(f.arenaBytes(xp, wp));
       Pointer src = f.a.read(arena, xp);
@@ -117,7 +124,7 @@ final class OneDnnConv {
    * {@code needW} and a bias: it comes out of the weight-gradient primitive). {@code x} is read only for the
    * weight gradient, {@code w} only for the input gradient; {@code dx} is stored like the forward's output.
    */
-  static INDArray[] backward(INDArray x, INDArray w, INDArray g, long[] xShape, Geometry geo, boolean bias,
+  static INDArray[] backward(INDArray x, INDArray w, INDArray g, long[] xShape, Conv2dGeometry geo, boolean bias,
       boolean needX, boolean needW) {
     INDArray gp = OneDnn.dense(g);
     INDArray xp = needW ? OneDnn.dense(x) : null;
@@ -294,9 +301,8 @@ final class OneDnnConv {
     Step forward() {
       synchronized (this) {
         if (forward == null) {
-          // for an output of under 4x4 positions oneDNN 2.5 runs channels_last slowly (its brgconv kernel: 13.5 ms
-          // for ResNet-18's last 3x3 at 64^2, batch 32, against 3.1 ms for its blocked layout; level from 4x4 on,
-          // ahead at 7x7 and up: tools/bench/dnnl_spike/ImplSpike): let it choose, and reorder the small arrays
+          // for an output of under 4x4 positions oneDNN 2.5 runs channels_last slowly (its brgconv kernel): let it
+          // choose its layout, and reorder the small arrays
           int fwdAct = yDims[2] * yDims[3] < 16 ? dnnl_format_tag_any : act;
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
           OneDnn.check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
@@ -319,8 +325,7 @@ final class OneDnnConv {
               activationMd(xDims), any(wDims), activationMd(yDims), strides, dilates, padL, padR),
               "convolution_backward_data_desc_init");
           // backward data: dy and w in, dx out. With under 16 input channels (an image: the stem's input gradient)
-          // oneDNN 2.5's direct JIT kernel pads them to 16 and took 32 ms at ResNet-18's stem, batch 8, against 12-15
-          // ms for its GEMM-based one (tools/bench/dnnl_spike/ImplSpike)
+          // oneDNN 2.5's direct JIT kernel pads them to 16 and is slower than its GEMM-based one
           boolean fewChannels = wDims.length == 4 && xDims[1] < 16;
           backwardData = new Step(OneDnn.primitiveDesc(cd, f.pd, "convolution backward data",
               impl -> fewChannels && impl.startsWith("jit:")),

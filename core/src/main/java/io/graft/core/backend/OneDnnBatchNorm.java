@@ -1,4 +1,4 @@
-package io.graft.core.ops;
+package io.graft.core.backend;
 
 import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
@@ -40,7 +40,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
 /**
  * Float32 batch normalisation on oneDNN's primitive (see {@link OneDnn}), with batch statistics (training) or given
  * ones (running statistics): one vectorised pass for the statistics and one for the output forward, and the
- * backward's reductions and output in two more — where the libnd4j composition in {@link NormOps} takes two
+ * backward's reductions and output in two more — where the libnd4j composition ({@link Libnd4jBatchNorm}) takes two
  * reductions and two passes each way through separate ND4J calls. A 4-D input runs in its own dense layout
  * (channels_last after Graft's convolutions, where oneDNN's kernels are JIT-compiled and vectorised); other inputs
  * {@code (N, C, ...)} run as C-ordered {@code (N, C, L, 1)}: the trailing dimensions are one axis to a per-channel
@@ -63,11 +63,28 @@ final class OneDnnBatchNorm {
     return x.rank() == 4 ? OneDnn.dense(x) : OneDnn.plain(x);
   }
 
-  private static Key key(INDArray xp, boolean scale, boolean shift, boolean global, double eps, boolean relu) {
-    long[] s = xp.shape();
-    long[] dims = xp.rank() == 4 ? s : new long[] {s[0], s[1], xp.length() / (s[0] * s[1]), 1};
-    long[] strides = xp.rank() == 4 ? OneDnn.strides(xp) : new long[] {dims[1] * dims[2], dims[2], 1, 1};
+  /**
+   * The key of the call on {@code x} as {@link #data} will present it, computed without copying it: a 4-D dense
+   * array's own strides, else C order.
+   */
+  private static Key key(INDArray x, boolean scale, boolean shift, boolean global, double eps, boolean relu) {
+    long[] s = x.shape();
+    long[] dims = x.rank() == 4 ? s : new long[] {s[0], s[1], x.length() / (s[0] * s[1]), 1};
+    boolean asIs = x.rank() == 4 && x.offset() == 0 && x.data().length() == x.length() && Layout.order(x) != null;
+    long[] strides = asIs ? OneDnn.strides(x) : OneDnn.cStrides(dims);
     return new Key(boxed(dims), boxed(strides), scale, shift, global, Float.floatToIntBits((float) eps), relu);
+  }
+
+  private static final java.util.function.Consumer<Plan> FORWARD = p -> { };
+  private static final java.util.function.Consumer<Plan> TRAINING = Plan::backward;
+
+  /**
+   * Whether oneDNN has primitives for this batch normalisation of {@code x} (and its backward with
+   * {@code backward}); with {@code relu}, no when the fused ReLU would keep no mask for the backward.
+   */
+  static boolean supports(INDArray x, boolean scale, boolean shift, boolean global, double eps, boolean backward,
+      boolean relu) {
+    return PLANS.supports(key(x, scale, shift, global, eps, relu), backward ? TRAINING : FORWARD);
   }
 
   private static List<Long> boxed(long[] a) {
@@ -79,12 +96,10 @@ final class OneDnnBatchNorm {
    * {@code mean} and {@code var} null they are the batch's (mean and biased variance per channel, returned as
    * {@code (C)} each), else the given ones (returned as given). {@code weight} and {@code bias} may be null. With
    * {@code relu}, y = max(y, 0) in the same pass (oneDNN's fused ReLU, which turns NaN into 0), and the workspace
-   * (its mask, for {@link #backward}) is returned; else it is null.
-   *
-   * @throws OneDnn.Unsupported when oneDNN has no primitive for the shape (then nothing has been computed)
+   * (its mask, for {@link #backward}) is returned; else it is null. For a call {@link #supports} said yes to.
    */
   static INDArray[] forward(INDArray x, INDArray weight, INDArray bias, INDArray mean, INDArray var, double eps,
-      boolean backward, boolean relu) {
+      boolean relu) {
     INDArray xp = data(x);
     INDArray wp = weight == null ? null : OneDnn.plain(weight);
     INDArray bp = bias == null ? null : OneDnn.plain(bias);
@@ -93,9 +108,6 @@ final class OneDnnBatchNorm {
     INDArray vp = global ? OneDnn.plain(var) : null;
     try (OneDnn.Lease<Plan> lease = PLANS.acquire(key(xp, weight != null, bias != null, global, eps, relu))) {
       Plan p = lease.plan();
-      if (backward) {
-        p.backward(); // built now: a shape oneDNN cannot run fails here, never in the backward pass
-      }
       INDArray y = Layout.uninitializedLike(xp, DataType.FLOAT);
       if (!global) {
         mp = NativeMemory.uninitialized(DataType.FLOAT, p.c);

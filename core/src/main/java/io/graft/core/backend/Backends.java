@@ -1,0 +1,88 @@
+package io.graft.core.backend;
+
+import io.graft.core.GraftException;
+import java.util.List;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Which backend runs a call: the first in {@link #ALL}'s order whose {@code supports...} answer is yes. oneDNN comes
+ * first (float32 on ND4J's CPU backend, every geometry oneDNN has a primitive for); libnd4j takes every other call.
+ * Tests pin one backend ({@link #pin}) to check its kernels alone.
+ */
+public final class Backends {
+  /** oneDNN's primitives called directly: float32 on the CPU ({@link OneDnnKernels}). */
+  public static final Kernels ONEDNN = OneDnnKernels.INSTANCE;
+  /** libnd4j's kernels: every other call ({@link Libnd4jKernels}). */
+  public static final Kernels LIBND4J = Libnd4jKernels.INSTANCE;
+  /** Every backend, in the order they are asked. */
+  public static final List<Kernels> ALL = List.of(ONEDNN, LIBND4J);
+
+  private static volatile List<Kernels> order = ALL;
+
+  private Backends() {}
+
+  /** The backend that runs this convolution (see {@link Kernels#supportsConv2d}). */
+  public static Kernels conv2d(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, boolean backward) {
+    for (Kernels k : order) {
+      if (k.supportsConv2d(geo, x, w, b, backward)) {
+        return k;
+      }
+    }
+    throw none("conv2d", x);
+  }
+
+  /**
+   * Whether some backend runs batch normalisation with a fused ReLU for this call (else the op runs the ReLU
+   * apart).
+   */
+  public static boolean fusesBatchNormRelu(INDArray x, INDArray weight, INDArray bias, double eps) {
+    for (Kernels k : order) {
+      if (k.supportsBatchNorm(x, weight, bias, false, eps, true, true)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The backend that runs this batch normalisation (see {@link Kernels#supportsBatchNorm}). */
+  public static Kernels batchNorm(INDArray x, INDArray weight, INDArray bias, boolean global, double eps,
+      boolean backward, boolean relu) {
+    for (Kernels k : order) {
+      if (k.supportsBatchNorm(x, weight, bias, global, eps, backward, relu)) {
+        return k;
+      }
+    }
+    throw none(relu ? "batch_norm_relu" : "batch_norm", x);
+  }
+
+  /** The backend that runs this pooling (see {@link Kernels#supportsPool2d}). */
+  public static Kernels pool2d(Pool2dWindow window, Pool2dMode mode, INDArray x, boolean backward) {
+    for (Kernels k : order) {
+      if (k.supportsPool2d(window, mode, x, backward)) {
+        return k;
+      }
+    }
+    throw none("pool2d", x);
+  }
+
+  private static GraftException none(String op, INDArray x) {
+    return new GraftException(op + ": no kernel backend of " + order.stream().map(Kernels::name).toList()
+        + " runs " + x.dataType() + " input of shape " + java.util.Arrays.toString(x.shape()));
+  }
+
+  /**
+   * Runs every call on {@code only} until the returned scope closes (for tests that check one backend's kernels; a
+   * call it does not support fails loudly rather than falling back). Not for concurrent use.
+   */
+  public static Pin pin(Kernels only) {
+    List<Kernels> was = order;
+    order = List.of(only);
+    return () -> order = was;
+  }
+
+  /** A pinned backend's scope. */
+  public interface Pin extends AutoCloseable {
+    @Override
+    void close();
+  }
+}

@@ -1,0 +1,67 @@
+package io.graft.core.backend;
+
+import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * One backend's kernels for the heavy primitives: 2-D convolution (output, input gradient, weight gradient), batch
+ * normalisation (forward and backward, with or without a fused ReLU) and 2-D max and average pooling (forward and
+ * backward). The ops in {@code io.graft.core.ops} hold the mathematics and the autograd rules; they validate every
+ * argument ({@link Conv2dGeometry#check}, {@link Pool2dWindow#check}) and then ask {@link Backends} for the backend
+ * that runs the call, and call it once per direction.
+ *
+ * <p>The one fallback rule: a backend answers {@code supports...} for a call before it is asked to run it, and
+ * {@link Backends} takes the first backend in its order that says yes. A backend that says yes must run the call
+ * (and, when the call records a graph, its backward); it never falls back by throwing. {@link Libnd4jKernels} says
+ * yes to every call the ops accept except a fused batch norm + ReLU, so a call always has a backend.
+ *
+ * <p>Arrays come as the ops hold them (any dense or strided layout, any dtype the op accepts); results are new
+ * arrays the caller owns (see {@link io.graft.core.NativeMemory}). Gradients not asked for are null.
+ */
+public interface Kernels {
+  /** A short name for messages and test names ({@code onednn}, {@code libnd4j}). */
+  String name();
+
+  /** The primitives this backend has a kernel for; each must have a check in the kernel test registry. */
+  Set<Kernel> kernels();
+
+  /** Whether this backend runs this convolution, and its backward too when {@code backward}. */
+  boolean supportsConv2d(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, boolean backward);
+
+  /** {@code y = conv2d(x, w) + b} ({@code b} may be null); {@code backward}: a backward will follow. */
+  INDArray conv2d(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, boolean backward);
+
+  /**
+   * {@code {dx, dw, db}} of {@link #conv2d} for the output gradient {@code g}, each null unless asked for
+   * ({@code db} only with a bias).
+   */
+  INDArray[] conv2dBackward(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, INDArray g, boolean needX,
+      boolean needW, boolean needB);
+
+  /**
+   * Whether this backend runs this batch normalisation: {@code global} with given statistics (else the batch's),
+   * {@code backward} when a backward will follow, {@code relu} with a ReLU fused into the same pass.
+   */
+  boolean supportsBatchNorm(INDArray x, INDArray weight, INDArray bias, boolean global, double eps, boolean backward,
+      boolean relu);
+
+  /**
+   * {@code y = (x - mean) / sqrt(var + eps) * weight + bias} per channel (dimension 1), laid out like {@code x};
+   * {@code mean} and {@code var} given (then used and kept) or null (then the batch's, the variance biased);
+   * {@code weight} and {@code bias} may be null; with {@code relu}, {@code y = max(y, 0)} in the same pass.
+   */
+  BatchNormPass batchNorm(INDArray x, INDArray weight, INDArray bias, INDArray mean, INDArray var, double eps,
+      boolean backward, boolean relu);
+
+  /** Whether this backend runs this pooling, and its backward too when {@code backward}. */
+  boolean supportsPool2d(Pool2dWindow window, Pool2dMode mode, INDArray x, boolean backward);
+
+  /** The pooled output, laid out channels_last when {@code x} is; and what its backward reads. */
+  Pooled pool2d(Pool2dWindow window, Pool2dMode mode, INDArray x, boolean backward);
+
+  /** The input gradient of {@link #pool2d} for the output gradient {@code g}. */
+  INDArray pool2dBackward(Pool2dWindow window, Pool2dMode mode, INDArray x, INDArray g, Pooled forward);
+
+  /** A pooling forward's output and what its backward reads ({@code workspace}: a kernel's own state, or null). */
+  record Pooled(INDArray output, INDArray workspace) {}
+}
