@@ -4,6 +4,7 @@ import io.graft.core.GraftException;
 import io.graft.core.Tensor;
 import io.graft.core.init.Init;
 import io.graft.core.random.Rng;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
 import io.graft.layers.Sequential;
@@ -20,6 +21,7 @@ import io.graft.layers.pool.MaxPool2d;
  *
  * @see <a href="https://pytorch.org/vision/0.14/models/resnet.html">torchvision ResNet</a>
  */
+@HoldsNoIntermediates
 public final class ResNet extends Module implements Classifier {
   private final Conv2d conv1;
   private final BatchNorm2d bn1;
@@ -30,7 +32,7 @@ public final class ResNet extends Module implements Classifier {
   private final Sequential layer3;
   private final Sequential layer4;
   private final AdaptiveAvgPool2d avgpool;
-  private Linear fc;
+  private Module fc;
   private int inplanes = 64;
 
   public static ResNet resnet18(int numClasses) {
@@ -112,12 +114,30 @@ public final class ResNet extends Module implements Classifier {
     return fc.call(features.flatten(1, -1));
   }
 
-  /** {@code relu.call(bn.call(x))}, with the ReLU fused into the batch norm (see {@code BatchNorm.forwardRelu}). */
-  private static Tensor bnRelu(BatchNorm2d bn, ReLU relu, Tensor x) {
-    return callFused(bn, relu, x, bn::forwardRelu);
+  /** The head {@code fc} can be replaced (any module taking the pooled features); the backbone's modules cannot. */
+  @Override
+  protected void assignChild(String name, Module replacement) {
+    if (!name.equals("fc")) {
+      super.assignChild(name, replacement);
+    }
+    fc = replacement;
+  }
+
+  /**
+   * {@code relu.call(bn.call(x))}, computed in one pass by the batch norm with its ReLU fused
+   * ({@link BatchNorm2d#forwardRelu}) under {@link Module#call}'s rule for intermediates; when either module has
+   * forward hooks, which must see the value between them, the two calls instead. (Both are leaf layers this class
+   * built, so the fused pass skips no submodule's call.)
+   */
+  static Tensor bnRelu(BatchNorm2d bn, ReLU relu, Tensor x) {
+    if (bn.hasForwardHooks() || relu.hasForwardHooks()) {
+      return relu.call(bn.call(x));
+    }
+    return releasingIntermediates(x, bn::forwardRelu, bn, relu);
   }
 
   /** Two 3×3 convs with a residual connection (ResNet-18/34). */
+  @HoldsNoIntermediates
   public static final class BasicBlock extends Module {
     private final Conv2d conv1;
     private final BatchNorm2d bn1;
@@ -145,6 +165,7 @@ public final class ResNet extends Module implements Classifier {
   }
 
   /** 1×1 → 3×3 (stride here, v1.5) → 1×1 with expansion 4 and a residual connection (ResNet-50/101/152). */
+  @HoldsNoIntermediates
   public static final class Bottleneck extends Module {
     private final Conv2d conv1;
     private final BatchNorm2d bn1;
