@@ -28,7 +28,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>{@code -Dgraft.releaseIntermediates=false} turns the rule off.
  */
-final class IntermediateRelease {
+public final class IntermediateRelease {
   /** System property {@code graft.releaseIntermediates}: {@code false} leaves every intermediate to the collector. */
   static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("graft.releaseIntermediates", "true"));
 
