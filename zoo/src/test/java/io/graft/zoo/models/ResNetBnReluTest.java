@@ -18,20 +18,21 @@ class ResNetBnReluTest {
   void aFusedPairComputesTheTwoCallsAndMakesThemWhenHooked() throws Exception {
     BatchNorm2d bn = new BatchNorm2d(3);
     ReLU relu = new ReLU();
+    ResNet.BnRelu pair = new ResNet.BnRelu(bn, relu);
     Tensor x = Tensor.randn(new Rng(3), 4, 3, 5, 5).requiresGrad(true);
-    Tensor fused = ResNet.bnRelu(bn, relu, x);
+    Tensor fused = pair.call(x);
     assertEquals("batch_norm_relu", fused.gradFn().op());
     Tensor apart = relu.call(bn.call(x));
     assertClose(fused, apart, 1e-5, 1e-5, "fused");
     List<Tensor> seen = new ArrayList<>();
     try (AutoCloseable h = relu.addForwardHook((module, in, out) -> seen.add(in))) {
-      Tensor hooked = ResNet.bnRelu(bn, relu, x);
+      Tensor hooked = pair.call(x);
       assertEquals("relu", hooked.gradFn().op());
       assertEquals(1, seen.size(), "the hook on the ReLU saw the batch norm's output");
       assertClose(hooked, apart, 1e-5, 1e-5, "hooked on the ReLU");
     }
     try (AutoCloseable h = bn.addForwardHook((module, in, out) -> seen.add(out))) {
-      Tensor hooked = ResNet.bnRelu(bn, relu, x);
+      Tensor hooked = pair.call(x);
       assertEquals("relu", hooked.gradFn().op());
       assertEquals(2, seen.size(), "the hook on the batch norm saw its own call");
       assertClose(hooked, apart, 1e-5, 1e-5, "hooked on the batch norm");
