@@ -34,6 +34,8 @@ public abstract class Optimizer {
   private final OptimizerOptions defaults;
   private final List<ParamGroup> groups = new ArrayList<>();
   private final Map<Parameter, String> names = new IdentityHashMap<>();
+  /** The same names, by value (an IdentityHashMap compares its values by reference, not by equals). */
+  private final Set<String> nameSet = new java.util.HashSet<>();
   private final Map<Parameter, Map<String, INDArray>> state = new IdentityHashMap<>();
   private final Set<Parameter> seenFrozen = Collections.newSetFromMap(new IdentityHashMap<>());
   private boolean resetStateOnUnfreeze;
@@ -56,6 +58,7 @@ public abstract class Optimizer {
   public final void addParamGroup(ParamGroup g) {
     OptimizerOptions options = g.resolve(defaults);
     validate(options);
+    g.nameAnonymous(count);
     Map<Parameter, String> inThisGroup = new IdentityHashMap<>();
     for (Map.Entry<String, Parameter> e : g.params().entrySet()) {
       if (names.containsKey(e.getValue())) {
@@ -67,7 +70,7 @@ public abstract class Optimizer {
         throw new GraftException(getClass().getSimpleName() + ": one parameter appears twice in a param group, as '"
             + twin + "' and '" + e.getKey() + "'");
       }
-      if (names.containsValue(e.getKey())) {
+      if (nameSet.contains(e.getKey())) {
         throw new GraftException(getClass().getSimpleName() + ": two parameters are named '" + e.getKey() + "'");
       }
       if (!e.getValue().dtype().isFPType()) {
@@ -76,8 +79,10 @@ public abstract class Optimizer {
       }
     }
     g.adopt(options);
-    g.nameAnonymous(count);
-    g.params().forEach((k, v) -> names.put(v, k));
+    g.params().forEach((k, v) -> {
+      names.put(v, k);
+      nameSet.add(k);
+    });
     count += g.params().size();
     groups.add(g);
   }

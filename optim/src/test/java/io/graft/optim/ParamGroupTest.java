@@ -64,4 +64,25 @@ class ParamGroupTest {
       assertEquals(Adam.Options.lr(1e-3), opt.paramGroups().get(0).options(), "nothing changed");
     }
   }
+
+  /**
+   * Unnamed parameters take their index in the optimizer as their name before the names are checked, and names are
+   * compared by value (a computed name equal to an earlier one is a clash too).
+   */
+  @Test
+  void anUnnamedParameterWhoseIndexIsTakenIsRefused() {
+    Sequential m = StateTest.net();
+    Map<String, io.graft.core.Parameter> named = Map.of("1", m.get("0", io.graft.layers.Linear.class).weight());
+    GraftException e = assertThrows(GraftException.class, () -> new SGD(SGD.Options.lr(0.1), ParamGroup.of(named),
+        ParamGroup.of(List.of(m.get("2", io.graft.layers.Linear.class).weight()))));
+    assertTrue(e.getMessage().contains("two parameters are named '1'"), e.getMessage());
+    Optimizer ok = new SGD(SGD.Options.lr(0.1), ParamGroup.of(List.of(m.get("0", io.graft.layers.Linear.class)
+        .weight())), ParamGroup.of(List.of(m.get("2", io.graft.layers.Linear.class).weight())));
+    assertEquals(List.of("1"), new ArrayList<>(ok.paramGroups().get(1).params().keySet()));
+    String computed = new StringBuilder("w").toString();
+    GraftException twice = assertThrows(GraftException.class, () -> new SGD(SGD.Options.lr(0.1),
+        ParamGroup.of(Map.of("w", m.get("0", io.graft.layers.Linear.class).weight())),
+        ParamGroup.of(Map.of(computed, m.get("2", io.graft.layers.Linear.class).weight()))));
+    assertTrue(twice.getMessage().contains("two parameters are named 'w'"), twice.getMessage());
+  }
 }
