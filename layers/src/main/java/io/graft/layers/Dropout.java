@@ -11,6 +11,7 @@ import io.graft.core.random.Rng;
  *
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.Dropout.html">torch.nn.Dropout</a>
  */
+@HoldsNoIntermediates
 public final class Dropout extends Module {
   private final double p;
   private final Rng rng;

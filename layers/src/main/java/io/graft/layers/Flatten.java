@@ -3,6 +3,7 @@ package io.graft.layers;
 import io.graft.core.Tensor;
 
 /** Flattens dimensions {@code startDim..endDim} (default 1..-1), as torch.nn.Flatten. */
+@HoldsNoIntermediates
 public final class Flatten extends Module {
   private final int startDim;
   private final int endDim;

@@ -15,6 +15,7 @@ import io.graft.core.random.Rng;
  *
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.Linear.html">torch.nn.Linear</a>
  */
+@HoldsNoIntermediates
 public final class Linear extends Module {
   private final long inFeatures;
   private final long outFeatures;

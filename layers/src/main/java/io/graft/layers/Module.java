@@ -1,18 +1,15 @@
 package io.graft.layers;
 
 import io.graft.core.GraftException;
-import io.graft.core.NativeMemory;
 import io.graft.core.Parameter;
 import io.graft.core.ShapeException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
 import io.graft.layers.params.Params;
-import java.lang.reflect.Field;
-import java.lang.reflect.InaccessibleObjectException;
-import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -21,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 
 /**
  * Base class of every layer and model, after torch.nn.Module. A module registers its parameters, buffers and
@@ -38,9 +36,9 @@ import java.util.function.Consumer;
  * <p>Call modules through {@link #call(Tensor)} (like PyTorch's {@code module(x)}): it runs forward hooks
  * (used by {@link Summary}) around {@link #forward(Tensor)}.
  *
- * <p>Replacing a child by path ({@code set("fc", new Linear(512, 10))}) updates the registry in place (order
- * kept) and the parent's field that held the old child, so {@code forward} sees the new module. A field that
- * cannot take the new module (final, or a narrower type) makes {@code set} fail before anything changes.
+ * <p>Replacing a child by path ({@code replace("fc", new Linear(512, 10))}) updates the registry in place (order
+ * kept); the parent takes the new module through {@link #assignChild}, which a module overrides for the children
+ * its forward holds in fields (ResNet's {@code fc}); the other children cannot be replaced.
  *
  * <p>Thread-safety: a module in eval mode may serve {@code call} from several threads under
  * {@code GradMode.disabled()}; training, loading and structural changes must be confined to one thread.
@@ -60,139 +58,48 @@ public abstract class Module {
    * Runs {@link #forward} and then this module's forward hooks.
    *
    * <p>Graft's own modules free their intermediate activations themselves instead of leaving them to the garbage
-   * collector (which frees native memory only when it happens to run): when the call records no graph (a frozen
-   * backbone, or gradients disabled) as soon as it returns, so that only the activation in flight is held; when it
-   * does, once a backward pass through its output has finished. This is done only when every module below is one
-   * of Graft's (known to keep no reference to what its forward computes) and none below has a forward hook (a
-   * hook may keep an intermediate); the call's output is never freed. {@code -Dgraft.releaseIntermediates=false}
-   * turns it off.
+   * collector: see {@link IntermediateRelease} for the rule (when nothing below keeps them: as the call returns, or
+   * once a backward pass through its output has finished; the output is never freed).
    */
   public final Tensor call(Tensor x) {
-    Tensor y = scoped(x, this::forward, true, this);
-    for (ForwardHook h : hooks.toArray(ForwardHook[]::new)) {
-      h.afterForward(this, x, y);
+    Tensor y = IntermediateRelease.call(this, x);
+    if (!hooks.isEmpty()) {
+      for (ForwardHook h : hooks.toArray(ForwardHook[]::new)) {
+        h.afterForward(this, x, y);
+      }
     }
     return y;
   }
 
   /**
-   * Runs {@code body} on {@code x} — a stretch of this module's forward that uses only the modules {@code used} —
-   * under {@link #call}'s rule for intermediate activations. For a module whose torchvision layout has no
-   * container around such a stretch (ResNet's stem and stages before {@code fc}).
+   * Runs {@code body} on {@code x} — a stretch of a forward that uses only the modules {@code used} — under
+   * {@link #call}'s rule for intermediate activations ({@link IntermediateRelease}); none of {@code used} may have
+   * forward hooks for anything to be freed. For a module whose torchvision layout has no container around such a
+   * stretch (ResNet's stem and stages before {@code fc}), or for a pair of modules computed in one pass.
    */
-  protected final Tensor releasingIntermediates(Tensor x, java.util.function.UnaryOperator<Tensor> body,
-      Module... used) {
-    return scoped(x, body, false, used);
-  }
-
-  /**
-   * {@code second.call(first.call(x))}, computed by {@code fused} in one go (under {@link #call}'s rule for
-   * intermediate activations) unless either module has forward hooks, which must see the value between them, or
-   * submodules, whose calls (and hooks) {@code fused} would skip: then the two calls. For a pair of leaf modules a
-   * backend computes in one pass, such as a batch norm and the ReLU after it ({@code BatchNorm.forwardRelu});
-   * {@code fused} must compute exactly what the two calls would.
-   */
-  protected static Tensor callFused(Module first, Module second, Tensor x,
-      java.util.function.UnaryOperator<Tensor> fused) {
-    if (!first.hooks.isEmpty() || !second.hooks.isEmpty() || !first.children.isEmpty()
-        || !second.children.isEmpty()) {
-      return second.call(first.call(x));
-    }
-    return scoped(x, fused, false, first, second);
-  }
-
-  /** System property: {@code false} leaves every intermediate to the collector (see {@link #call}). */
-  static final boolean RELEASE_INTERMEDIATES = Boolean.parseBoolean(
-      System.getProperty("graft.releaseIntermediates", "true"));
-
-  private static Tensor scoped(Tensor x, java.util.function.UnaryOperator<Tensor> body, boolean callerHooksAllowed,
-      Module... roots) {
-    int mode = RELEASE_INTERMEDIATES && x != null ? releaseMode(x, callerHooksAllowed, roots) : KEEP;
-    if (mode == KEEP) {
-      return body.apply(x);
-    }
-    NativeMemory.Scope scope = NativeMemory.openScope();
-    Tensor y;
-    try {
-      y = body.apply(x);
-    } catch (RuntimeException | Error e) {
-      scope.abandon();
-      throw e;
-    }
-    scope.keep(y == null ? null : y.data());
-    if (mode == FREE_ON_RETURN && !(y != null && y.requiresGrad() && GradMode.isEnabled())) {
-      scope.close();
-    } else { // (a graph was recorded after all, from a tensor requiring grad that no check saw: keep it safe)
-      java.util.List<org.nd4j.linalg.api.ndarray.INDArray> rest = scope.handOver();
-      if (y != null && y.gradFn() != null) {
-        y.gradFn().releaseAfterBackward(rest);
-      } // else: a graph that does not reach the output; its arrays stay with the collector
-    }
-    return y;
-  }
-
-  private static final int KEEP = 0;
-  private static final int FREE_ON_RETURN = 1;
-  private static final int FREE_AFTER_BACKWARD = 2;
-
-  /** {@code callerHooksAllowed}: the first root is the module being called (its own hooks see only x and y). */
-  private static int releaseMode(Tensor x, boolean callerHooksAllowed, Module... roots) {
-    boolean grad = GradMode.isEnabled();
-    boolean records = grad && x.requiresGrad();
-    java.util.ArrayDeque<Module> todo = new java.util.ArrayDeque<>(java.util.Arrays.asList(roots));
-    boolean root = callerHooksAllowed;
-    while (!todo.isEmpty()) {
-      Module m = todo.pop();
-      if (!isGraftModule(m.getClass()) || (!root && !m.hooks.isEmpty())) {
-        return KEEP;
-      }
-      root = false;
-      if (grad && !records) {
-        for (Parameter p : m.parameters.values()) {
-          if (p.requiresGrad()) {
-            records = true;
-            break;
-          }
-        }
-      }
-      todo.addAll(m.children.values());
-    }
-    return records ? FREE_AFTER_BACKWARD : FREE_ON_RETURN;
-  }
-
-  /**
-   * Graft's own layers (this jar) and architectures ({@code io.graft.zoo.models}): their forward keeps no
-   * reference to what it computes. A subclass defined elsewhere (a user's, a test's) is not one of them.
-   */
-  private static boolean isGraftModule(Class<?> c) {
-    return GRAFT_MODULE.get(c);
-  }
-
-  private static final ClassValue<Boolean> GRAFT_MODULE = new ClassValue<>() {
-    @Override
-    protected Boolean computeValue(Class<?> c) {
-      String n = c.getName();
-      if (n.startsWith("io.graft.zoo.models.")) {
-        try {
-          return sameCodeSource(c, Class.forName("io.graft.zoo.models.Zoo", false, c.getClassLoader()));
-        } catch (ClassNotFoundException | LinkageError e) {
-          return false;
-        }
-      }
-      return n.startsWith("io.graft.layers.") && sameCodeSource(c, Module.class);
-    }
-  };
-
-  private static boolean sameCodeSource(Class<?> a, Class<?> b) {
-    java.security.CodeSource ca = a.getProtectionDomain().getCodeSource();
-    java.security.CodeSource cb = b.getProtectionDomain().getCodeSource();
-    return ca != null && cb != null && java.util.Objects.equals(ca.getLocation(), cb.getLocation());
+  protected static Tensor releasingIntermediates(Tensor x, UnaryOperator<Tensor> body, Module... used) {
+    return IntermediateRelease.run(x, body, used);
   }
 
   /** Adds a hook run after every {@link #call}; returns a handle whose {@code close()} removes it. */
   public final AutoCloseable addForwardHook(ForwardHook hook) {
     hooks.add(hook);
     return () -> hooks.remove(hook);
+  }
+
+  /** Whether a forward hook is registered on this module (a caller that would skip its call must not then). */
+  public final boolean hasForwardHooks() {
+    return !hooks.isEmpty();
+  }
+
+  /** This module's own parameters (not its children's), for {@link IntermediateRelease}. */
+  final Collection<Parameter> ownParameters() {
+    return parameters.values();
+  }
+
+  /** This module's direct children, for {@link IntermediateRelease}. */
+  final Collection<Module> childModules() {
+    return children.values();
   }
 
   // ---------------------------------------------------------------- registration
@@ -326,60 +233,48 @@ public abstract class Module {
     return type.cast(m);
   }
 
-  /** Replaces the child at a dotted path (it must exist); returns the module that was there. */
-  public final Module set(String path, Module replacement) {
+  /**
+   * Replaces the child at a dotted path (it must exist) and returns the module that was there, as PyTorch's
+   * {@code model.fc = nn.Linear(512, 10)}: the parent takes the new module through {@link #assignChild} (which
+   * refuses for a child its forward cannot swap), then the registry is updated in place, order kept. Nothing
+   * changes when the parent refuses.
+   */
+  public final Module replace(String path, Module replacement) {
     int dot = path.lastIndexOf('.');
     Module parent = dot < 0 ? this : get(path.substring(0, dot));
     String name = path.substring(dot + 1);
     Module old = parent.children.get(name);
     if (old == null) {
-      throw new GraftException("set('" + path + "'): " + parent.typeName() + " has no child '" + name + "'; children: "
-          + parent.children.keySet());
+      throw new GraftException("replace('" + path + "'): " + parent.typeName() + " has no child '" + name
+          + "'; children: " + parent.children.keySet());
     }
     if (replacement == null) {
-      throw new GraftException("set('" + path + "'): replacement is null (use new Identity())");
+      throw new GraftException("replace('" + path + "'): replacement is null (use new Identity())");
     }
-    List<Field> fields = parent.fieldsHolding(old, replacement, path);
+    parent.assignChild(name, replacement);
     parent.children.put(name, replacement);
-    for (Field f : fields) {
-      try {
-        f.set(parent, replacement);
-      } catch (IllegalAccessException e) {
-        throw new IllegalStateException(e);
-      }
-    }
     return old;
   }
 
-  /** The instance fields of this module that reference {@code old}; checks that each can take {@code repl}. */
-  private List<Field> fieldsHolding(Module old, Module repl, String path) {
-    List<Field> out = new ArrayList<>();
-    for (Class<?> c = getClass(); c != Module.class && c != null; c = c.getSuperclass()) {
-      for (Field f : c.getDeclaredFields()) {
-        if (Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) {
-          continue;
-        }
-        try {
-          f.setAccessible(true);
-          if (f.get(this) != old) {
-            continue;
-          }
-        } catch (InaccessibleObjectException | IllegalAccessException e) {
-          throw new GraftException("set('" + path + "'): cannot inspect field " + c.getSimpleName() + "." + f.getName()
-              + " (" + e.getMessage() + "); open the package to io.graft.layers", e);
-        }
-        if (Modifier.isFinal(f.getModifiers())) {
-          throw new GraftException("set('" + path + "'): field " + c.getSimpleName() + "." + f.getName()
-              + " is final, so forward() would keep using the old module; make the field non-final");
-        }
-        if (!f.getType().isInstance(repl)) {
-          throw new GraftException("set('" + path + "'): field " + c.getSimpleName() + "." + f.getName() + " is declared "
-              + f.getType().getSimpleName() + " and cannot hold a " + repl.typeName());
-        }
-        out.add(f);
-      }
-    }
-    return out;
+  /**
+   * Takes {@code replacement} as the child registered under {@code name}, for {@link #replace}: a module whose
+   * forward reads that child from a field assigns the field here (or throws a {@link GraftException} if the
+   * replacement cannot serve); the registry is updated after this returns. A module whose forward reads its
+   * children from the registry ({@link Sequential}) has nothing to assign. By default a child cannot be replaced,
+   * since its parent's forward would keep calling the old one.
+   *
+   * <pre>{@code
+   * protected void assignChild(String name, Module replacement) {
+   *   if (!name.equals("fc")) {
+   *     super.assignChild(name, replacement);
+   *   }
+   *   fc = replacement;
+   * }
+   * }</pre>
+   */
+  protected void assignChild(String name, Module replacement) {
+    throw new GraftException(typeName() + " cannot replace its child '" + name + "': its forward keeps using the "
+        + "module it registered (a module that can take a new one overrides Module.assignChild)");
   }
 
   /** Runs {@code fn} on every module (this one included), children first as in PyTorch's {@code apply}. */

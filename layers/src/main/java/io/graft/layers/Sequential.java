@@ -8,6 +8,7 @@ import io.graft.core.Tensor;
  * (ReLU, pooling, dropout) take an index too, exactly as torch.nn.Sequential, so keys like
  * {@code features.10.weight} match torchvision's.
  */
+@HoldsNoIntermediates
 public class Sequential extends Module {
   private int size;
 
@@ -33,9 +34,13 @@ public class Sequential extends Module {
   }
 
   /** Replaces the module at an index, keeping the order; returns the old one. */
-  public final Module set(int index, Module m) {
-    return set(String.valueOf(normalise(index)), m);
+  public final Module replace(int index, Module m) {
+    return replace(String.valueOf(normalise(index)), m);
   }
+
+  /** Any child can be replaced: {@link #forward} reads them from the registry. */
+  @Override
+  protected void assignChild(String name, Module replacement) {}
 
   private int normalise(int index) {
     int i = index < 0 ? index + size : index;

@@ -113,6 +113,32 @@ class ReleaseIntermediatesTest {
     }
   }
 
+  /** A subclass of one of Graft's layers has its own forward: it is trusted only if it says so itself. */
+  static final class StashingSequential extends Sequential {
+    Tensor last;
+
+    StashingSequential(Module... modules) {
+      super(modules);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+      last = super.forward(x);
+      return last.relu();
+    }
+  }
+
+  @Test
+  void aSubclassOfAGraftLayerDoesNotInheritItsTrust() {
+    StashingSequential m = new StashingSequential(new Conv2d(3, 4, 3), new ReLU());
+    m.requiresGrad(false);
+    try (NativeMemory.Scope outer = NativeMemory.openScope()) {
+      m.call(input());
+      assertFalse(m.last.data().wasClosed(), "the subclass's stash was freed");
+      assertTrue(Double.isFinite(m.last.data().sumNumber().doubleValue()));
+    }
+  }
+
   @Test
   void gradientsDisabledFreeEvenWithTrainableParameters() {
     Sequential m = net();

@@ -22,21 +22,30 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * head only. State survives freezing (unfreezing resumes from it) unless {@link #resetStateOnUnfreeze} is set.
  * (PyTorch 1.x moves frozen parameters that still hold a zero gradient; Graft does not.)
  *
+ * <p><b>Options.</b> Each {@link ParamGroup} holds the optimizer's own {@link OptimizerOptions} record (its
+ * defaults, edited by what was set on the group), which {@link #validate} checks when the group is added and
+ * {@link #update} reads directly.
+ *
  * <p><b>State.</b> {@link #stateDict()} keys per-parameter buffers by parameter name
  * ({@code "fc.weight/momentum_buffer"}), so a checkpoint restores into a freshly built optimizer over the same
  * named parameters, and the restored optimizer continues bit for bit.
  */
 public abstract class Optimizer {
-  private final Map<String, Object> defaults;
+  private final OptimizerOptions defaults;
   private final List<ParamGroup> groups = new ArrayList<>();
   private final Map<Parameter, String> names = new IdentityHashMap<>();
+  /** The same names, by value (an IdentityHashMap compares its values by reference, not by equals). */
+  private final Set<String> nameSet = new java.util.HashSet<>();
   private final Map<Parameter, Map<String, INDArray>> state = new IdentityHashMap<>();
   private final Set<Parameter> seenFrozen = Collections.newSetFromMap(new IdentityHashMap<>());
   private boolean resetStateOnUnfreeze;
   private int count;
 
-  protected Optimizer(Map<String, Object> defaults, ParamGroup... groups) {
-    this.defaults = new LinkedHashMap<>(defaults);
+  protected Optimizer(OptimizerOptions defaults, ParamGroup... groups) {
+    if (defaults == null) {
+      throw new GraftException(getClass().getSimpleName() + ": no default options given");
+    }
+    this.defaults = defaults;
     if (groups.length == 0) {
       throw new GraftException(getClass().getSimpleName() + ": no parameter groups given");
     }
@@ -47,8 +56,8 @@ public abstract class Optimizer {
 
   /** Adds a group (also mid-training, e.g. when unfreezing a stage); a parameter in two groups is an error. */
   public final void addParamGroup(ParamGroup g) {
-    g.fillDefaults(defaults);
-    validate(g);
+    OptimizerOptions options = g.resolve(defaults);
+    validate(options);
     g.nameAnonymous(count);
     Map<Parameter, String> inThisGroup = new IdentityHashMap<>();
     for (Map.Entry<String, Parameter> e : g.params().entrySet()) {
@@ -61,7 +70,7 @@ public abstract class Optimizer {
         throw new GraftException(getClass().getSimpleName() + ": one parameter appears twice in a param group, as '"
             + twin + "' and '" + e.getKey() + "'");
       }
-      if (names.containsValue(e.getKey())) {
+      if (nameSet.contains(e.getKey())) {
         throw new GraftException(getClass().getSimpleName() + ": two parameters are named '" + e.getKey() + "'");
       }
       if (!e.getValue().dtype().isFPType()) {
@@ -69,13 +78,17 @@ public abstract class Optimizer {
             + e.getValue().dtype() + "; only floating-point parameters can be optimized");
       }
     }
-    g.params().forEach((k, v) -> names.put(v, k));
+    g.adopt(options);
+    g.params().forEach((k, v) -> {
+      names.put(v, k);
+      nameSet.add(k);
+    });
     count += g.params().size();
     groups.add(g);
   }
 
-  /** Checks a group's options (ranges) before it is added. */
-  protected abstract void validate(ParamGroup g);
+  /** Checks a group's options (ranges) before it is added; they are of the defaults' record type. */
+  protected abstract void validate(OptimizerOptions options);
 
   /**
    * Updates one parameter that has a gradient; {@code s} is its state (empty the first time; fill it).
@@ -137,8 +150,8 @@ public abstract class Optimizer {
   }
 
   /** The optimizer's default options (PyTorch's {@code optimizer.defaults}). */
-  public final Map<String, Object> defaults() {
-    return Collections.unmodifiableMap(defaults);
+  public final OptimizerOptions defaults() {
+    return defaults;
   }
 
   /** Number of parameters that hold state (only ever-trained ones). */
@@ -185,7 +198,7 @@ public abstract class Optimizer {
           s.forEach((k, v) -> tensors.put(e.getKey() + "/" + k, Tensor.of(v.dup())));
         }
       }
-      Map<String, Object> o = new LinkedHashMap<>(g.options());
+      Map<String, Object> o = g.toStateDict();
       o.put("params", new ArrayList<>(g.params().keySet()));
       groupOptions.add(o);
     }
@@ -207,17 +220,17 @@ public abstract class Optimizer {
     }
     Map<Parameter, Map<String, INDArray>> fresh = new IdentityHashMap<>();
     List<String> problems = new ArrayList<>();
+    List<ParamGroup.Loaded> loaded = new ArrayList<>();
     for (int i = 0; i < groups.size(); i++) {
       Object savedNames = saved.groups().get(i).get("params");
       List<String> mine = new ArrayList<>(groups.get(i).params().keySet());
       if (!mine.equals(savedNames)) {
         problems.add("group " + i + " holds " + mine + " but the saved group held " + savedNames);
       }
-      for (Map.Entry<String, Object> o : saved.groups().get(i).entrySet()) {
-        String bad = o.getKey().equals("params") ? null : checkOption(groups.get(i), o.getKey(), o.getValue());
-        if (bad != null) {
-          problems.add("group " + i + ": option '" + o.getKey() + "' " + bad);
-        }
+      try {
+        loaded.add(groups.get(i).read(saved.groups().get(i)));
+      } catch (GraftException e) {
+        problems.add("group " + i + ": " + e.getMessage());
       }
     }
     for (Map.Entry<String, Tensor> e : saved.tensors()) {
@@ -247,30 +260,7 @@ public abstract class Optimizer {
     state.clear();
     state.putAll(fresh);
     for (int i = 0; i < groups.size(); i++) {
-      ParamGroup g = groups.get(i);
-      saved.groups().get(i).forEach((k, v) -> {
-        if (!k.equals("params")) {
-          g.set(k, v);
-        }
-      });
+      groups.get(i).load(loaded.get(i));
     }
-  }
-
-  /**
-   * Why a saved group option cannot be loaded, or null if it can: an option the group or the optimizer knows must
-   * keep its type; another (a scheduler's {@code initial_lr}, say) is taken as PyTorch takes it, if it is a number,
-   * a boolean or a list of numbers.
-   */
-  private String checkOption(ParamGroup g, String key, Object v) {
-    Object d = g.has(key) ? g.options().get(key) : defaults.get(key);
-    boolean number = v instanceof Number;
-    boolean bool = v instanceof Boolean;
-    boolean array = v instanceof double[] || v instanceof List<?> l && l.stream().allMatch(x -> x instanceof Number);
-    if (d == null) {
-      return number || bool || array ? null : "must be a number, a boolean or a list of numbers, got " + v;
-    }
-    boolean ok = d instanceof Double ? number : d instanceof Boolean ? bool : array;
-    return ok ? null : "must be " + (d instanceof Double ? "a number" : d instanceof Boolean ? "true or false"
-        : "a list of numbers") + ", got " + v;
   }
 }

@@ -23,10 +23,19 @@ import org.nd4j.linalg.factory.Nd4j;
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.optim.SGD.html">torch.optim.SGD</a>
  */
 public final class SGD extends Optimizer {
-  /** Default options of every group; {@code Options.lr(0.01).withMomentum(0.9)}. */
-  public record Options(double lr, double momentum, double dampening, boolean nesterov, double weightDecay) {
+  /**
+   * The options of a group (and the optimizer's defaults); {@code Options.lr(0.01).withMomentum(0.9)}. State dict
+   * keys: {@code lr}, {@code momentum}, {@code dampening}, {@code nesterov}, {@code weight_decay}.
+   */
+  public record Options(double lr, double momentum, double dampening, boolean nesterov, double weightDecay)
+      implements OptimizerOptions {
     public static Options lr(double lr) {
       return new Options(lr, 0, 0, false, 0);
+    }
+
+    @Override
+    public Options withLr(double l) {
+      return new Options(l, momentum, dampening, nesterov, weightDecay);
     }
 
     public Options withMomentum(double m) {
@@ -41,11 +50,13 @@ public final class SGD extends Optimizer {
       return new Options(lr, momentum, dampening, n, weightDecay);
     }
 
+    @Override
     public Options withWeightDecay(double wd) {
       return new Options(lr, momentum, dampening, nesterov, wd);
     }
 
-    Map<String, Object> toMap() {
+    @Override
+    public Map<String, Object> toStateDict() {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("lr", lr);
       m.put("momentum", momentum);
@@ -54,10 +65,17 @@ public final class SGD extends Optimizer {
       m.put("weight_decay", weightDecay);
       return m;
     }
+
+    @Override
+    public Options withStateDict(Map<String, Object> saved) {
+      return new Options(OptionValues.number(saved, "lr", lr), OptionValues.number(saved, "momentum", momentum),
+          OptionValues.number(saved, "dampening", dampening), OptionValues.flag(saved, "nesterov", nesterov),
+          OptionValues.number(saved, "weight_decay", weightDecay));
+    }
   }
 
   public SGD(Options defaults, ParamGroup... groups) {
-    super(defaults.toMap(), groups);
+    super(defaults, groups);
   }
 
   /** One group of named parameters, e.g. {@code new SGD(Options.lr(0.1), model.namedParameters())}. */
@@ -66,27 +84,27 @@ public final class SGD extends Optimizer {
   }
 
   @Override
-  protected void validate(ParamGroup g) {
-    double lr = g.lr();
-    double momentum = g.getDouble("momentum");
-    if (!(lr >= 0)) {
-      throw new GraftException("SGD: invalid learning rate " + lr);
+  protected void validate(OptimizerOptions options) {
+    Options o = (Options) options;
+    if (!(o.lr() >= 0)) {
+      throw new GraftException("SGD: invalid learning rate " + o.lr());
     }
-    if (!(momentum >= 0)) {
-      throw new GraftException("SGD: invalid momentum " + momentum);
+    if (!(o.momentum() >= 0)) {
+      throw new GraftException("SGD: invalid momentum " + o.momentum());
     }
-    if (!(g.getDouble("weight_decay") >= 0)) {
-      throw new GraftException("SGD: invalid weight_decay " + g.getDouble("weight_decay"));
+    if (!(o.weightDecay() >= 0)) {
+      throw new GraftException("SGD: invalid weight_decay " + o.weightDecay());
     }
-    if (g.getBoolean("nesterov") && (momentum <= 0 || g.getDouble("dampening") != 0)) {
+    if (o.nesterov() && (o.momentum() <= 0 || o.dampening() != 0)) {
       throw new GraftException("SGD: Nesterov momentum requires a momentum and zero dampening");
     }
   }
 
   @Override
   protected void update(ParamGroup g, Parameter p, INDArray grad, Map<String, INDArray> s) {
-    double wd = g.getDouble("weight_decay");
-    double momentum = g.getDouble("momentum");
+    Options o = (Options) g.options();
+    double wd = o.weightDecay();
+    double momentum = o.momentum();
     INDArray w = p.data();
     INDArray d = wd != 0 ? axpy(wd, w, grad, null) : grad;
     if (momentum != 0) {
@@ -95,16 +113,16 @@ public final class SGD extends Optimizer {
         buf = d.dup();
         s.put("momentum_buffer", buf);
       } else {
-        double dampening = g.getDouble("dampening");
+        double dampening = o.dampening();
         if (dampening == 0) {
           axpy(momentum, buf, d, buf);
         } else {
           axpy(1 - dampening, d, buf.muli(momentum), buf);
         }
       }
-      d = g.getBoolean("nesterov") ? axpy(momentum, buf, d, null) : buf;
+      d = o.nesterov() ? axpy(momentum, buf, d, null) : buf;
     }
-    axpy(-g.lr(), d, w, w);
+    axpy(-o.lr(), d, w, w);
   }
 
   /**

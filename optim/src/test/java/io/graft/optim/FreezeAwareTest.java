@@ -149,13 +149,13 @@ class FreezeAwareTest {
     Optimizer opt = new SGD(SGD.Options.lr(1e-3).withMomentum(0.9), head, body);
     assertEquals(1e-2, opt.paramGroups().get(0).lr());
     assertEquals(1e-3, opt.paramGroups().get(1).lr(), "missing options fall back to the defaults");
-    assertEquals(0.9, opt.paramGroups().get(0).getDouble("momentum"));
+    assertEquals(0.9, ((SGD.Options) opt.paramGroups().get(0).options()).momentum());
     assertEquals(java.util.List.of("4.weight", "4.bias"), new java.util.ArrayList<>(head.params().keySet()));
     GraftException e = assertThrows(GraftException.class,
         () -> opt.addParamGroup(ParamGroup.of(Params.select(m, "0"))));
     assertTrue(e.getMessage().contains("0.weight") && e.getMessage().contains("already"), e.getMessage());
     assertThrows(GraftException.class, () -> new SGD(SGD.Options.lr(0.1),
-        ParamGroup.of(Params.select(m, "0")).set("betas", new double[] {0.9, 0.99})));
+        ParamGroup.of(Params.select(m, "0")).with(Adam.Options.class, o -> o.withBetas(0.9, 0.99))));
     java.util.Map<String, io.graft.core.Parameter> twice = new java.util.LinkedHashMap<>();
     twice.put("w", m.get("0", Linear.class).weight());
     twice.put("w_again", m.get("0", Linear.class).weight());

@@ -49,9 +49,10 @@ class OptimizerParityTest {
   /** Options of the first group beyond its lr, as in the generator's {@code GROUP_A}; the second keeps the defaults. */
   static ParamGroup groupA(String name, ParamGroup a) {
     return switch (name) {
-      case "sgd_group_options" -> a.momentum(0.5).set("dampening", 0.3).set("nesterov", false).weightDecay(1e-2);
-      case "adam_group_options" -> a.set("betas", new double[] {0.8, 0.95}).set("eps", 1e-6).weightDecay(1e-2)
-          .set("amsgrad", true);
+      case "sgd_group_options" -> a.momentum(0.5).with(SGD.Options.class, o -> o.withDampening(0.3)
+          .withNesterov(false)).weightDecay(1e-2);
+      case "adam_group_options" -> a.with(Adam.Options.class, o -> o.withBetas(0.8, 0.95).withEps(1e-6))
+          .weightDecay(1e-2).with(Adam.Options.class, o -> o.withAmsgrad(true));
       default -> a;
     };
   }

@@ -143,7 +143,8 @@ class StateTest {
       s.step(step < 6 ? 1.0 / (1 + step) : step < 25 ? 0.2 : 0.1 / (step - 23));
       ParamGroup g0 = o.paramGroups().get(0);
       ParamGroup g1 = o.paramGroups().get(1);
-      out.add(new double[] {g0.lr(), g1.lr(), g0.getDouble("momentum"), g1.getDouble("momentum")});
+      out.add(new double[] {g0.lr(), g1.lr(), ((SGD.Options) g0.options()).momentum(),
+          ((SGD.Options) g1.options()).momentum()});
     }
     return out;
   }

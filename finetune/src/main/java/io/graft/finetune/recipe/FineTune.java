@@ -123,7 +123,7 @@ public final class FineTune {
   public Linear prepare(Module model, int numClasses) {
     Classifier c = classifier(model);
     Linear head = new Linear(c.numFeatures(), numClasses, true, new io.graft.core.random.Rng(o.seed()));
-    model.set(c.headPath(), head);
+    model.replace(c.headPath(), head);
     model.requiresGrad(true);
     Strategy s = o.strategy();
     if (s instanceof Strategy.FeatureExtract || s instanceof Strategy.Gradual) {

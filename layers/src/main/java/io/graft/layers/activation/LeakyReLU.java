@@ -2,6 +2,7 @@ package io.graft.layers.activation;
 
 import io.graft.core.Tensor;
 import io.graft.core.ops.ActivationOps;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Module;
 
 /**
@@ -9,6 +10,7 @@ import io.graft.layers.Module;
  *
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.LeakyReLU.html">torch.nn.LeakyReLU</a>
  */
+@HoldsNoIntermediates
 public final class LeakyReLU extends Module {
   private final double negativeSlope;
 

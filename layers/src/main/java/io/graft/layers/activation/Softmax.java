@@ -2,6 +2,7 @@ package io.graft.layers.activation;
 
 import io.graft.core.Tensor;
 import io.graft.core.ops.ActivationOps;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Module;
 
 /**
@@ -10,6 +11,7 @@ import io.graft.layers.Module;
  *
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.Softmax.html">torch.nn.Softmax</a>
  */
+@HoldsNoIntermediates
 public final class Softmax extends Module {
   private final int dim;
 

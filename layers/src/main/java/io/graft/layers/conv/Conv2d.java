@@ -6,6 +6,7 @@ import io.graft.core.Tensor;
 import io.graft.core.init.Init;
 import io.graft.core.ops.ConvOps;
 import io.graft.core.random.Rng;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Module;
 
 /**
@@ -17,6 +18,7 @@ import io.graft.layers.Module;
  *
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html">torch.nn.Conv2d</a>
  */
+@HoldsNoIntermediates
 public final class Conv2d extends Module {
   /** Optional settings; {@code defaults()} is stride 1, padding 0, dilation 1, groups 1, with bias. */
   public record Options(int strideH, int strideW, int padH, int padW, int dilationH, int dilationW, int groups,

@@ -117,9 +117,9 @@ public abstract class BatchNorm extends Module {
   }
 
   /**
-   * {@code relu(forward(x))} in one pass where the backend can ({@link NormOps#batchNormRelu}): for architectures
-   * whose batch norm feeds a ReLU, through {@link Module#callFused} (which keeps the two modules' calls when either
-   * has forward hooks).
+   * {@code relu(forward(x))} in one pass where the backend can ({@link NormOps#batchNormRelu}), for an
+   * architecture whose batch norm feeds a ReLU (ResNet's blocks, which make the two calls instead when either module
+   * has forward hooks, so that each hook still sees its own module's call).
    */
   public Tensor forwardRelu(Tensor x) {
     return run(x, true);

@@ -2,6 +2,7 @@ package io.graft.layers.pool;
 
 import io.graft.core.Tensor;
 import io.graft.core.ops.PoolOps;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Module;
 
 /**
@@ -9,6 +10,7 @@ import io.graft.layers.Module;
  *
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.AdaptiveAvgPool2d.html">AdaptiveAvgPool2d</a>
  */
+@HoldsNoIntermediates
 public final class AdaptiveAvgPool2d extends Module {
   private final int outH;
   private final int outW;

@@ -2,6 +2,7 @@ package io.graft.layers.pool;
 
 import io.graft.core.Tensor;
 import io.graft.core.ops.PoolOps;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Module;
 
 /**
@@ -10,6 +11,7 @@ import io.graft.layers.Module;
  *
  * @see <a href="https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html">torch.nn.AvgPool2d</a>
  */
+@HoldsNoIntermediates
 public final class AvgPool2d extends Module {
   private final int kernel;
   private final int stride;

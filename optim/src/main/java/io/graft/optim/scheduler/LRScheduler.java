@@ -27,10 +27,10 @@ public abstract class LRScheduler implements Scheduler {
     baseLrs = new double[groups.size()];
     for (int i = 0; i < baseLrs.length; i++) {
       ParamGroup g = groups.get(i);
-      if (!g.has("initial_lr")) {
-        g.set("initial_lr", g.lr());
+      if (!g.hasSchedulerValue("initial_lr")) {
+        g.schedulerValue("initial_lr", g.lr());
       }
-      baseLrs[i] = g.getDouble("initial_lr");
+      baseLrs[i] = g.schedulerValue("initial_lr");
     }
   }
 

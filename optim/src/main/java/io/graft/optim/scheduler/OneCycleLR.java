@@ -1,10 +1,12 @@
 package io.graft.optim.scheduler;
 
 import io.graft.core.GraftException;
+import io.graft.optim.Adam;
 import io.graft.optim.Optimizer;
+import io.graft.optim.OptimizerOptions;
 import io.graft.optim.ParamGroup;
+import io.graft.optim.SGD;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The 1cycle policy: LR rises from {@code maxLr / divFactor} to {@code maxLr} over {@code pctStart} of the steps,
@@ -73,16 +75,16 @@ public final class OneCycleLR extends LRScheduler {
             new Phase(totalSteps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")}
         : new Phase[] {new Phase(p * totalSteps - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
             new Phase(totalSteps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")};
-    Map<String, Object> defaults = optimizer.defaults();
-    useBeta1 = defaults.containsKey("betas");
+    OptimizerOptions defaults = optimizer.defaults();
+    useBeta1 = defaults instanceof Adam.Options;
     if (options.cycleMomentum()) {
-      if (!useBeta1 && !defaults.containsKey("momentum")) {
+      if (!useBeta1 && !(defaults instanceof SGD.Options)) {
         throw new GraftException("OneCycleLR: optimizer has neither momentum nor betas; set cycleMomentum false");
       }
       for (ParamGroup g : optimizer.paramGroups()) {
         setMomentum(g, options.maxMomentum());
-        g.set("max_momentum", options.maxMomentum());
-        g.set("base_momentum", options.baseMomentum());
+        g.schedulerValue("max_momentum", options.maxMomentum());
+        g.schedulerValue("base_momentum", options.baseMomentum());
       }
     }
     initialStep();
@@ -109,19 +111,20 @@ public final class OneCycleLR extends LRScheduler {
     for (int i = 0; i < maxLr.length; i++) {
       ParamGroup g = groups.get(i);
       double initial = maxLr[i] / o.divFactor();
-      g.set("initial_lr", initial);
-      g.set("max_lr", maxLr[i]);
-      g.set("min_lr", initial / o.finalDivFactor());
+      g.schedulerValue("initial_lr", initial);
+      g.schedulerValue("max_lr", maxLr[i]);
+      g.schedulerValue("min_lr", initial / o.finalDivFactor());
     }
     return optimizer;
   }
 
+  /** Sets SGD's momentum, or Adam's β1. */
   private void setMomentum(ParamGroup g, double m) {
     if (useBeta1) {
-      double[] b = g.getDoubles("betas");
-      g.set("betas", new double[] {m, b[1]});
+      Adam.Options a = (Adam.Options) g.options();
+      g.options(a.withBetas(m, a.beta2()));
     } else {
-      g.set("momentum", m);
+      g.options(((SGD.Options) g.options()).withMomentum(m));
     }
   }
 
@@ -147,9 +150,9 @@ public final class OneCycleLR extends LRScheduler {
         Phase ph = phases[i];
         if (stepNum <= ph.endStep() || i == phases.length - 1) {
           double pct = (stepNum - start) / (ph.endStep() - start);
-          lr[gi] = anneal(g.getDouble(ph.startLr()), g.getDouble(ph.endLr()), pct);
+          lr[gi] = anneal(g.schedulerValue(ph.startLr()), g.schedulerValue(ph.endLr()), pct);
           if (o.cycleMomentum()) {
-            setMomentum(g, anneal(g.getDouble(ph.startMomentum()), g.getDouble(ph.endMomentum()), pct));
+            setMomentum(g, anneal(g.schedulerValue(ph.startMomentum()), g.schedulerValue(ph.endMomentum()), pct));
           }
           break;
         }

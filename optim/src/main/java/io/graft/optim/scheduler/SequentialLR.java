@@ -43,7 +43,7 @@ public final class SequentialLR implements Scheduler {
     this.milestones = milestones.clone();
     this.lastEpoch = 0;
     for (ParamGroup g : optimizer.paramGroups()) {
-      g.lr(g.getDouble("initial_lr"));
+      g.lr(g.schedulerValue("initial_lr"));
     }
     for (LRScheduler s : schedulers) {
       s.lastEpoch -= 1;

@@ -64,7 +64,7 @@ class SchedulerParityTest {
 
   static double momentum(Optimizer o, int g) {
     ParamGroup pg = o.paramGroups().get(g);
-    return o instanceof Adam ? pg.getDoubles("betas")[0] : pg.getDouble("momentum");
+    return pg.options() instanceof Adam.Options a ? a.beta1() : ((SGD.Options) pg.options()).momentum();
   }
 
   @Test

@@ -33,7 +33,7 @@ public interface Classifier {
       throw new GraftException("replaceHead: numClasses must be positive, got " + numClasses);
     }
     Linear fresh = new Linear(numFeatures(), numClasses);
-    module().set(headPath(), fresh);
+    module().replace(headPath(), fresh);
     return fresh;
   }
 }

@@ -4,6 +4,7 @@ import io.graft.core.Tensor;
 import io.graft.core.init.Init;
 import io.graft.core.random.Rng;
 import io.graft.layers.Dropout;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
 import io.graft.layers.Sequential;
@@ -19,6 +20,7 @@ import io.graft.layers.pool.AdaptiveAvgPool2d;
  *
  * @see <a href="https://pytorch.org/vision/0.14/models/mobilenetv2.html">torchvision MobileNetV2</a>
  */
+@HoldsNoIntermediates
 public final class MobileNetV2 extends Module implements Classifier {
   private static final int[][] SETTING = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1},
       {6, 160, 3, 2}, {6, 320, 1, 1}};
@@ -65,6 +67,7 @@ public final class MobileNetV2 extends Module implements Classifier {
   }
 
   /** Expand (1×1) → depthwise 3×3 → project (1×1, linear), with a residual when shapes allow. */
+  @HoldsNoIntermediates
   public static final class InvertedResidual extends Module {
     private final Sequential conv;
     private final boolean residual;

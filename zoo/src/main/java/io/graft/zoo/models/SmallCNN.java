@@ -1,6 +1,7 @@
 package io.graft.zoo.models;
 
 import io.graft.core.Tensor;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
 import io.graft.layers.Sequential;
@@ -15,11 +16,12 @@ import io.graft.layers.pool.MaxPool2d;
  * padding 1, no bias), {@code features.5} BatchNorm2d(32), ReLU, MaxPool2d(2), flatten, {@code fc1}
  * Linear(1568, 64), ReLU, {@code head} Linear(64, classes). PyTorch's default initialisation.
  */
+@HoldsNoIntermediates
 public final class SmallCNN extends Module implements Classifier {
   private final Sequential features;
   private final Linear fc1;
   private final ReLU relu;
-  private Linear head;
+  private Module head;
 
   public SmallCNN(int numClasses) {
     Conv2d.Options pad1 = Conv2d.Options.defaults().withPadding(1);
@@ -34,6 +36,15 @@ public final class SmallCNN extends Module implements Classifier {
   @Override
   public String headPath() {
     return "head";
+  }
+
+  /** The {@code head} can be replaced (any module taking fc1's 64 features); the other modules cannot. */
+  @Override
+  protected void assignChild(String name, Module replacement) {
+    if (!name.equals("head")) {
+      super.assignChild(name, replacement);
+    }
+    head = replacement;
   }
 
   @Override

@@ -4,6 +4,7 @@ import io.graft.core.Tensor;
 import io.graft.core.init.Init;
 import io.graft.core.random.Rng;
 import io.graft.layers.Dropout;
+import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
 import io.graft.layers.Sequential;
@@ -21,6 +22,7 @@ import io.graft.layers.pool.MaxPool2d;
  *
  * @see <a href="https://pytorch.org/vision/0.14/models/vgg.html">torchvision VGG</a>
  */
+@HoldsNoIntermediates
 public final class VGG extends Module implements Classifier {
   private static final int M = -1;
   static final int[] A = {64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M};

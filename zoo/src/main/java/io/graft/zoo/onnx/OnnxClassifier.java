@@ -17,7 +17,7 @@ import io.graft.zoo.models.Classifier;
  */
 public final class OnnxClassifier extends Module implements Classifier {
   private final OnnxModel backbone;
-  private Linear fc;
+  private Module fc;
 
   private OnnxClassifier(OnnxModel backbone, Linear fc) {
     this.backbone = registerModule("backbone", backbone);
@@ -69,6 +69,15 @@ public final class OnnxClassifier extends Module implements Classifier {
   @Override
   public String headPath() {
     return "fc";
+  }
+
+  /** The head {@code fc} can be replaced; the backbone cannot. */
+  @Override
+  protected void assignChild(String name, Module replacement) {
+    if (!name.equals("fc")) {
+      super.assignChild(name, replacement);
+    }
+    fc = replacement;
   }
 
   @Override

@@ -1,11 +1,16 @@
 package io.graft.zoo.models;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
+import io.graft.layers.Identity;
+import io.graft.layers.Module;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,5 +85,19 @@ class ZooKeysTest {
       assertEquals(7, c.head().outFeatures());
       assertEquals(7, c.module().eval().call(Tensor.zeros(1, 3, 32, 32)).shape()[1]);
     });
+  }
+
+  @Test
+  void aZooModelTakesANewHeadAndRefusesANewBackboneModule() {
+    Module r = Zoo.create("resnet18", 10);
+    r.replace("fc", new Identity());
+    assertEquals(512, r.eval().call(Tensor.zeros(1, 3, 32, 32)).shape()[1], "fc replaced by Identity: features");
+    GraftException e = assertThrows(GraftException.class, () -> r.replace("conv1", new Identity()));
+    assertTrue(e.getMessage().contains("ResNet") && e.getMessage().contains("'conv1'"), e.getMessage());
+    assertTrue(r.get("conv1") instanceof io.graft.layers.conv.Conv2d, "nothing changed after a refused replace");
+    Module s = Zoo.create("smallcnn", 10);
+    s.replace("head", new Identity());
+    assertEquals(64, s.eval().call(Tensor.zeros(1, 1, 28, 28)).shape()[1]);
+    assertThrows(GraftException.class, () -> s.replace("fc1", new Identity()));
   }
 }
