@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "graft", mixinStandardHelpOptions = true, version = "graft 0.1.0",
     description = "Fine-tuning and transfer learning in pure Java.",
     subcommands = {DemoCommand.class, FinetuneCommand.class, EvalCommand.class, InspectCommand.class,
-        PredictCommand.class, ConvertCommand.class})
+        PredictCommand.class, ConvertCommand.class, ExportCommand.class})
 public final class Graft implements Runnable {
   /** Exit status for bad input (files, shapes, arguments). */
   public static final int BAD_INPUT = 2;
