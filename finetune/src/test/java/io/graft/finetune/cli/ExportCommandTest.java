@@ -23,7 +23,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code graft export}: a fine-tuned zoo model's weights to an ONNX graph that Graft's reader runs to the same logits. */
+/** {@code graft export}: a fine-tuned zoo model's weights to an ONNX graph that Graft's reader runs alike. */
 class ExportCommandTest {
   @TempDir
   Path tmp;

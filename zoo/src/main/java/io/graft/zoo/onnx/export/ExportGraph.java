@@ -22,8 +22,9 @@ import java.util.Set;
  * pooling to more than 1×1) calls {@link #fixSpatialSize}, and the input then declares that height and width.
  *
  * <p>Each initializer's float32 bytes live in a direct (off-heap) buffer until the model is written; the Java heap
- * holds one tensor's {@code float[]} at a time. The serialised model is limited to 2 GiB (protobuf's own limit): {@link #addInitializer} counts the bytes and
- * refuses the initializer that would pass {@link #MAX_INITIALIZER_BYTES}.
+ * holds one tensor's {@code float[]} at a time. The serialised model is limited to 2 GiB (protobuf's own limit):
+ * {@link #addInitializer} counts the bytes and refuses the initializer that would pass
+ * {@link #MAX_INITIALIZER_BYTES}.
  */
 public final class ExportGraph {
   /** Initializer bytes an export holds at most (protobuf's 2 GiB message limit, less room for the graph). */

@@ -33,12 +33,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The emitters for Graft's layers, one per layer type, in eval mode (PyTorch's {@code model.eval()} semantics):
- * Conv2d → Conv, BatchNorm1d/2d → BatchNormalization with the running statistics, ReLU → Relu, ReLU6 →
- * Clip(0, 6), LeakyReLU → LeakyRelu, Sigmoid, Tanh, SiLU → x·Sigmoid(x), MaxPool2d → MaxPool, AvgPool2d →
- * AveragePool, AdaptiveAvgPool2d → GlobalAveragePool (1×1), AveragePool (sizes that divide) or two MatMuls with
- * constant averaging matrices (any other size), Linear → Gemm (2-D input), Flatten(1, -1) → Flatten, Dropout and
- * Identity → nothing, Sequential → its children in order.
+ * The emitters for Graft's layers, one per layer type, in eval mode (PyTorch's {@code model.eval()} semantics): Conv2d
+ * → Conv, BatchNorm1d/2d → BatchNormalization with the running statistics, ReLU → Relu, ReLU6 → Clip(0, 6), LeakyReLU →
+ * LeakyRelu, Sigmoid, Tanh, SiLU → x·Sigmoid(x), MaxPool2d → MaxPool, AvgPool2d → AveragePool, AdaptiveAvgPool2d →
+ * GlobalAveragePool (1×1), AveragePool (sizes that divide) or two MatMuls with constant averaging matrices (any other
+ * size; each at most {@link #MAX_AVERAGING_ELEMENTS} elements), Linear → Gemm (2-D input), Flatten(1, -1) → Flatten,
+ * Dropout and Identity → nothing, Sequential → its children in order.
  *
  * <p>The pooling layers expose their settings only in their PyTorch-style description ({@code toString}); {@link
  * #setting} reads them from there and fails loudly when one is missing.
@@ -182,6 +182,9 @@ final class LayerEmitters {
         ints("pads", pad, pad, pad, pad), i("count_include_pad", include ? 1 : 0));
   }
 
+  /** Elements an adaptive pooling's constant averaging matrix may have (64 MiB of float32). */
+  static final long MAX_AVERAGING_ELEMENTS = 1L << 24;
+
   private static final Pattern OUTPUT_SIZE = Pattern.compile("output_size=\\((\\d+), (\\d+)\\)");
 
   /**
@@ -208,6 +211,10 @@ final class LayerEmitters {
       long kw = s[3] / ow;
       y = g.node("AveragePool", path, out, List.of(x), ints("kernel_shape", kh, kw), ints("strides", kh, kw));
     } else {
+      if ((long) oh * s[2] > MAX_AVERAGING_ELEMENTS || (long) ow * s[3] > MAX_AVERAGING_ELEMENTS) {
+        throw ShapeException.of("export " + path + " (AdaptiveAvgPool2d)", "adaptive pooling to " + oh + "x" + ow
+            + " would need an averaging matrix of more than " + MAX_AVERAGING_ELEMENTS + " elements", s);
+      }
       g.fixSpatialSize();
       // rows: [oh, H] @ x[N, C, H, W] -> [N, C, oh, W]; columns: that @ [W, ow] -> [N, C, oh, ow]
       String rows = g.addConstant(join(path, "row_weights"), averaging(oh, (int) s[2], false), oh, s[2]);

@@ -1,6 +1,7 @@
 package io.graft.zoo.onnx.export;
 
 import io.graft.core.GraftException;
+import io.graft.core.Shapes;
 import io.graft.core.io.AtomicFiles;
 import io.graft.layers.Module;
 import io.graft.zoo.onnx.proto.Onnx;
@@ -23,7 +24,8 @@ import java.util.Map;
  * adaptive pooling to more than 1×1, or a flatten of spatial positions, as in VGG and smallcnn): the input then
  * declares the example's height and width.
  *
- * <p>Memory: the written model holds a float32 copy of every exported tensor (the model's own tensors stay); the
+ * <p>The example input must be a tensor Graft could allocate ({@link Shapes#checkNew}: fewer than 2^31 elements).
+ * Memory: the written model holds a float32 copy of every exported tensor (the model's own tensors stay); the
  * initializers are limited to {@link ExportGraph#MAX_INITIALIZER_BYTES} (a protobuf message's 2 GiB limit).
  */
 public final class OnnxExport {
@@ -58,7 +60,7 @@ public final class OnnxExport {
       throw new GraftException("export: the example input shape must be [C, H, W] with positive sizes, got "
           + Arrays.toString(inputShape));
     }
-    long[] example = {1, inputShape[0], inputShape[1], inputShape[2]};
+    long[] example = Shapes.checkNew("export", new long[] {1, inputShape[0], inputShape[1], inputShape[2]});
     ExportGraph g = new ExportGraph(INPUT, example);
     String out = new Emission(g, EMITTERS).emit("", model, INPUT);
     g.renameOutput(out, OUTPUT);

@@ -132,6 +132,10 @@ class OnnxExportTest {
     e = assertThrows(GraftException.class, () -> OnnxExport.toModel(Zoo.create("smallcnn", 3), new long[] {1, 28},
         Map.of()));
     assertTrue(e.getMessage().contains("[C, H, W]"), e.getMessage());
+    // an averaging matrix of 3 x 50,000,000 elements is refused before it is allocated
+    Module pool = new Sequential(new AdaptiveAvgPool2d(3, 1), new Flatten());
+    e = assertThrows(GraftException.class, () -> OnnxExport.toModel(pool, new long[] {1, 50_000_000, 1}, Map.of()));
+    assertTrue(e.getMessage().contains("averaging matrix"), e.getMessage());
   }
 
   @Test
