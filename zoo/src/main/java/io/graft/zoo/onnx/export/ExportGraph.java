@@ -4,7 +4,10 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.graft.core.GraftException;
 import io.graft.core.ShapeException;
 import io.graft.core.Tensor;
+import io.graft.core.io.TensorBytes;
 import io.graft.zoo.onnx.proto.Onnx;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -14,6 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The ONNX graph an export is building: its nodes in topological order, its float32 initializers (named as in the
@@ -21,8 +26,9 @@ import java.util.Set;
  * batch dimension stays free in the written graph); an emitter whose ONNX ops only hold for that size (an adaptive
  * pooling to more than 1×1) calls {@link #fixSpatialSize}, and the input then declares that height and width.
  *
- * <p>Each initializer's float32 bytes live in a direct (off-heap) buffer until the model is written; the Java heap
- * holds one tensor's {@code float[]} at a time. The serialised model is limited to 2 GiB (protobuf's own limit):
+ * <p>Each initializer's float32 bytes live in a direct (off-heap) buffer until the model is written, copied from the
+ * tensor in 1 MiB chunks: the Java heap holds no copy of the weights, and the direct buffers need as much direct
+ * memory as the weights ({@code -XX:MaxDirectMemorySize}, by default the maximum heap size). The serialised model is limited to 2 GiB (protobuf's own limit):
  * {@link #addInitializer} counts the bytes and refuses the initializer that would pass
  * {@link #MAX_INITIALIZER_BYTES}.
  */
@@ -84,18 +90,41 @@ public final class ExportGraph {
 
   /**
    * Adds a float32 initializer with exactly this name (a state-dict key); returns the name. A tensor of another
-   * dtype is written as float32.
+   * dtype is written as float32. The bytes are copied from the tensor's native memory in chunks of
+   * {@link TensorBytes#CHUNK} ({@link TensorBytes#write}), never through a Java array of the whole tensor.
    */
   public String addInitializer(String name, Tensor t) {
-    return addInitializer(name, t.toFloatArray(), t.shape());
+    checkNew(name);
+    INDArray a = t.data().dataType() == DataType.FLOAT ? t.data() : t.data().castTo(DataType.FLOAT);
+    ByteBuffer raw = allocate(name, TensorBytes.byteSize(a));
+    try {
+      TensorBytes.write(a, new OutputStream() {
+        @Override
+        public void write(int b) {
+          raw.put((byte) b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+          raw.put(b, off, len);
+        }
+      });
+    } catch (IOException e) {
+      throw new GraftException("export: cannot copy '" + name + "': " + e.getMessage(), e);
+    }
+    return put(name, raw.flip(), t.shape());
   }
 
   /** Adds a float32 initializer with exactly this name; returns the name. */
   public String addInitializer(String name, float[] values, long... dims) {
+    checkNew(name);
+    return put(name, floats(name, values), dims);
+  }
+
+  private void checkNew(String name) {
     if (initializers.containsKey(name) || names.contains(name)) {
       throw new GraftException("export: two tensors are named '" + name + "'");
     }
-    return put(name, values, dims);
   }
 
   /** Adds a float32 initializer (a constant of the export) under a fresh name derived from {@code base}. */
@@ -104,19 +133,27 @@ public final class ExportGraph {
     for (int i = 1; names.contains(name) || initializers.containsKey(name); i++) {
       name = base + "_" + i;
     }
-    return put(name, values, dims);
+    return put(name, floats(name, values), dims);
   }
 
-  private String put(String name, float[] values, long[] dims) {
-    long bytes = 4L * values.length;
+  private ByteBuffer floats(String name, float[] values) {
+    ByteBuffer raw = allocate(name, 4L * values.length);
+    raw.asFloatBuffer().put(values);
+    return raw;
+  }
+
+  /** A direct little-endian buffer of {@code bytes}, counted against {@link #MAX_INITIALIZER_BYTES}. */
+  private ByteBuffer allocate(String name, long bytes) {
     if (initializerBytes + bytes > MAX_INITIALIZER_BYTES) {
       throw new GraftException("export: the weights pass " + (MAX_INITIALIZER_BYTES >> 20) + " MiB at '" + name
           + "'; a single ONNX protobuf is limited to 2 GiB (external data is not written)");
     }
     initializerBytes += bytes;
-    // off the Java heap, wrapped without a copy: the heap holds one tensor's float[] at a time
-    ByteBuffer raw = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-    raw.asFloatBuffer().put(values);
+    // off the Java heap, wrapped without a copy by put
+    return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private String put(String name, ByteBuffer raw, long[] dims) {
     Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name)
         .setDataType(Onnx.TensorProto.DataType.FLOAT_VALUE).setRawData(UnsafeByteOperations.unsafeWrap(raw));
     for (long d : dims) {

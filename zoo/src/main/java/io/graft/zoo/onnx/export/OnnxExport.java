@@ -25,8 +25,10 @@ import java.util.Map;
  * declares the example's height and width.
  *
  * <p>The example input must be a tensor Graft could allocate ({@link Shapes#checkNew}: fewer than 2^31 elements).
- * Memory: the written model holds a float32 copy of every exported tensor (the model's own tensors stay); the
- * initializers are limited to {@link ExportGraph#MAX_INITIALIZER_BYTES} (a protobuf message's 2 GiB limit).
+ * Memory: the model being written holds a float32 copy of every exported tensor in direct (off-heap) buffers, copied
+ * from the tensors in 1 MiB chunks (no copy on the Java heap; direct memory, {@code -XX:MaxDirectMemorySize},
+ * defaults to the maximum heap size); the initializers are limited to {@link ExportGraph#MAX_INITIALIZER_BYTES} (a
+ * protobuf message's 2 GiB limit).
  */
 public final class OnnxExport {
   /** The ONNX operator set the graphs use. */
