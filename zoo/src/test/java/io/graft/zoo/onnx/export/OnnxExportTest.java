@@ -13,18 +13,27 @@ import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import io.graft.core.random.Rng;
 import io.graft.layers.Flatten;
+import io.graft.layers.Identity;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
 import io.graft.layers.Sequential;
 import io.graft.layers.activation.GELU;
+import io.graft.layers.activation.LeakyReLU;
+import io.graft.layers.activation.SiLU;
+import io.graft.layers.activation.Sigmoid;
+import io.graft.layers.activation.Tanh;
 import io.graft.layers.conv.Conv2d;
+import io.graft.layers.norm.BatchNorm;
+import io.graft.layers.norm.BatchNorm1d;
+import io.graft.layers.norm.BatchNorm2d;
 import io.graft.layers.pool.AdaptiveAvgPool2d;
+import io.graft.layers.pool.AvgPool2d;
+import io.graft.layers.pool.MaxPool2d;
 import io.graft.zoo.models.Classifier;
 import io.graft.zoo.models.Zoo;
 import io.graft.zoo.onnx.OnnxModel;
 import io.graft.zoo.onnx.proto.Onnx;
 import java.nio.FloatBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -114,6 +123,32 @@ class OnnxExportTest {
     float[] expected = m.call(x).toFloatArray();
     assertClose(expected, runOrt(file, x), "adaptive pooling " + size);
     assertClose(expected, OnnxModel.load(file).call(x).toFloatArray(), "adaptive pooling " + size + ", Graft");
+  }
+
+  /** The emitters the zoo does not use: each layer type in one small network, in ONNX Runtime and Graft's reader. */
+  @Test
+  void everyOtherLayerEmitterMatchesGraft() throws Exception {
+    Module m = new Sequential(
+        new Conv2d(4, 6, 3, Conv2d.Options.defaults().withStride(2).withPadding(2).withDilation(2).withGroups(2)),
+        new BatchNorm2d(6, BatchNorm.Options.defaults().withAffine(false).withEps(1e-3)), new LeakyReLU(0.1),
+        new AvgPool2d(3, 2, 1, false), new SiLU(), new MaxPool2d(2, 1, 1), new Sigmoid(), new Flatten(),
+        new Linear(6 * 6 * 6, 8), new BatchNorm1d(8), new Tanh(), new Identity(), new Linear(8, 3, false));
+    StateDict sd = m.stateDict();
+    Rng rng = new Rng(8);
+    sd.put("1.running_mean", Tensor.randn(rng, 6));
+    sd.put("1.running_var", Tensor.rand(rng, 6).add(0.5));
+    sd.put("9.running_mean", Tensor.randn(rng, 8));
+    sd.put("9.running_var", Tensor.rand(rng, 8).add(0.5));
+    sd.put("9.weight", Tensor.randn(rng, 8));
+    m.loadStateDict(sd, true);
+    m.eval();
+    Tensor x = Tensor.randn(new Rng(6), 2, 4, 17, 17);
+    Path file = dir.resolve("layers.onnx");
+    OnnxExport.write(file, OnnxExport.toModel(m, new long[] {4, 17, 17}, Map.of()));
+    float[] expected = m.call(x).toFloatArray();
+    assertEquals(6, expected.length);
+    assertClose(expected, runOrt(file, x), "other layers");
+    assertClose(expected, OnnxModel.load(file).call(x).toFloatArray(), "other layers, Graft");
   }
 
   @Test
