@@ -14,7 +14,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "graft", mixinStandardHelpOptions = true, version = Graft.VERSION,
     description = "Fine-tuning and transfer learning in pure Java.",
     subcommands = {DemoCommand.class, FinetuneCommand.class, EvalCommand.class, InspectCommand.class,
-        PredictCommand.class, ConvertCommand.class})
+        PredictCommand.class, ConvertCommand.class, ExportCommand.class})
 public final class Graft implements Runnable {
   /** What {@code graft --version} and {@code -v} print. */
   public static final String VERSION = "graft 0.1.0";

@@ -14,6 +14,7 @@ import io.graft.core.random.Rng;
 import io.graft.layers.Module;
 import io.graft.zoo.models.Classifier;
 import io.graft.zoo.models.Zoo;
+import io.graft.zoo.onnx.proto.Onnx;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -68,26 +69,26 @@ class GraftCliTest {
 
   /** A one-node ONNX graph y = x Wᵀ + b over a free batch dimension, built with the protobuf classes. */
   Path gemmOnnx(float[] w, float[] b) throws Exception {
-    onnx.Onnx.TensorShapeProto.Builder shape = onnx.Onnx.TensorShapeProto.newBuilder()
-        .addDim(onnx.Onnx.TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
-        .addDim(onnx.Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(4));
-    onnx.Onnx.GraphProto g = onnx.Onnx.GraphProto.newBuilder().setName("gemm")
-        .addInput(onnx.Onnx.ValueInfoProto.newBuilder().setName("x").setType(onnx.Onnx.TypeProto.newBuilder()
-            .setTensorType(onnx.Onnx.TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))))
-        .addOutput(onnx.Onnx.ValueInfoProto.newBuilder().setName("y"))
+    Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder()
+        .addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+        .addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(4));
+    Onnx.GraphProto g = Onnx.GraphProto.newBuilder().setName("gemm")
+        .addInput(Onnx.ValueInfoProto.newBuilder().setName("x").setType(Onnx.TypeProto.newBuilder()
+            .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))))
+        .addOutput(Onnx.ValueInfoProto.newBuilder().setName("y"))
         .addInitializer(floats("W", w, 3, 4)).addInitializer(floats("B", b, 3))
-        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Gemm").addInput("x").addInput("W").addInput("B")
-            .addOutput("y").addAttribute(onnx.Onnx.AttributeProto.newBuilder().setName("transB").setI(1)
-                .setType(onnx.Onnx.AttributeProto.AttributeType.INT)))
+        .addNode(Onnx.NodeProto.newBuilder().setOpType("Gemm").addInput("x").addInput("W").addInput("B")
+            .addOutput("y").addAttribute(Onnx.AttributeProto.newBuilder().setName("transB").setI(1)
+                .setType(Onnx.AttributeProto.AttributeType.INT)))
         .build();
     Path p = tmp.resolve("gemm.onnx");
-    java.nio.file.Files.write(p, onnx.Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
-        .addOpsetImport(onnx.Onnx.OperatorSetIdProto.newBuilder().setVersion(13)).build().toByteArray());
+    java.nio.file.Files.write(p, Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setVersion(13)).build().toByteArray());
     return p;
   }
 
-  static onnx.Onnx.TensorProto floats(String name, float[] v, long... dims) {
-    onnx.Onnx.TensorProto.Builder t = onnx.Onnx.TensorProto.newBuilder().setName(name).setDataType(1);
+  static Onnx.TensorProto floats(String name, float[] v, long... dims) {
+    Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name).setDataType(1);
     for (long d : dims) {
       t.addDims(d);
     }
@@ -125,32 +126,32 @@ class GraftCliTest {
   /** A tiny CNN classifier as PyTorch exports it without dynamic axes (batch fixed at 1), 32×32 RGB input. */
   Path tinyCnnOnnx() throws Exception {
     Rng rng = new Rng(8);
-    onnx.Onnx.TensorShapeProto.Builder shape = onnx.Onnx.TensorShapeProto.newBuilder();
+    Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
     for (long d : new long[] {1, 3, 32, 32}) {
-      shape.addDim(onnx.Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+      shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
     }
-    onnx.Onnx.AttributeProto pads = onnx.Onnx.AttributeProto.newBuilder().setName("pads")
-        .setType(onnx.Onnx.AttributeProto.AttributeType.INTS).addInts(1).addInts(1).addInts(1).addInts(1).build();
-    onnx.Onnx.GraphProto g = onnx.Onnx.GraphProto.newBuilder().setName("tiny")
-        .addInput(onnx.Onnx.ValueInfoProto.newBuilder().setName("input").setType(onnx.Onnx.TypeProto.newBuilder()
-            .setTensorType(onnx.Onnx.TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))))
-        .addOutput(onnx.Onnx.ValueInfoProto.newBuilder().setName("logits"))
+    Onnx.AttributeProto pads = Onnx.AttributeProto.newBuilder().setName("pads")
+        .setType(Onnx.AttributeProto.AttributeType.INTS).addInts(1).addInts(1).addInts(1).addInts(1).build();
+    Onnx.GraphProto g = Onnx.GraphProto.newBuilder().setName("tiny")
+        .addInput(Onnx.ValueInfoProto.newBuilder().setName("input").setType(Onnx.TypeProto.newBuilder()
+            .setTensorType(Onnx.TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))))
+        .addOutput(Onnx.ValueInfoProto.newBuilder().setName("logits"))
         .addInitializer(floats("conv.weight", Tensor.randn(rng, 8, 3, 3, 3).mul(0.3).toFloatArray(), 8, 3, 3, 3))
         .addInitializer(floats("conv.bias", new float[8], 8))
         .addInitializer(floats("fc.weight", Tensor.randn(rng, 5, 8).mul(0.3).toFloatArray(), 5, 8))
         .addInitializer(floats("fc.bias", new float[5], 5))
-        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Conv").addInput("input").addInput("conv.weight")
+        .addNode(Onnx.NodeProto.newBuilder().setOpType("Conv").addInput("input").addInput("conv.weight")
             .addInput("conv.bias").addOutput("c").addAttribute(pads))
-        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Relu").addInput("c").addOutput("r"))
-        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("GlobalAveragePool").addInput("r").addOutput("p"))
-        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Flatten").addInput("p").addOutput("f"))
-        .addNode(onnx.Onnx.NodeProto.newBuilder().setOpType("Gemm").addInput("f").addInput("fc.weight")
-            .addInput("fc.bias").addOutput("logits").addAttribute(onnx.Onnx.AttributeProto.newBuilder()
-                .setName("transB").setI(1).setType(onnx.Onnx.AttributeProto.AttributeType.INT)))
+        .addNode(Onnx.NodeProto.newBuilder().setOpType("Relu").addInput("c").addOutput("r"))
+        .addNode(Onnx.NodeProto.newBuilder().setOpType("GlobalAveragePool").addInput("r").addOutput("p"))
+        .addNode(Onnx.NodeProto.newBuilder().setOpType("Flatten").addInput("p").addOutput("f"))
+        .addNode(Onnx.NodeProto.newBuilder().setOpType("Gemm").addInput("f").addInput("fc.weight")
+            .addInput("fc.bias").addOutput("logits").addAttribute(Onnx.AttributeProto.newBuilder()
+                .setName("transB").setI(1).setType(Onnx.AttributeProto.AttributeType.INT)))
         .build();
     Path p = tmp.resolve("tiny.onnx");
-    Files.write(p, onnx.Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
-        .addOpsetImport(onnx.Onnx.OperatorSetIdProto.newBuilder().setVersion(14)).build().toByteArray());
+    Files.write(p, Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setVersion(14)).build().toByteArray());
     return p;
   }
 

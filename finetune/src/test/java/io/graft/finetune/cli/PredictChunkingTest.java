@@ -9,9 +9,9 @@ import io.graft.core.Tensor;
 import io.graft.core.io.Npy;
 import io.graft.core.random.Rng;
 import io.graft.finetune.cli.GraftCliTest.Result;
+import io.graft.zoo.onnx.proto.Onnx;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import onnx.Onnx;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -5,6 +5,7 @@ import io.graft.core.Parameter;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.layers.Module;
+import io.graft.zoo.onnx.proto.Onnx;
 import io.graft.zoo.weights.OnnxWeights;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -20,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import onnx.Onnx;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 
 /**

@@ -2,12 +2,12 @@ package io.graft.zoo.onnx;
 
 import io.graft.core.GraftException;
 import io.graft.core.Tensor;
+import io.graft.zoo.onnx.proto.Onnx;
 import io.graft.zoo.weights.OnnxWeights;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import onnx.Onnx;
 
 /**
  * One node of an imported ONNX graph: operator, input and output tensor names ({@code ""} marks an omitted

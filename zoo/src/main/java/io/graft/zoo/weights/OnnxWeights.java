@@ -1,10 +1,12 @@
 package io.graft.zoo.weights;
 
+import com.google.protobuf.CodedInputStream;
 import io.graft.core.GraftException;
 import io.graft.core.Shapes;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import io.graft.core.io.TensorBytes;
+import io.graft.zoo.onnx.proto.Onnx;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -15,12 +17,11 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
-import onnx.Onnx;
-import org.nd4j.shade.protobuf.CodedInputStream;
 
 /**
- * ONNX files: the model proto (parsed with the generated {@code onnx.Onnx} classes that nd4j-api ships) and its
- * initializers as named tensors, including external data and {@code Identity}-deduplicated initializers.
+ * ONNX files: the model proto (parsed with {@code io.graft.zoo.onnx.proto.Onnx}, generated in the build from
+ * zoo's onnx.proto) and its initializers as named tensors, including external data and {@code Identity}-deduplicated
+ * initializers.
  *
  * <p>PyTorch's default eval-mode export fuses Conv+BatchNorm and renames weights ({@code onnx::Conv_193}); such a
  * file's initializers cannot be loaded into a module by name. {@link #isFusedExport} detects it, and

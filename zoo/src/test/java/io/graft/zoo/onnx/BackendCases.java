@@ -3,6 +3,7 @@ package io.graft.zoo.onnx;
 import io.graft.core.autograd.GradMode;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
+import io.graft.zoo.onnx.proto.Onnx;
 import io.graft.zoo.weights.OnnxWeights;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import onnx.Onnx;
 
 /**
  * The ONNX project's backend test data (Debian package {@code libonnx-testdata}): each case is a folder with

@@ -1,10 +1,10 @@
 package io.graft.zoo.onnx;
 
+import io.graft.zoo.onnx.proto.Onnx;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import onnx.Onnx;
 
 /** Small ONNX graphs built in tests with the protobuf classes. */
 public final class Graphs {
@@ -48,7 +48,7 @@ public final class Graphs {
 
   static Onnx.AttributeProto s(String name, String v) {
     return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.STRING)
-        .setS(org.nd4j.shade.protobuf.ByteString.copyFromUtf8(v)).build();
+        .setS(com.google.protobuf.ByteString.copyFromUtf8(v)).build();
   }
 
   static Onnx.TensorProto floats(String name, float[] v, long... dims) {

@@ -5,9 +5,11 @@ import static io.graft.zoo.onnx.Graphs.i;
 import static io.graft.zoo.onnx.Graphs.ints;
 import static io.graft.zoo.onnx.Graphs.s;
 
+import com.google.protobuf.ByteString;
 import io.graft.core.Tensor;
 import io.graft.core.random.Rng;
 import io.graft.testing.GradCheck;
+import io.graft.zoo.onnx.proto.Onnx;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -16,12 +18,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import onnx.Onnx;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.shade.protobuf.ByteString;
 
 /**
  * Finite-difference checks in float64 of the imported operators whose backward is composed rather than a single

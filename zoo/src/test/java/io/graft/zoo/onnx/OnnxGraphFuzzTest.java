@@ -5,12 +5,12 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.graft.core.GraftException;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
+import io.graft.zoo.onnx.proto.Onnx;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import onnx.Onnx;
 
 /**
  * Structure-aware fuzzing (Jazzer) of ONNX graph execution: instead of mutating file bytes, the fuzzer's choices

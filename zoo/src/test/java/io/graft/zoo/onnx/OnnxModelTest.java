@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import io.graft.core.GraftException;
 import io.graft.core.Parameter;
 import io.graft.core.Tensor;
@@ -17,6 +18,7 @@ import io.graft.core.ops.LossOps;
 import io.graft.layers.Linear;
 import io.graft.layers.Sequential;
 import io.graft.testing.Fixtures;
+import io.graft.zoo.onnx.proto.Onnx;
 import io.graft.zoo.weights.OnnxWeights;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -25,10 +27,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import onnx.Onnx;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.shade.protobuf.ByteString;
 
 class OnnxModelTest {
   static final String DIR = "fixtures/zoo/onnx_graph/";

@@ -11,10 +11,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.graft.core.GraftException;
 import io.graft.core.Tensor;
+import io.graft.zoo.onnx.proto.Onnx;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import onnx.Onnx;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

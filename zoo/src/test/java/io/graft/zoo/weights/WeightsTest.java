@@ -12,6 +12,7 @@ import io.graft.core.io.Safetensors;
 import io.graft.layers.StateDictLoadException;
 import io.graft.testing.Fixtures;
 import io.graft.zoo.models.Zoo;
+import io.graft.zoo.onnx.proto.Onnx;
 import io.graft.zoo.pretrained.Pretrained;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +43,7 @@ class WeightsTest {
   void onnxIdentityDeduplicatedInitializersComeBackUnderEveryName() {
     Path f = TorchPthTest.resource("onnx/identical.onnx");
     assertEquals(List.of("a.weight", "a.bias"), OnnxWeights.model(f).getGraph().getInitializerList().stream()
-        .map(onnx.Onnx.TensorProto::getName).toList(), "the file stores a.* only");
+        .map(Onnx.TensorProto::getName).toList(), "the file stores a.* only");
     StateDict sd = Weights.read(f);
     Safetensors.File expected = Fixtures.load("fixtures/zoo/onnx/identical.expected.safetensors");
     assertEquals(java.util.Set.of("a.weight", "a.bias", "b.weight", "b.bias"), sd.keys());
