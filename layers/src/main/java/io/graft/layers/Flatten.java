@@ -26,4 +26,14 @@ public final class Flatten extends Module {
   protected String extraRepr() {
     return "start_dim=" + startDim + ", end_dim=" + endDim;
   }
+
+  /** PyTorch's {@code start_dim}. */
+  public int startDim() {
+    return startDim;
+  }
+
+  /** PyTorch's {@code end_dim}. */
+  public int endDim() {
+    return endDim;
+  }
 }

@@ -52,7 +52,7 @@ final class CliLogging {
   /** With {@code verbose}: logs Graft's version, the backend and its threads (this loads ND4J). */
   static void announce(boolean verbose) {
     if (verbose) {
-      Logger.getLogger(VERBOSE_LOGGER).info(Graft.VERSION + "; " + Backend.description());
+      Logger.getLogger(VERBOSE_LOGGER).info(Graft.version() + "; " + Backend.description());
     }
   }
 

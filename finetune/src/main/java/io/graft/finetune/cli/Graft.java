@@ -11,13 +11,26 @@ import picocli.CommandLine.ScopeType;
  * The {@code graft} command line ({@code java -jar finetune/target/graft.jar ...}), parsed with picocli. Every
  * failure ends with a non-zero exit status and a one-line reason on standard error.
  */
-@Command(name = "graft", mixinStandardHelpOptions = true, version = Graft.VERSION,
+@Command(name = "graft", mixinStandardHelpOptions = true, versionProvider = Graft.VersionProvider.class,
     description = "Fine-tuning and transfer learning in pure Java.",
     subcommands = {DemoCommand.class, FinetuneCommand.class, EvalCommand.class, InspectCommand.class,
         PredictCommand.class, ConvertCommand.class, ExportCommand.class})
 public final class Graft implements Runnable {
-  /** What {@code graft --version} and {@code -v} print. */
-  public static final String VERSION = "graft 0.1.0";
+  /**
+   * What {@code graft --version} and {@code -v} print: this build's version and git commit, e.g.
+   * {@code graft 0.1.0 (commit 1a2b3c4d5e6f)}.
+   */
+  public static String version() {
+    return "graft " + BuildInfo.current().label();
+  }
+
+  /** picocli's {@code --version}: {@link #version()}. */
+  static final class VersionProvider implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {version()};
+    }
+  }
   /** Exit status for bad input (files, shapes, arguments). */
   public static final int BAD_INPUT = 2;
   /** Exit status when the JVM ran out of memory. */

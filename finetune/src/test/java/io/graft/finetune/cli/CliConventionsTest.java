@@ -57,7 +57,7 @@ class CliConventionsTest {
       assertEquals(0, verbose.code(), verbose.err());
       List<String> lines = verbose.err().lines().toList();
       assertEquals(1, lines.size(), verbose.err());
-      assertTrue(lines.get(0).startsWith("graft: " + Graft.VERSION + "; ND4J ") && lines.get(0).endsWith(" threads"),
+      assertTrue(lines.get(0).startsWith("graft: " + Graft.version() + "; ND4J ") && lines.get(0).endsWith(" threads"),
           lines.get(0));
       assertEquals(quiet.out(), verbose.out());
     }

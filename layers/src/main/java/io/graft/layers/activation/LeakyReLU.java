@@ -31,4 +31,9 @@ public final class LeakyReLU extends Module {
   protected String extraRepr() {
     return "negative_slope=" + negativeSlope;
   }
+
+  /** PyTorch's {@code negative_slope}. */
+  public double negativeSlope() {
+    return negativeSlope;
+  }
 }

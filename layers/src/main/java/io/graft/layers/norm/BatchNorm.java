@@ -181,4 +181,9 @@ public abstract class BatchNorm extends Module {
     return numFeatures + ", eps=" + o.eps() + ", momentum=" + o.momentum() + ", affine=" + o.affine()
         + ", track_running_stats=" + o.trackRunningStats();
   }
+
+  /** The options this layer was built with ({@code eps}, {@code momentum}, {@code affine}, ...), as PyTorch's attributes. */
+  public Options options() {
+    return o;
+  }
 }

@@ -34,4 +34,9 @@ public final class AdaptiveAvgPool2d extends Module {
   protected String extraRepr() {
     return "output_size=(" + outH + ", " + outW + ")";
   }
+
+  /** PyTorch's {@code output_size}: {height, width}. */
+  public int[] outputSize() {
+    return new int[] {outH, outW};
+  }
 }

@@ -45,4 +45,24 @@ public final class AvgPool2d extends Module {
     return "kernel_size=" + kernel + ", stride=" + stride + ", padding=" + padding + ", count_include_pad="
         + countIncludePad;
   }
+
+  /** PyTorch's {@code kernel_size} (square). */
+  public int kernelSize() {
+    return kernel;
+  }
+
+  /** PyTorch's {@code stride}. */
+  public int stride() {
+    return stride;
+  }
+
+  /** PyTorch's {@code padding}. */
+  public int padding() {
+    return padding;
+  }
+
+  /** PyTorch's {@code count_include_pad}. */
+  public boolean countIncludePad() {
+    return countIncludePad;
+  }
 }

@@ -44,4 +44,24 @@ public final class MaxPool2d extends Module {
   protected String extraRepr() {
     return "kernel_size=" + kernel + ", stride=" + stride + ", padding=" + padding + ", dilation=" + dilation;
   }
+
+  /** PyTorch's {@code kernel_size} (square). */
+  public int kernelSize() {
+    return kernel;
+  }
+
+  /** PyTorch's {@code stride}. */
+  public int stride() {
+    return stride;
+  }
+
+  /** PyTorch's {@code padding}. */
+  public int padding() {
+    return padding;
+  }
+
+  /** PyTorch's {@code dilation}. */
+  public int dilation() {
+    return dilation;
+  }
 }

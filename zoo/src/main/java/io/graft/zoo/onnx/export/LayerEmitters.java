@@ -29,8 +29,6 @@ import io.graft.layers.pool.MaxPool2d;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The emitters for Graft's layers, one per layer type, in eval mode (PyTorch's {@code model.eval()} semantics): Conv2d
@@ -40,8 +38,7 @@ import java.util.regex.Pattern;
  * size; each at most {@link #MAX_AVERAGING_ELEMENTS} elements), Linear → Gemm (2-D input), Flatten(1, -1) → Flatten,
  * Dropout and Identity → nothing, Sequential → its children in order.
  *
- * <p>The pooling layers expose their settings only in their PyTorch-style description ({@code toString}); {@link
- * #setting} reads them from there and fails loudly when one is missing.
+ * <p>Each layer's settings come from its PyTorch-named getters ({@code kernelSize()}, {@code options().eps()}, ...).
  */
 final class LayerEmitters {
   private LayerEmitters() {}
@@ -138,7 +135,7 @@ final class LayerEmitters {
     String mean = g.addInitializer(join(path, "running_mean"), bn.runningMean());
     String var = g.addInitializer(join(path, "running_var"), bn.runningVar());
     return g.node("BatchNormalization", path, s, List.of(x, scale, bias, mean, var),
-        f("epsilon", (float) Double.parseDouble(setting(bn, "eps"))));
+        f("epsilon", (float) bn.options().eps()));
   }
 
   private static String unary(Emission e, String path, String op, String x) {
@@ -152,7 +149,7 @@ final class LayerEmitters {
 
   private static String leakyRelu(Emission e, String path, LeakyReLU m, String x) {
     return e.graph().node("LeakyRelu", path, e.graph().shape(x), List.of(x),
-        f("alpha", (float) Double.parseDouble(setting(m, "negative_slope"))));
+        f("alpha", (float) m.negativeSlope()));
   }
 
   private static String silu(Emission e, String path, SiLU m, String x) {
@@ -162,10 +159,10 @@ final class LayerEmitters {
 
   private static String maxPool(Emission e, String path, MaxPool2d m, String x) {
     long[] s = requireRank(e, path, m, x, 4);
-    int k = intSetting(m, "kernel_size");
-    int st = intSetting(m, "stride");
-    int pad = intSetting(m, "padding");
-    int d = intSetting(m, "dilation");
+    int k = m.kernelSize();
+    int st = m.stride();
+    int pad = m.padding();
+    int d = m.dilation();
     long[] out = {s[0], s[1], window(path, s[2], k, st, pad, d), window(path, s[3], k, st, pad, d)};
     return e.graph().node("MaxPool", path, out, List.of(x), ints("kernel_shape", k, k), ints("strides", st, st),
         ints("pads", pad, pad, pad, pad), ints("dilations", d, d));
@@ -173,10 +170,10 @@ final class LayerEmitters {
 
   private static String avgPool(Emission e, String path, AvgPool2d m, String x) {
     long[] s = requireRank(e, path, m, x, 4);
-    int k = intSetting(m, "kernel_size");
-    int st = intSetting(m, "stride");
-    int pad = intSetting(m, "padding");
-    boolean include = Boolean.parseBoolean(setting(m, "count_include_pad"));
+    int k = m.kernelSize();
+    int st = m.stride();
+    int pad = m.padding();
+    boolean include = m.countIncludePad();
     long[] out = {s[0], s[1], window(path, s[2], k, st, pad, 1), window(path, s[3], k, st, pad, 1)};
     return e.graph().node("AveragePool", path, out, List.of(x), ints("kernel_shape", k, k), ints("strides", st, st),
         ints("pads", pad, pad, pad, pad), i("count_include_pad", include ? 1 : 0));
@@ -185,8 +182,6 @@ final class LayerEmitters {
   /** Elements an adaptive pooling's constant averaging matrix may have (64 MiB of float32). */
   static final long MAX_AVERAGING_ELEMENTS = 1L << 24;
 
-  private static final Pattern OUTPUT_SIZE = Pattern.compile("output_size=\\((\\d+), (\\d+)\\)");
-
   /**
    * PyTorch's adaptive average pooling: output cell i averages input rows floor(i·H/oh) to ceil((i+1)·H/oh) - 1
    * (and likewise for columns). Global pooling is size-independent; any other output size is written for the
@@ -194,12 +189,8 @@ final class LayerEmitters {
    */
   private static String adaptiveAvgPool(Emission e, String path, AdaptiveAvgPool2d m, String x) {
     long[] s = requireRank(e, path, m, x, 4);
-    Matcher mt = OUTPUT_SIZE.matcher(m.toString());
-    if (!mt.find()) {
-      throw new GraftException("export: cannot read the output size of module '" + path + "' from '" + m + "'");
-    }
-    int oh = Integer.parseInt(mt.group(1));
-    int ow = Integer.parseInt(mt.group(2));
+    int oh = m.outputSize()[0];
+    int ow = m.outputSize()[1];
     ExportGraph g = e.graph();
     long[] out = {s[0], s[1], oh, ow};
     String y;
@@ -255,33 +246,10 @@ final class LayerEmitters {
   }
 
   private static String flatten(Emission e, String path, Flatten m, String x) {
-    if (intSetting(m, "start_dim") != 1 || intSetting(m, "end_dim") != -1) {
+    if (m.startDim() != 1 || m.endDim() != -1) {
       throw new GraftException("export: module '" + path + "' is " + m + "; only Flatten(start_dim=1, end_dim=-1) "
           + "has an ONNX Flatten");
     }
     return e.flatten(path, x);
-  }
-
-  /**
-   * The value of {@code key=value} in a module's PyTorch-style description (the first line of its
-   * {@code toString}), for layers that expose a setting nowhere else.
-   */
-  static String setting(Module m, String key) {
-    String line = m.toString().split("\n", 2)[0];
-    Matcher mt = Pattern.compile("[(, ]" + Pattern.quote(key) + "=([^,)]+)").matcher(line);
-    if (!mt.find()) {
-      throw new GraftException("export: cannot read setting '" + key + "' of " + m.typeName() + " from '" + line
-          + "'");
-    }
-    return mt.group(1).trim();
-  }
-
-  private static int intSetting(Module m, String key) {
-    String v = setting(m, key);
-    try {
-      return Integer.parseInt(v);
-    } catch (NumberFormatException ex) {
-      throw new GraftException("export: setting '" + key + "' of " + m.typeName() + " is not an integer: " + v, ex);
-    }
   }
 }
