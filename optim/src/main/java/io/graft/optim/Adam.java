@@ -151,8 +151,7 @@ public class Adam extends Optimizer {
     INDArray upd = NativeMemory.uninitialized(w.dataType(), w.shape());
     if (!amsgrad && step <= Integer.MAX_VALUE) {
       // libnd4j's adam_updater, one pass: m and v in place, upd = lr √(1−β2^t)/(1−β1^t) · m / (√v + eps'); with
-      // eps' = eps √(1−β2^t) this is PyTorch's lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps). (The unfused update,
-      // with its temporaries, took ~640 ms for ResNet-18's 11.7 M parameters.)
+      // eps' = eps √(1−β2^t) this is PyTorch's lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps).
       Nd4j.exec(new AdamUpdater(d, v, m, upd, v, m, lr, beta1, beta2, eps * bc2Sqrt, (int) (step - 1)));
     } else {
       m.muli(beta1);
