@@ -30,8 +30,13 @@ import java.util.Map;
  * {@code missing}: for each ImageFolder split (train, val, test) that lacks some of the run's classes, their names;
  * {@code testSplit}: the folder the test images come from ({@code test}, or {@code val} when there is no test/).
  */
-record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTransform, Transform evalTransform,
+record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTransform, Preprocess preprocess,
     Map<String, List<String>> missing, String testSplit) {
+  /** The evaluation transform: the one {@link #preprocess} describes. */
+  Transform evalTransform() {
+    return preprocess.transform();
+  }
+
   static Path fashionMnistDir(String data) {
     if (!data.startsWith("fashion-mnist:")) {
       throw new GraftException("--data must be fashion-mnist:DIR here, got '" + data + "'");
@@ -73,16 +78,18 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
 
   static DataSource open(String data, String classSpec, Integer perClass, String model, int imageSize, long seed) {
     return open(data, classSpec, perClass, model, imageSize, seed, null, Augment.defaultFor(false,
-        model.equals("smallcnn")));
+        model.equals("smallcnn")), null);
   }
 
   /**
    * Opens {@code --data}. The run's one class list comes from train/ (its folder names, sorted as torchvision sorts
    * them), or is {@code knownClasses} when given (the class names a model or checkpoint saved); val/ and test/ are
    * mapped to it by name (see {@link #missing}). For IDX data the selected classes must equal {@code knownClasses}.
+   * With {@code recorded} (the preprocessing saved with a model's weights), images are decoded to its channels and
+   * evaluated with its transform, whatever the data source's own statistics.
    */
   static DataSource open(String data, String classSpec, Integer perClass, String model, int imageSize, long seed,
-      List<String> knownClasses, Augment augment) {
+      List<String> knownClasses, Augment augment, Preprocess recorded) {
     boolean small = model.equals("smallcnn");
     Dataset train;
     Dataset val;
@@ -108,6 +115,10 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
       train = perClass != null ? split.get(0).firstPerClass(perClass) : split.get(0);
       val = split.get(1);
       test = fullTest.selectClasses(keep);
+      if (recorded != null && recorded.channels() != 1) {
+        throw new GraftException("--data " + data + " holds 1-channel images, but the weights' recorded "
+            + "preprocessing takes " + recorded.channels() + "-channel images (" + recorded.describe() + ")");
+      }
       gray = true;
       stats = fashion ? new float[][] {{0.2860f}, {0.3530f}} : new float[][] {{0.1307f}, {0.3081f}};
     } else {
@@ -116,7 +127,7 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
         throw new GraftException("--data " + data + ": expected fashion-mnist:DIR, mnist:DIR, or an ImageFolder root"
             + " with train/ and val/ sub-folders");
       }
-      int channels = imageChannels(model);
+      int channels = recorded != null ? recorded.channels() : imageChannels(model);
       if (knownClasses != null) {
         // evaluation of a model that saved its classes: only the test images (val/ without test/) are read
         testSplit = Files.isDirectory(root.resolve("test")) ? "test" : "val";
@@ -131,8 +142,9 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
               + ", and the test folder is matched to them by name; leave out --classes");
         }
         test = te;
-        Transform evalT = evalTransform(small, false, null, imageSize);
-        return new DataSource(test, test, test, evalT, evalT, missing, testSplit);
+        Preprocess evalP = recorded != null ? recorded : evalPreprocess(small, false, null, imageSize);
+        Transform evalT = evalP.transform();
+        return new DataSource(test, test, test, evalT, evalP, missing, testSplit);
       }
       ImageFolder tr = new ImageFolder(root.resolve("train"), channels, null);
       List<String> names = tr.classes();
@@ -160,7 +172,8 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
       gray = small;
       stats = null;
     }
-    Transform evalT = evalTransform(small, gray, stats, imageSize);
+    Preprocess evalP = recorded != null ? recorded : evalPreprocess(small, gray, stats, imageSize);
+    Transform evalT = evalP.transform();
     Transform trainT;
     if (small) {
       float[][] s = stats != null ? stats : new float[][] {{0.5f}, {0.5f}};
@@ -187,16 +200,16 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
             new ColorJitter(0.4, 0.4, 0.4, 0), Normalize.IMAGENET);
       };
     }
-    return new DataSource(train, val, test, trainT, evalT, missing, testSplit);
+    return new DataSource(train, val, test, trainT, evalP, missing, testSplit);
   }
 
   /**
-   * The evaluation transform of a model fine-tuned on an ImageFolder, for images outside any dataset ({@code graft
-   * predict --images}): the one {@link #open} gives an ImageFolder's validation and test images.
+   * The evaluation preprocessing {@link #open} gives an ImageFolder's validation and test images for {@code model}:
+   * what {@code graft predict --images} and {@code graft eval} assume for weights that record none.
    */
-  static Transform imageEvalTransform(String model, int imageSize) {
+  static Preprocess imageEvalPreprocess(String model, int imageSize) {
     boolean small = model.equals("smallcnn");
-    return evalTransform(small, small, null, imageSize);
+    return evalPreprocess(small, small, null, imageSize);
   }
 
   /** The channels an ImageFolder is decoded to for {@code model}: 1 for smallcnn, 3 otherwise. */
@@ -204,15 +217,20 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
     return model.equals("smallcnn") ? 1 : 3;
   }
 
-  /** Resize (to 28×28 for smallcnn, to 256/224 of the crop otherwise), centre crop, normalise. */
-  private static Transform evalTransform(boolean small, boolean gray, float[][] stats, int imageSize) {
+  /**
+   * Resize (to 28×28 for smallcnn, a no-op on IDX images; to 256/224 of the crop otherwise), centre crop, normalise
+   * (the IDX source's statistics for smallcnn on IDX data, 0.5/0.5 for smallcnn on an ImageFolder, ImageNet's
+   * otherwise); 1-channel images are replicated to 3 for the other models.
+   */
+  private static Preprocess evalPreprocess(boolean small, boolean gray, float[][] stats, int imageSize) {
     if (small) {
       float[][] s = stats != null ? stats : new float[][] {{0.5f}, {0.5f}};
-      Normalize norm = new Normalize(s[0], s[1]);
-      return gray && stats != null ? norm : Compose.of(new Resize(28, 28), norm);
+      return new Preprocess(1, 0, new int[] {28, 28}, 0, s[0], s[1]);
     }
-    Transform rgb = gray ? new Grayscale(3) : (img, r) -> img;
     int resize = Math.round(imageSize * 256f / 224f);
-    return Compose.of(rgb, new Resize(resize), new CenterCrop(imageSize), Normalize.IMAGENET);
+    return new Preprocess(gray ? 1 : 3, gray ? 3 : 0, new int[] {resize}, imageSize, IMAGENET_MEAN, IMAGENET_STD);
   }
+
+  private static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+  private static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 }

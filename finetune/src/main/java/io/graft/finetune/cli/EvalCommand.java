@@ -17,7 +17,8 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "eval", mixinStandardHelpOptions = true,
     description = "Evaluate weights on the test images of --data: loss, top-1, top-5, per-class accuracy, confusion. "
         + "Class folders are matched by name to the class names saved in the weights (graft finetune saves them), "
-        + "else to train/'s folders.")
+        + "else to train/'s folders. Images are preprocessed as recorded with the weights (graft finetune records "
+        + "it), else as the data source's evaluation transform.")
 final class EvalCommand implements Callable<Integer> {
   @Option(names = "--model", description = "zoo architecture, e.g. resnet18 or smallcnn")
   String model;
@@ -35,7 +36,8 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--classes", description = "the classes the model was trained on, e.g. 5-9")
   String classes;
 
-  @Option(names = "--image-size", defaultValue = "224", description = "crop size for 3-channel models")
+  @Option(names = "--image-size", defaultValue = "224", description = "crop size for 3-channel models; weights "
+      + "that record their preprocessing use theirs, and a different --image-size is refused")
   int imageSize;
 
   @Option(names = "--batch-size", defaultValue = "128", description = "images per forward pass")
@@ -54,6 +56,7 @@ final class EvalCommand implements Callable<Integer> {
       throw new GraftException("--batch-size must be positive and --workers not negative; got --batch-size "
           + batchSize + " --workers " + workers);
     }
+    Integer explicitSize = spec.commandLine().getParseResult().hasMatchedOption("--image-size") ? imageSize : null;
     Module m;
     if (onnx != null) {
       if (model != null) {
@@ -72,8 +75,9 @@ final class EvalCommand implements Callable<Integer> {
     }
     List<String> saved = weights == null || weights.equals("imagenet") ? null
         : ClassNames.saved(java.nio.file.Path.of(weights));
+    Preprocess recorded = Preprocess.forWeights(weights, explicitSize, null, null);
     DataSource ds = DataSource.open(data, classes, null, model, imageSize, 0, saved,
-        Augment.defaultFor(false, model.equals("smallcnn")));
+        Augment.defaultFor(false, model.equals("smallcnn")), recorded);
     List<String> names = ds.test().classes();
     long head = m instanceof Classifier c ? c.head().outFeatures() : names.size();
     if (head != names.size()) {

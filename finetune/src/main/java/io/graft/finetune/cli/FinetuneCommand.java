@@ -198,7 +198,7 @@ final class FinetuneCommand implements Callable<Integer> {
     boolean featureExtract = s instanceof Strategy.FeatureExtract;
     Augment aug = augment == null ? Augment.defaultFor(featureExtract, model.equals("smallcnn"))
         : Augment.parse(augment);
-    DataSource ds = DataSource.open(data, classes, perClass, model, imageSize, seed, null, aug);
+    DataSource ds = DataSource.open(data, classes, perClass, model, imageSize, seed, null, aug, null);
     int numClasses = ds.train().numClasses();
     List<String> classNames = ds.train().classes();
     Path ckpt = out.resolve("last.ckpt");
@@ -228,6 +228,7 @@ final class FinetuneCommand implements Callable<Integer> {
     AtomicFiles.directory(out, "--out");
     config.write(out);
     ClassNames.write(out, classNames);
+    ds.preprocess().write(out);
     var log = spec.commandLine().getOut();
     var err = spec.commandLine().getErr();
     ds.missing().forEach((split, names) -> err.println("graft: warning: " + split + "/ has no folder for class(es) "
@@ -263,6 +264,7 @@ final class FinetuneCommand implements Callable<Integer> {
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("model", model);
     meta.putAll(ClassNames.metadata(classNames));
+    meta.putAll(ds.preprocess().metadata());
     Safetensors.write(out.resolve("model.safetensors"), m.stateDict(), meta);
     Map<String, Object> metrics = new LinkedHashMap<>();
     metrics.put("model", model);

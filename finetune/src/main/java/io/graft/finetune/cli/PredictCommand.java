@@ -23,8 +23,9 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code graft predict}: eval-mode outputs for an NCHW .npy batch, of a zoo model with weights, or of an ONNX
  * graph imported as a whole ({@code --onnx}); or, with {@code --images}, the top-k class names and probabilities of
- * image files (see {@link ImagePredictions}), preprocessed as {@code graft eval} preprocesses an ImageFolder's
- * test images.
+ * image files (see {@link ImagePredictions}), preprocessed as recorded with the weights ({@link Preprocess}; an
+ * explicit {@code --image-size} that differs is refused), else, with a warning, as {@code graft eval} preprocesses
+ * an ImageFolder's test images.
  *
  * <p>Class names for {@code --images}: {@code --classes FILE} when given; else those saved in the weights'
  * safetensors metadata; else a {@code classes.json} beside the weights; else the class indices, with a warning.
@@ -71,7 +72,8 @@ final class PredictCommand implements Callable<Integer> {
   Path classesFile;
 
   @Option(names = "--image-size", defaultValue = "224", description = "with --images: crop size for 3-channel "
-      + "models (an ONNX graph's declared size wins)")
+      + "models (an ONNX graph's declared size wins); weights that record their preprocessing use theirs, and a "
+      + "different --image-size is refused")
   int imageSize;
 
   @Option(names = "--out", description = "with --input: output .npy for the (N, classes) float32 logits (required);"
@@ -155,6 +157,7 @@ final class PredictCommand implements Callable<Integer> {
     if (output != null) {
       ImagePredictions.format(output); // refuse a bad extension before any work
     }
+    Integer explicitSize = spec.commandLine().getParseResult().hasMatchedOption("--image-size") ? imageSize : null;
     Module m;
     String name;
     int size = imageSize;
@@ -185,9 +188,13 @@ final class PredictCommand implements Callable<Integer> {
     m.eval();
     long outputs = m instanceof io.graft.zoo.models.Classifier c ? c.head().outFeatures() : -1;
     List<String> names = classNames(outputs);
-    ImageFiles files = ImageFiles.of(images, names, DataSource.imageChannels(name));
-    List<ImagePredictions.Row> rows = ImagePredictions.run(forward, files, DataSource.imageEvalTransform(name, size),
-        batchSize, topK, weights != null ? weights.toString() : name);
+    Preprocess assumed = DataSource.imageEvalPreprocess(name, size);
+    Preprocess recorded = Preprocess.forWeights(weights == null ? null : weights.toString(), explicitSize, assumed,
+        spec.commandLine().getErr());
+    Preprocess pre = recorded != null ? recorded : assumed;
+    ImageFiles files = ImageFiles.of(images, names, pre.channels());
+    List<ImagePredictions.Row> rows = ImagePredictions.run(forward, files, pre.transform(), batchSize, topK,
+        weights != null ? weights.toString() : name);
     var out = spec.commandLine().getOut();
     ImagePredictions.print(rows, names, out);
     if (output != null) {

@@ -85,7 +85,7 @@ class PredictImagesCliTest {
         byName.put(flat, f.toString());
       }
     }
-    DataSource ds = DataSource.open(root.toString(), null, null, "smallcnn", 224, 0, NAMES, Augment.NONE);
+    DataSource ds = DataSource.open(root.toString(), null, null, "smallcnn", 224, 0, NAMES, Augment.NONE, null);
     Map<String, double[]> out = new HashMap<>();
     m.eval();
     List<Path> files;
@@ -120,7 +120,9 @@ class PredictImagesCliTest {
   @Test
   void aFolderOfPngAndJpegFilesWithACmykJpegGivesTopKNamesAndProbabilities() throws Exception {
     Module m = model();
-    Path w = weights(m, ClassNames.metadata(NAMES), "model.safetensors");
+    Map<String, String> meta = new HashMap<>(ClassNames.metadata(NAMES)); // as graft finetune on an ImageFolder
+    meta.putAll(DataSource.imageEvalPreprocess("smallcnn", 224).metadata());
+    Path w = weights(m, meta, "model.safetensors");
     Path dir = images();
     Map<String, double[]> want = expected(m, dir);
     Path csv = tmp.resolve("preds.csv");
@@ -279,7 +281,7 @@ class PredictImagesCliTest {
     assertEquals(0, r.code(), r.err());
     JsonNode rows = JSON.readTree(json.toFile());
     assertEquals(3, rows.size());
-    io.graft.finetune.transforms.Transform t = DataSource.imageEvalTransform("onnx:tiny.onnx", 32);
+    io.graft.finetune.transforms.Transform t = DataSource.imageEvalPreprocess("onnx:tiny.onnx", 32).transform();
     tuned.eval();
     for (JsonNode row : rows) {
       io.graft.finetune.data.Image img = t.apply(io.graft.finetune.transforms.ToTensor.of(
