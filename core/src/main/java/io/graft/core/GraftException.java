@@ -5,10 +5,14 @@ package io.graft.core;
  * configuration. The message always names what is at fault (the op, argument, file, key or shape).
  */
 public class GraftException extends RuntimeException {
+  /** An exception whose {@code message} names the op, argument, file, key or shape at fault. */
   public GraftException(String message) {
     super(message);
   }
 
+  /**
+   * As {@link #GraftException(String)}, keeping the lower-level {@code cause} (an {@code IOException}, a parse error).
+   */
   public GraftException(String message, Throwable cause) {
     super(message, cause);
   }

@@ -7,6 +7,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ({@code requiresGrad(false)}); freezing belongs to the parameter, not to a wrapper layer.
  */
 public final class Parameter extends Tensor {
+  /**
+   * A parameter that wraps {@code data} without copying it and requires grad (PyTorch's {@code nn.Parameter(data)}).
+   */
   public Parameter(INDArray data) {
     super(data);
     requiresGrad(true);

@@ -7,6 +7,7 @@ import java.util.Arrays;
  * reaches libnd4j (where it could take the JVM down).
  */
 public final class ShapeException extends GraftException {
+  /** A shape error whose {@code message} names the op and the shapes at fault; {@link #of} builds the usual form. */
   public ShapeException(String message) {
     super(message);
   }

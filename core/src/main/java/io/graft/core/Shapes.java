@@ -22,6 +22,10 @@ public final class Shapes {
     return shape;
   }
 
+  /**
+   * The number of elements of {@code shape} (1 for a scalar's empty shape); throws {@code ArithmeticException} on long
+   * overflow, which {@link #checkNew} turns into a {@link ShapeException}.
+   */
   public static long numel(long[] shape) {
     long n = 1;
     for (long d : shape) {
@@ -57,6 +61,10 @@ public final class Shapes {
     return shape;
   }
 
+  /**
+   * {@link #checkNew} plus: {@code length} values exactly fill {@code shape}; throws {@link ShapeException} naming
+   * {@code op} otherwise.
+   */
   public static void checkData(String op, int length, long[] shape) {
     checkNew(op, shape);
     if (numel(shape) != length) {
@@ -88,6 +96,7 @@ public final class Shapes {
     return out;
   }
 
+  /** {@code shape} as {@code "[2, 3]"}, the form every shape message uses. */
   public static String str(long[] shape) {
     return Arrays.toString(shape);
   }

@@ -16,8 +16,13 @@ import java.util.Set;
 public final class StateDict implements Iterable<Map.Entry<String, Tensor>> {
   private final LinkedHashMap<String, Tensor> entries = new LinkedHashMap<>();
 
+  /** An empty state dict. */
   public StateDict() {}
 
+  /**
+   * A state dict holding {@code m}'s entries in its iteration order; throws {@link GraftException} on an empty name or
+   * a null tensor.
+   */
   public StateDict(Map<String, Tensor> m) {
     m.forEach(this::put);
   }
@@ -39,22 +44,27 @@ public final class StateDict implements Iterable<Map.Entry<String, Tensor>> {
     return entries.get(name);
   }
 
+  /** Whether an entry is stored under {@code name}. */
   public boolean containsKey(String name) {
     return entries.containsKey(name);
   }
 
+  /** Removes the entry under {@code name}; returns its tensor, or null if there was none. */
   public Tensor remove(String name) {
     return entries.remove(name);
   }
 
+  /** The names in insertion order, as a read-only view. */
   public Set<String> keys() {
     return Collections.unmodifiableSet(entries.keySet());
   }
 
+  /** The number of entries. */
   public int size() {
     return entries.size();
   }
 
+  /** Whether there are no entries. */
   public boolean isEmpty() {
     return entries.isEmpty();
   }
@@ -86,10 +96,12 @@ public final class StateDict implements Iterable<Map.Entry<String, Tensor>> {
     return n;
   }
 
+  /** A copy of the names in insertion order. */
   public List<String> keyList() {
     return new ArrayList<>(entries.keySet());
   }
 
+  /** A read-only view of the entries in insertion order (PyTorch's {@code OrderedDict}). */
   public Map<String, Tensor> asMap() {
     return Collections.unmodifiableMap(entries);
   }

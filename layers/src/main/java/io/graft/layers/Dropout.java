@@ -16,14 +16,23 @@ public final class Dropout extends Module {
   private final double p;
   private final Rng rng;
 
+  /** Dropout with PyTorch's default {@code p = 0.5}, masks from a fork of {@link Init#defaultRng()}. */
   public Dropout() {
     this(0.5);
   }
 
+  /**
+   * Dropout with drop probability {@code p} in [0, 1], masks from a fork of {@link Init#defaultRng()}; throws {@link
+   * io.graft.core.GraftException} for any other {@code p}.
+   */
   public Dropout(double p) {
     this(p, Init.defaultRng().fork());
   }
 
+  /**
+   * Dropout with drop probability {@code p} in [0, 1] whose masks come from {@code rng} (seed it for reproducible
+   * training); throws {@link io.graft.core.GraftException} for any other {@code p}.
+   */
   public Dropout(double p, Rng rng) {
     if (!(p >= 0 && p <= 1)) {
       throw new io.graft.core.GraftException("Dropout: p must be in [0, 1], got " + p);

@@ -8,10 +8,15 @@ public final class Flatten extends Module {
   private final int startDim;
   private final int endDim;
 
+  /** Flattens every dimension after the batch dimension, as {@code nn.Flatten()}. */
   public Flatten() {
     this(1, -1);
   }
 
+  /**
+   * Flattens dimensions {@code startDim..endDim} inclusive (negative counts from the end; PyTorch's {@code start_dim},
+   * {@code end_dim}); an out-of-range dimension throws at forward.
+   */
   public Flatten(int startDim, int endDim) {
     this.startDim = startDim;
     this.endDim = endDim;

@@ -22,14 +22,22 @@ public final class Linear extends Module {
   private final Parameter weight;
   private final Parameter bias;
 
+  /** A linear layer with a bias, initialised as PyTorch from {@link Init#defaultRng()}. */
   public Linear(long inFeatures, long outFeatures) {
     this(inFeatures, outFeatures, true);
   }
 
+  /**
+   * A linear layer, with a bias unless {@code bias} is false, initialised as PyTorch from {@link Init#defaultRng()}.
+   */
   public Linear(long inFeatures, long outFeatures, boolean bias) {
     this(inFeatures, outFeatures, bias, Init.defaultRng());
   }
 
+  /**
+   * A linear layer from {@code inFeatures} to {@code outFeatures} (both at least 1, else {@link
+   * io.graft.core.GraftException}), with a bias unless {@code bias} is false, initialised as PyTorch from {@code rng}.
+   */
   public Linear(long inFeatures, long outFeatures, boolean bias, Rng rng) {
     if (inFeatures < 1 || outFeatures < 1) {
       throw new io.graft.core.GraftException("Linear: features must be positive, got in=" + inFeatures + ", out="
@@ -51,6 +59,7 @@ public final class Linear extends Module {
     }
   }
 
+  /** The weight, shape {@code (out_features, in_features)}. */
   public Parameter weight() {
     return weight;
   }
@@ -60,10 +69,12 @@ public final class Linear extends Module {
     return bias;
   }
 
+  /** PyTorch's {@code in_features}: the size of the input's last dimension. */
   public long inFeatures() {
     return inFeatures;
   }
 
+  /** PyTorch's {@code out_features}: the size of the output's last dimension. */
   public long outFeatures() {
     return outFeatures;
   }

@@ -104,6 +104,10 @@ public abstract class Module {
 
   // ---------------------------------------------------------------- registration
 
+  /**
+   * Registers {@code p} as this module's parameter {@code name} (PyTorch's {@code register_parameter}) and returns it;
+   * throws {@link GraftException} if {@code p} is null or the name is empty, contains a dot, or is already taken.
+   */
   protected final Parameter registerParameter(String name, Parameter p) {
     checkName(name);
     if (p == null) {
@@ -118,6 +122,11 @@ public abstract class Module {
     return registerBuffer(name, t, true);
   }
 
+  /**
+   * Registers buffer {@code name} (PyTorch's {@code register_buffer}); a non-{@code persistent} one is listed among the
+   * buffers but left out of the state dict. Returns {@code t}; throws {@link GraftException} as {@link
+   * #registerParameter}.
+   */
   protected final Tensor registerBuffer(String name, Tensor t, boolean persistent) {
     checkName(name);
     if (t == null) {
@@ -168,6 +177,10 @@ public abstract class Module {
     return out;
   }
 
+  /**
+   * Every parameter of this module and its descendants, in registration order, a shared one once (what an optimizer
+   * takes; PyTorch's {@code parameters()}).
+   */
   public final List<Parameter> parameters() {
     return new ArrayList<>(namedParameters().values());
   }
@@ -297,10 +310,15 @@ public abstract class Module {
     return this;
   }
 
+  /** {@code train(true)}: training mode for this module and every descendant; returns {@code this}. */
   public final Module train() {
     return train(true);
   }
 
+  /**
+   * {@code train(false)}: evaluation mode (dropout off, batch norm on running statistics) for this module and every
+   * descendant; returns {@code this}.
+   */
   public final Module eval() {
     return train(false);
   }
@@ -310,6 +328,7 @@ public abstract class Module {
     training = mode;
   }
 
+  /** Whether this module is in training mode (PyTorch's {@code training}). */
   public final boolean isTraining() {
     return training;
   }
@@ -425,6 +444,10 @@ public abstract class Module {
     return "";
   }
 
+  /**
+   * The name printed for this module and shown in summaries and error messages: the class's simple name unless
+   * overridden.
+   */
   public String typeName() {
     return getClass().getSimpleName();
   }

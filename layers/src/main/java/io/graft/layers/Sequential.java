@@ -12,6 +12,7 @@ import io.graft.core.Tensor;
 public class Sequential extends Module {
   private int size;
 
+  /** A sequence of {@code modules}, named {@code "0"}, {@code "1"}, ... in order. */
   public Sequential(Module... modules) {
     for (Module m : modules) {
       add(m);
@@ -24,6 +25,7 @@ public class Sequential extends Module {
     return this;
   }
 
+  /** The number of modules appended. */
   public final int size() {
     return size;
   }

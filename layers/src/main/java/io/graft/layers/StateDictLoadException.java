@@ -8,10 +8,17 @@ import java.util.List;
  * each kind with their counts; the accessors return all); the module was left unchanged.
  */
 public final class StateDictLoadException extends GraftException {
+  /** Keys the module expects but the state dict lacks. */
   private final List<String> missingKeys;
+  /** Keys in the state dict that the module does not have. */
   private final List<String> unexpectedKeys;
+  /** Keys present on both sides whose shapes (or dtypes) differ, each described. */
   private final List<String> mismatches;
 
+  /**
+   * An error for {@code module} listing the {@code missing} keys, {@code unexpected} keys and shape or dtype {@code
+   * mismatches}.
+   */
   public StateDictLoadException(String module, List<String> missing, List<String> unexpected, List<String> mismatches) {
     this(module, missing, unexpected, mismatches, null);
   }
@@ -68,14 +75,17 @@ public final class StateDictLoadException extends GraftException {
     return keys.stream().map(k -> "\"" + k + "\"").toList();
   }
 
+  /** Every key the module expects but the state dict lacks. */
   public List<String> missingKeys() {
     return missingKeys;
   }
 
+  /** Every key in the state dict that the module does not have. */
   public List<String> unexpectedKeys() {
     return unexpectedKeys;
   }
 
+  /** Every key whose tensor does not fit the module's, each described with both shapes (or both dtypes). */
   public List<String> mismatches() {
     return mismatches;
   }

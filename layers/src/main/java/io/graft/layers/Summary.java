@@ -42,6 +42,11 @@ public final class Summary {
     return of(model, DataType.FLOAT, inputShape);
   }
 
+  /**
+   * Runs {@code model} once in eval mode without grad on zeros of {@code dtype} and {@code inputShape} (batch dimension
+   * included) and tabulates each module's output shape and parameter counts; every module's training flag is restored
+   * afterwards. Throws {@link GraftException} for a non-positive size.
+   */
   public static Summary of(Module model, DataType dtype, long... inputShape) {
     for (long d : inputShape) {
       if (d < 1) {
@@ -83,18 +88,22 @@ public final class Summary {
     return new Summary(rows, root.params(), root.trainable());
   }
 
+  /** One row per module, the model itself first, in {@link Module#namedModules()} order. */
   public List<Row> rows() {
     return rows;
   }
 
+  /** The number of parameter elements in the whole model. */
   public long totalParams() {
     return total;
   }
 
+  /** The number of parameter elements that require grad. */
   public long trainableParams() {
     return trainable;
   }
 
+  /** The number of parameter elements that are frozen ({@code requiresGrad(false)}). */
   public long frozenParams() {
     return total - trainable;
   }

@@ -35,6 +35,10 @@ public class Adam extends Optimizer {
    */
   public record Options(double lr, double beta1, double beta2, double eps, double weightDecay, boolean amsgrad)
       implements OptimizerOptions {
+    /**
+     * Learning rate {@code lr} with PyTorch's other defaults: betas (0.9, 0.999), eps 1e-8, no weight decay, no
+     * AMSGrad.
+     */
     public static Options lr(double lr) {
       return new Options(lr, 0.9, 0.999, 1e-8, 0, false);
     }
@@ -44,10 +48,17 @@ public class Adam extends Optimizer {
       return new Options(l, beta1, beta2, eps, weightDecay, amsgrad);
     }
 
+    /**
+     * These options with PyTorch's {@code betas=(b1, b2)}, the decay rates of the first and second moment estimates,
+     * each in [0, 1).
+     */
     public Options withBetas(double b1, double b2) {
       return new Options(lr, b1, b2, eps, weightDecay, amsgrad);
     }
 
+    /**
+     * These options with PyTorch's {@code eps}, the term added to the denominator for numerical stability (at least 0).
+     */
     public Options withEps(double e) {
       return new Options(lr, beta1, beta2, e, weightDecay, amsgrad);
     }
@@ -57,6 +68,7 @@ public class Adam extends Optimizer {
       return new Options(lr, beta1, beta2, eps, wd, amsgrad);
     }
 
+    /** These options with PyTorch's {@code amsgrad}: whether to use the running maximum of the second moment. */
     public Options withAmsgrad(boolean a) {
       return new Options(lr, beta1, beta2, eps, weightDecay, a);
     }
@@ -83,10 +95,18 @@ public class Adam extends Optimizer {
 
   private final boolean decoupled;
 
+  /**
+   * Adam over {@code groups}, each group's unset options taken from {@code defaults}; throws {@link GraftException} for
+   * no groups, a parameter in two groups, or an invalid lr, beta, eps or weight decay.
+   */
   public Adam(Options defaults, ParamGroup... groups) {
     this(defaults, false, groups);
   }
 
+  /**
+   * Adam over one group of named parameters (e.g. {@code model.namedParameters()}); throws as {@link #Adam(Options,
+   * ParamGroup...)}.
+   */
   public Adam(Options defaults, Map<String, ? extends Parameter> params) {
     this(defaults, false, ParamGroup.of(params));
   }

@@ -16,10 +16,18 @@ public final class AdamW extends Adam {
     return Options.lr(lr).withWeightDecay(1e-2);
   }
 
+  /**
+   * AdamW over {@code groups}, each group's unset options taken from {@code defaults} (see {@link #defaults(double)});
+   * throws as {@link Adam#Adam(Adam.Options, ParamGroup...)}.
+   */
   public AdamW(Options defaults, ParamGroup... groups) {
     super(defaults, true, groups);
   }
 
+  /**
+   * AdamW over one group of named parameters (e.g. {@code model.namedParameters()}); throws as {@link
+   * Adam#Adam(Adam.Options, ParamGroup...)}.
+   */
   public AdamW(Options defaults, Map<String, ? extends Parameter> params) {
     super(defaults, true, ParamGroup.of(params));
   }

@@ -41,6 +41,10 @@ public abstract class Optimizer {
   private boolean resetStateOnUnfreeze;
   private int count;
 
+  /**
+   * An optimizer over {@code groups}, each completed from {@code defaults} and checked by {@link #validate}; throws
+   * {@link GraftException} if {@code defaults} is null, no group is given, or a parameter appears in two groups.
+   */
   protected Optimizer(OptimizerOptions defaults, ParamGroup... groups) {
     if (defaults == null) {
       throw new GraftException(getClass().getSimpleName() + ": no default options given");
@@ -145,6 +149,10 @@ public abstract class Optimizer {
     }
   }
 
+  /**
+   * The param groups in the order added, as a read-only list (PyTorch's {@code param_groups}); a group's options and LR
+   * can be changed through it.
+   */
   public final List<ParamGroup> paramGroups() {
     return Collections.unmodifiableList(groups);
   }

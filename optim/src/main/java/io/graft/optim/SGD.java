@@ -29,6 +29,9 @@ public final class SGD extends Optimizer {
    */
   public record Options(double lr, double momentum, double dampening, boolean nesterov, double weightDecay)
       implements OptimizerOptions {
+    /**
+     * Learning rate {@code lr} with PyTorch's other defaults: no momentum, no dampening, no Nesterov, no weight decay.
+     */
     public static Options lr(double lr) {
       return new Options(lr, 0, 0, false, 0);
     }
@@ -38,14 +41,17 @@ public final class SGD extends Optimizer {
       return new Options(l, momentum, dampening, nesterov, weightDecay);
     }
 
+    /** These options with PyTorch's {@code momentum} factor (at least 0; 0 for plain SGD). */
     public Options withMomentum(double m) {
       return new Options(lr, m, dampening, nesterov, weightDecay);
     }
 
+    /** These options with PyTorch's {@code dampening} of the momentum buffer's update (must be 0 for Nesterov). */
     public Options withDampening(double d) {
       return new Options(lr, momentum, d, nesterov, weightDecay);
     }
 
+    /** These options with PyTorch's {@code nesterov}: Nesterov momentum, which needs a momentum and zero dampening. */
     public Options withNesterov(boolean n) {
       return new Options(lr, momentum, dampening, n, weightDecay);
     }
@@ -74,6 +80,11 @@ public final class SGD extends Optimizer {
     }
   }
 
+  /**
+   * SGD over {@code groups}, each group's unset options taken from {@code defaults}; throws {@link GraftException} for
+   * no groups, a parameter in two groups, a negative lr, momentum or weight decay, or Nesterov without momentum or with
+   * dampening.
+   */
   public SGD(Options defaults, ParamGroup... groups) {
     super(defaults, groups);
   }

@@ -14,6 +14,10 @@ public final class GradMode {
 
   private GradMode() {}
 
+  /**
+   * Whether ops on this thread record the graph now (PyTorch's {@code torch.is_grad_enabled()}); true unless inside
+   * {@link #disabled()}.
+   */
   public static boolean isEnabled() {
     return ENABLED.get()[0];
   }

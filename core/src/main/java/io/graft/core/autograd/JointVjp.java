@@ -9,5 +9,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 @FunctionalInterface
 public interface JointVjp {
+  /**
+   * The gradients of the inputs from {@code gradOutput}: one array per input, {@code null} where {@code needs[i]} is
+   * false.
+   */
   INDArray[] apply(INDArray gradOutput, boolean[] needs);
 }

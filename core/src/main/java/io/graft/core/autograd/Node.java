@@ -56,10 +56,15 @@ public final class Node {
     return new Node(op, in.clone(), null, fn, needs);
   }
 
+  /** The op's name (e.g. {@code "conv2d"}), as error messages name it. */
   public String op() {
     return op;
   }
 
+  /**
+   * Whether a finished backward pass has freed this node (dropped its inputs and saved activations); a further backward
+   * through it throws.
+   */
   public boolean isFreed() {
     return inputs == null;
   }

@@ -9,5 +9,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 @FunctionalInterface
 public interface Vjp {
+  /** The gradient with respect to the input, of the input's shape, from {@code gradOutput} of the op's output shape. */
   INDArray apply(INDArray gradOutput);
 }

@@ -7,6 +7,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * batch's mean and biased variance, or the given ones), and its backward, which reads what the forward kept.
  */
 public interface BatchNormPass {
+  /** The normalised (and, if affine, scaled and shifted) output, of the input's shape. */
   INDArray output();
 
   /** Per-channel mean {@code (C)}. */

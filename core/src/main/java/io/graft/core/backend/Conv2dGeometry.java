@@ -13,14 +13,17 @@ import java.util.Arrays;
 public record Conv2dGeometry(long cin, long cout, long cinG, long coutG, int groups, int kH, int kW, int sH, int sW,
     int pH, int pW, int dH, int dW, long hOut, long wOut) {
 
+  /** Whether this is a depthwise convolution: groups equal to the input channels, one input channel per group. */
   public boolean depthwise() {
     return groups > 1 && groups == cin && cinG == 1;
   }
 
+  /** The height the dilated kernel spans: {@code dH (kH - 1) + 1}. */
   public long effH() {
     return (long) dH * (kH - 1) + 1;
   }
 
+  /** The width the dilated kernel spans: {@code dW (kW - 1) + 1}. */
   public long effW() {
     return (long) dW * (kW - 1) + 1;
   }
@@ -36,6 +39,11 @@ public record Conv2dGeometry(long cin, long cout, long cinG, long coutG, int gro
     return new int[] {kH, kW, sH, sW, pH, pW, dH, dW, 0, dataFormat, 1};
   }
 
+  /**
+   * Checks a {@code conv2d} call (input {@code (N, C_in, H, W)}, weight {@code (C_out, C_in / groups, kH, kW)},
+   * optional bias {@code (C_out)}, stride, padding and dilation pairs, groups) and returns its geometry; throws {@link
+   * ShapeException} naming the argument at fault, before any native call.
+   */
   public static Conv2dGeometry check(Tensor x, Tensor w, Tensor b, int[] stride, int[] padding, int[] dilation, int groups) {
     String op = "conv2d";
     Shapes.requireRank(op, "input", x, 4);

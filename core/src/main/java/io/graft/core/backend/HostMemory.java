@@ -26,6 +26,7 @@ public final class HostMemory {
     /** The value passed to {@link #allocate}. */
     long epoch();
 
+    /** The buffer's size in bytes. */
     long bytes();
 
     /** Frees the memory now; the buffer must not be used again. */

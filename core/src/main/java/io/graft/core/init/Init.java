@@ -68,6 +68,10 @@ public final class Init {
     return fill(t, i -> mean + std * rng.nextGaussian());
   }
 
+  /**
+   * Fills {@code t} with {@code v} in place, without recording grad (PyTorch's {@code nn.init.constant_}); returns
+   * {@code t}.
+   */
   public static Tensor constant(Tensor t, double v) {
     try (var g = GradMode.disabled()) {
       t.data().assign(v);
@@ -75,10 +79,12 @@ public final class Init {
     return t;
   }
 
+  /** Fills {@code t} with zeros in place (PyTorch's {@code nn.init.zeros_}); returns {@code t}. */
   public static Tensor zeros(Tensor t) {
     return constant(t, 0);
   }
 
+  /** Fills {@code t} with ones in place (PyTorch's {@code nn.init.ones_}); returns {@code t}. */
   public static Tensor ones(Tensor t) {
     return constant(t, 1);
   }

@@ -34,6 +34,11 @@ public final class AtomicFiles {
 
   private AtomicFiles() {}
 
+  /**
+   * Writes {@code body} to {@code target} atomically (temporary file, forced to disk, renamed over the target),
+   * creating missing parent directories; throws {@link GraftException} naming the target if it is a directory or the
+   * write fails.
+   */
   public static void write(Path target, Safetensors.Body body) {
     Path abs = target.toAbsolutePath();
     Path dir = abs.getParent();

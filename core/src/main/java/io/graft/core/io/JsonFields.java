@@ -82,6 +82,10 @@ public final class JsonFields {
     return d;
   }
 
+  /**
+   * A required boolean field; throws {@link GraftException} naming {@code where} and {@code key} if it is missing or
+   * not {@code true}/{@code false}.
+   */
   public static boolean bool(Map<String, ?> m, String key, String where) {
     Object v = get(m, key, where);
     if (!(v instanceof Boolean b)) {
@@ -95,6 +99,10 @@ public final class JsonFields {
     return m.get(key) == null ? dflt : bool(m, key, where);
   }
 
+  /**
+   * A required string field; throws {@link GraftException} naming {@code where} and {@code key} if it is missing or not
+   * a string.
+   */
   public static String string(Map<String, ?> m, String key, String where) {
     Object v = get(m, key, where);
     if (!(v instanceof String s)) {
@@ -103,10 +111,15 @@ public final class JsonFields {
     return s;
   }
 
+  /**
+   * A required list field; throws {@link GraftException} naming {@code where} and {@code key} if it is missing or not a
+   * list.
+   */
   public static List<?> list(Map<String, ?> m, String key, String where) {
     return list(get(m, key, where), key, where);
   }
 
+  /** {@code v} as a list; throws {@link GraftException} naming {@code where} and {@code key} if it is not one. */
   public static List<?> list(Object v, String key, String where) {
     if (!(v instanceof List<?> l)) {
       throw new GraftException(where + ": field '" + key + "' must be a list, got " + describe(v));
@@ -128,6 +141,10 @@ public final class JsonFields {
     return (Map<String, Object>) m;
   }
 
+  /**
+   * A required JSON object field with string keys; throws {@link GraftException} naming {@code where} and {@code key}
+   * otherwise.
+   */
   public static Map<String, Object> map(Map<String, ?> m, String key, String where) {
     return map(get(m, key, where), key, where);
   }
@@ -145,6 +162,9 @@ public final class JsonFields {
     return out;
   }
 
+  /**
+   * A required list-of-numbers field (non-finite allowed); throws {@link GraftException} naming the element at fault.
+   */
   public static double[] doubles(Map<String, ?> m, String key, String where) {
     return doubles(get(m, key, where), key, where);
   }

@@ -34,6 +34,11 @@ public final class Npy {
 
   private Npy() {}
 
+  /**
+   * Reads a little-endian, C-order NumPy {@code .npy} file (versions 1 to 3, files under 2 GiB) into a tensor of its
+   * dtype and shape; throws {@link GraftException} naming the file if it is missing, truncated, malformed, big-endian,
+   * Fortran-order, of an unsupported dtype, or of a shape Graft cannot hold.
+   */
   public static Tensor read(Path path) {
     String src = path.toString();
     if (!Files.isRegularFile(path)) {

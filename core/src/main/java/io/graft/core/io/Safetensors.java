@@ -84,10 +84,12 @@ public final class Safetensors {
       this.data = data;
     }
 
+    /** The tensors' header entries in file order (name, dtype, shape, byte range), already validated. */
     public List<Entry> entries() {
       return entries;
     }
 
+    /** The header's {@code __metadata__} string map (empty if absent). */
     public Map<String, String> metadata() {
       return metadata;
     }
@@ -420,6 +422,9 @@ public final class Safetensors {
   /** Used by writers that stream into a temporary file. */
   @FunctionalInterface
   public interface Body {
+    /**
+     * Writes the whole content to {@code out}; an {@code IOException} aborts the write and leaves the target untouched.
+     */
     void writeTo(OutputStream out) throws IOException;
   }
 }

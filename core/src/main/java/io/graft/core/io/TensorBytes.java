@@ -34,6 +34,10 @@ public final class TensorBytes {
     };
   }
 
+  /**
+   * The safetensors dtype name of an ND4J data type ({@code "F32"}, {@code "I64"}, ...); throws for a type safetensors
+   * cannot hold.
+   */
   public static String dtypeName(DataType t) {
     return switch (t) {
       case FLOAT -> "F32";

@@ -26,22 +26,29 @@ public final class LossOps {
 
   /** Options of {@link #crossEntropy}: class weights (or null), ignore_index, reduction, label smoothing. */
   public record CrossEntropyOptions(Tensor weight, long ignoreIndex, Reduction reduction, double labelSmoothing) {
+    /** PyTorch's defaults: no class weights, {@code ignore_index=-100}, mean reduction, no label smoothing. */
     public static CrossEntropyOptions defaults() {
       return new CrossEntropyOptions(null, DEFAULT_IGNORE_INDEX, Reduction.MEAN, 0.0);
     }
 
+    /**
+     * These options with per-class weights {@code w} of shape {@code (C)} (PyTorch's {@code weight}), or none if null.
+     */
     public CrossEntropyOptions withWeight(Tensor w) {
       return new CrossEntropyOptions(w, ignoreIndex, reduction, labelSmoothing);
     }
 
+    /** These options with targets equal to {@code i} ignored (PyTorch's {@code ignore_index}). */
     public CrossEntropyOptions withIgnoreIndex(long i) {
       return new CrossEntropyOptions(weight, i, reduction, labelSmoothing);
     }
 
+    /** These options with reduction {@code r} (PyTorch's {@code reduction}). */
     public CrossEntropyOptions withReduction(Reduction r) {
       return new CrossEntropyOptions(weight, ignoreIndex, r, labelSmoothing);
     }
 
+    /** These options with label smoothing {@code s} in [0, 1] (PyTorch's {@code label_smoothing}). */
     public CrossEntropyOptions withLabelSmoothing(double s) {
       return new CrossEntropyOptions(weight, ignoreIndex, reduction, s);
     }

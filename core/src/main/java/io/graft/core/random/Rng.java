@@ -12,6 +12,7 @@ public final class Rng {
   private double spare;
   private boolean hasSpare;
 
+  /** A generator whose stream is fixed by {@code seed}: the same seed gives the same values on every machine. */
   public Rng(long seed) {
     this.state = seed;
   }
@@ -19,10 +20,15 @@ public final class Rng {
   /** The generator's complete state. */
   public record State(long counter, boolean hasSpare, double spare) {}
 
+  /** The generator's complete state now, for a checkpoint. */
   public State state() {
     return new State(state, hasSpare, spare);
   }
 
+  /**
+   * Puts the generator back in state {@code s} (from {@link #state()}): it then yields the same values as when the
+   * state was taken.
+   */
   public void restore(State s) {
     state = s.counter();
     hasSpare = s.hasSpare();
@@ -49,6 +55,7 @@ public final class Rng {
     return new Rng(nextLong());
   }
 
+  /** The next 64 uniformly random bits (SplitMix64). */
   public long nextLong() {
     long z = (state += GOLDEN);
     z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;

@@ -106,6 +106,10 @@ public final class Graft implements Runnable {
     cl.getSubcommands().values().forEach(Graft::showDefaults);
   }
 
+  /**
+   * The {@code graft} command: runs {@link #execute} on standard output and error and exits the JVM with its code (0 on
+   * success).
+   */
   public static void main(String[] args) {
     CliLogging.configure(false); // before anything can load ND4J; execute() sets it again once -v is parsed
     int code = execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);

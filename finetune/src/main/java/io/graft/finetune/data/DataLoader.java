@@ -28,26 +28,41 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class DataLoader implements AutoCloseable {
   /** Batch size, shuffling, drop_last, seed, background workers (0 = decode on the caller's thread), prefetch. */
   public record Options(int batchSize, boolean shuffle, boolean dropLast, long seed, int workers, int prefetch) {
+    /**
+     * Batches of {@code batchSize} (PyTorch's {@code batch_size}) in dataset order, last partial batch kept, seed 0, 2
+     * background workers, 4 batches prefetched.
+     */
     public static Options batch(int batchSize) {
       return new Options(batchSize, false, false, 0, 2, 4);
     }
 
+    /** These options with PyTorch's {@code shuffle}: a new seeded permutation every epoch. */
     public Options withShuffle(boolean s) {
       return new Options(batchSize, s, dropLast, seed, workers, prefetch);
     }
 
+    /** These options with PyTorch's {@code drop_last}: an epoch's last, smaller batch is dropped. */
     public Options withDropLast(boolean d) {
       return new Options(batchSize, shuffle, d, seed, workers, prefetch);
     }
 
+    /** These options with {@code seed}, which fixes the shuffling and every random transform of every epoch. */
     public Options withSeed(long s) {
       return new Options(batchSize, shuffle, dropLast, s, workers, prefetch);
     }
 
+    /**
+     * These options with {@code w} background decoding threads (PyTorch's {@code num_workers}; 0 decodes on the
+     * caller's thread). The batches are the same for any count.
+     */
     public Options withWorkers(int w) {
       return new Options(batchSize, shuffle, dropLast, seed, w, prefetch);
     }
 
+    /**
+     * These options with {@code p} batches prepared ahead (at least 1; PyTorch's {@code prefetch_factor}, counted in
+     * batches in total rather than per worker).
+     */
     public Options withPrefetch(int p) {
       return new Options(batchSize, shuffle, dropLast, seed, workers, p);
     }
@@ -55,6 +70,7 @@ public final class DataLoader implements AutoCloseable {
 
   /** Images {@code (N, C, H, W)} float32, labels {@code (N)} int64, and the dataset indices they came from. */
   public record Batch(Tensor x, Tensor y, int[] indices) {
+    /** The number of examples in this batch ({@code N}). */
     public int size() {
       return indices.length;
     }
@@ -67,6 +83,11 @@ public final class DataLoader implements AutoCloseable {
   private final Options o;
   private final ExecutorService pool;
 
+  /**
+   * A loader over {@code dataset} applying {@code transform} to every example; throws {@link GraftException} if the
+   * batch size or prefetch is not positive, workers is negative, or the dataset is empty. Close it to stop its worker
+   * threads.
+   */
   public DataLoader(Dataset dataset, Transform transform, Options options) {
     if (options.batchSize() < 1 || options.workers() < 0 || options.prefetch() < 1) {
       throw new GraftException("DataLoader: batch size and prefetch must be positive, workers >= 0; got " + options);
@@ -85,14 +106,17 @@ public final class DataLoader implements AutoCloseable {
     });
   }
 
+  /** The dataset this loader reads. */
   public Dataset dataset() {
     return dataset;
   }
 
+  /** The transform applied to every example. */
   public Transform transform() {
     return transform;
   }
 
+  /** The batch size, shuffling, seed and threading this loader was built with. */
   public Options options() {
     return o;
   }

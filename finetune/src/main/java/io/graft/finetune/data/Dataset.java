@@ -11,6 +11,7 @@ import java.util.List;
  * per example and epoch) on background threads.
  */
 public interface Dataset {
+  /** The number of examples; {@link #get} accepts indices {@code 0 .. size() - 1}. */
   int size();
 
   /** The i-th example, untransformed. */
@@ -19,6 +20,7 @@ public interface Dataset {
   /** Class names by index ({@code classes[label]}). */
   List<String> classes();
 
+  /** The number of classes, {@code classes().size()}: labels lie in {@code [0, numClasses())}. */
   default int numClasses() {
     return classes().size();
   }

@@ -21,8 +21,10 @@ import java.util.zip.GZIPInputStream;
  * }</pre>
  */
 public final class IdxDataset implements Dataset {
+  /** Fashion-MNIST's ten class names, in label order. */
   public static final List<String> FASHION_CLASSES = List.of("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot");
+  /** MNIST's class names, the digits {@code "0"} to {@code "9"}, in label order. */
   public static final List<String> DIGITS = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
 
   private final byte[] pixels;
@@ -31,6 +33,11 @@ public final class IdxDataset implements Dataset {
   private final int width;
   private final List<String> classes;
 
+  /**
+   * Reads an IDX image file (rank 3) and label file (rank 1), gzipped or not, with {@code classes} naming the labels;
+   * throws {@link GraftException} naming the file if either is malformed or truncated, if their counts differ, or if a
+   * label is not below {@code classes.size()}.
+   */
   public IdxDataset(Path images, Path labelFile, List<String> classes) {
     Idx img = read(images, 3);
     Idx lab = read(labelFile, 1);
@@ -57,6 +64,10 @@ public final class IdxDataset implements Dataset {
     return standard(dir, train, FASHION_CLASSES);
   }
 
+  /**
+   * MNIST from a folder holding the four standard files, the training split if {@code train}, else the test split;
+   * throws {@link GraftException} naming the missing file.
+   */
   public static IdxDataset mnist(Path dir, boolean train) {
     return standard(dir, train, DIGITS);
   }

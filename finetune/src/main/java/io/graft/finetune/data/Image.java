@@ -40,6 +40,10 @@ public record Image(int channels, int height, int width, float[] data) {
     return new float[Math.toIntExact(channels * height * width)];
   }
 
+  /**
+   * Throws {@link GraftException} unless every size is positive and {@code data} holds exactly {@code channels × height
+   * × width} values.
+   */
   public Image {
     if (channels < 1 || height < 1 || width < 1 || data.length != (long) channels * height * width) {
       throw new GraftException("Image: " + data.length + " values do not make a " + channels + "x" + height + "x"
@@ -47,14 +51,20 @@ public record Image(int channels, int height, int width, float[] data) {
     }
   }
 
+  /**
+   * A black {@code c × h × w} image; throws {@link GraftException} for a non-positive side or more than {@link
+   * #REFUSED_PIXELS} pixels.
+   */
   public static Image zeros(int c, int h, int w) {
     return new Image(c, h, w, allocate(c, h, w, "Image.zeros"));
   }
 
+  /** The value of channel {@code c} at row {@code y}, column {@code x} (no bounds check beyond the array's). */
   public float get(int c, int y, int x) {
     return data[(c * height + y) * width + x];
   }
 
+  /** The number of values, {@code channels × height × width}. */
   public int numel() {
     return data.length;
   }

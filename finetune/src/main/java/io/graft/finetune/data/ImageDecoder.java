@@ -20,6 +20,10 @@ public final class ImageDecoder {
 
   private ImageDecoder() {}
 
+  /**
+   * Decodes {@code file} with ImageIO (size checked from the header first); throws {@link GraftException} naming the
+   * file if it cannot be opened or decoded or is over {@link Image#REFUSED_PIXELS} pixels.
+   */
   public static BufferedImage read(Path file) {
     try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
       if (in == null) {

@@ -31,10 +31,18 @@ public final class ImageFolder implements Dataset {
   private final List<String> missing = new ArrayList<>();
   private final int channels;
 
+  /**
+   * RGB images from {@code root/<class>/<image>}, classes from the sorted folder names (torchvision's {@code
+   * ImageFolder(root)}).
+   */
   public ImageFolder(Path root) {
     this(root, 3);
   }
 
+  /**
+   * Images from {@code root/<class>/<image>} decoded to {@code channels} (1: grayscale, 3: RGB), classes from the
+   * sorted folder names; throws as {@link #ImageFolder(Path, int, List)}.
+   */
   public ImageFolder(Path root, int channels) {
     this(root, channels, null);
   }
@@ -154,6 +162,7 @@ public final class ImageFolder implements Dataset {
     return classes;
   }
 
+  /** The folder this dataset was opened from. */
   public Path root() {
     return root;
   }

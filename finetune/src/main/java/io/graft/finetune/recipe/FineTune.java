@@ -47,11 +47,16 @@ public final class FineTune {
   public record Options(Strategy strategy, double headLr, Double backboneLr, double backboneLrScale,
       double layerDecay, String optimizer, double momentum, double weightDecay, double labelSmoothing,
       BatchNormPolicy bnPolicy, long seed) {
+    /**
+     * Head learning rate {@code headLr} with the defaults: full fine-tuning, backbone at the head's rate, no layer
+     * decay, SGD with momentum 0.9 and weight decay 1e-4, no label smoothing, frozen BatchNorm statistics, seed 0.
+     */
     public static Options lr(double headLr) {
       return new Options(Strategy.FULL, headLr, null, 1.0, 1.0, "sgd", 0.9, 1e-4, 0, BatchNormPolicy.FREEZE_STATS,
           0);
     }
 
+    /** These options with strategy {@code s}: which parameters train (see {@link Strategy}). */
     public Options withStrategy(Strategy s) {
       return new Options(s, headLr, backboneLr, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
           labelSmoothing, bnPolicy, seed);
@@ -69,21 +74,35 @@ public final class FineTune {
           labelSmoothing, bnPolicy, seed);
     }
 
+    /**
+     * These options with layer-wise decay {@code d} (positive; 1 for none): stage k places before the head trains at
+     * the backbone rate × {@code d}^k.
+     */
     public Options withLayerDecay(double d) {
       return new Options(strategy, headLr, backboneLr, backboneLrScale, d, optimizer, momentum, weightDecay,
           labelSmoothing, bnPolicy, seed);
     }
 
+    /**
+     * These options with optimizer {@code name} ({@code "sgd"}, {@code "adam"} or {@code "adamw"}; another name fails
+     * when the optimizer is built), SGD's {@code momentum} and the {@code weightDecay} (PyTorch's {@code
+     * weight_decay}).
+     */
     public Options withOptimizer(String name, double momentum, double weightDecay) {
       return new Options(strategy, headLr, backboneLr, backboneLrScale, layerDecay, name, momentum, weightDecay,
           labelSmoothing, bnPolicy, seed);
     }
 
+    /**
+     * These options with label smoothing {@code s} in [0, 1] for the cross-entropy loss (PyTorch's {@code
+     * label_smoothing}).
+     */
     public Options withLabelSmoothing(double s) {
       return new Options(strategy, headLr, backboneLr, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
           s, bnPolicy, seed);
     }
 
+    /** These options with policy {@code p} for the BatchNorm layers of frozen stages. */
     public Options withBatchNormPolicy(BatchNormPolicy p) {
       return new Options(strategy, headLr, backboneLr, backboneLrScale, layerDecay, optimizer, momentum, weightDecay,
           labelSmoothing, p, seed);
@@ -103,6 +122,10 @@ public final class FineTune {
 
   private final Options o;
 
+  /**
+   * A fine-tuning plan; throws {@link GraftException} unless the head lr and layer decay are positive and the backbone
+   * lr (absolute or as a scale) is finite and not negative.
+   */
   public FineTune(Options options) {
     if (!(options.headLr() > 0) || !(options.backboneLrScale() >= 0) || !(options.layerDecay() > 0)
         || options.backboneLr() != null && !(options.backboneLr() >= 0) || !Double.isFinite(options.backboneRate())) {
@@ -112,6 +135,7 @@ public final class FineTune {
     this.o = options;
   }
 
+  /** The options this plan was built with. */
   public Options options() {
     return o;
   }

@@ -41,6 +41,7 @@ import java.util.function.Supplier;
  */
 public record Recipe(Supplier<Module> model, String source, boolean pretrained, int numClasses,
     FineTune.Options fineTune, Function<Optimizer, Scheduler> scheduler, Trainer.Options training) {
+  /** Throws {@link GraftException} unless {@code numClasses} is positive. */
   public Recipe {
     if (numClasses < 1) {
       throw new GraftException("Recipe: numClasses must be positive, got " + numClasses);
@@ -70,14 +71,20 @@ public record Recipe(Supplier<Module> model, String source, boolean pretrained, 
         FineTune.Options.lr(0.01).withBackboneLrScale(0.1), null, Trainer.Options.epochs(10));
   }
 
+  /** This recipe with fine-tuning options {@code o} (strategy, learning rates, optimizer, label smoothing, seed). */
   public Recipe withFineTune(FineTune.Options o) {
     return new Recipe(model, source, pretrained, numClasses, o, scheduler, training);
   }
 
+  /**
+   * This recipe with the schedule built by {@code s} over the recipe's optimizer ({@code null}: constant learning
+   * rate).
+   */
   public Recipe withScheduler(Function<Optimizer, Scheduler> s) {
     return new Recipe(model, source, pretrained, numClasses, fineTune, s, training);
   }
 
+  /** This recipe with training options {@code o} (epochs, early stopping, checkpoints, logs). */
   public Recipe withTraining(Trainer.Options o) {
     return new Recipe(model, source, pretrained, numClasses, fineTune, scheduler, o);
   }

@@ -18,6 +18,10 @@ import java.util.Map;
 public final class Stages {
   private Stages() {}
 
+  /**
+   * The stage paths of {@code model} in forward order, its classifier head excluded (see the class comment for each zoo
+   * model's list).
+   */
   public static List<String> of(Module model) {
     String head = model instanceof Classifier c ? c.headPath() : "";
     List<String> out = new ArrayList<>();

@@ -20,17 +20,27 @@ import java.util.TreeMap;
  * </ul>
  */
 public sealed interface Strategy {
+  /** A freshly initialised model: everything trains. */
   Strategy SCRATCH = new Scratch();
+  /** Only the new head trains; the backbone is frozen. */
   Strategy FEATURE_EXTRACT = new FeatureExtract();
+  /** Everything trains, usually with a smaller backbone learning rate. */
   Strategy FULL = new Full();
 
+  /** Training from scratch; see {@link #SCRATCH}. */
   record Scratch() implements Strategy {}
 
+  /** Feature extraction; see {@link #FEATURE_EXTRACT}. */
   record FeatureExtract() implements Strategy {}
 
+  /** Full fine-tuning; see {@link #FULL}. */
   record Full() implements Strategy {}
 
+  /**
+   * The head and the last {@code k} backbone stages (of {@link Stages#of}) train; {@code k = 0} is feature extraction.
+   */
   record LastK(int k) implements Strategy {
+    /** Throws {@link GraftException} for a negative {@code k}. */
     public LastK {
       if (k < 0) {
         throw new GraftException("last-k: k must be >= 0, got " + k);
@@ -40,15 +50,21 @@ public sealed interface Strategy {
 
   /** Epoch (0-based) → stage names or parameter patterns to unfreeze at its start; empty: one stage per epoch. */
   record Gradual(Map<Integer, List<String>> schedule) implements Strategy {
+    /** Copies {@code schedule}, sorted by epoch. */
     public Gradual {
       schedule = new TreeMap<>(schedule);
     }
   }
 
+  /** The head and the last {@code k} stages train; throws {@link GraftException} for a negative {@code k}. */
   static Strategy lastK(int k) {
     return new LastK(k);
   }
 
+  /**
+   * Gradual unfreezing: epoch (0-based) to the stage names or parameter patterns opened at its start; an empty map
+   * opens one more stage every epoch from the second on.
+   */
   static Strategy gradual(Map<Integer, List<String>> schedule) {
     return new Gradual(schedule);
   }
@@ -102,6 +118,10 @@ public sealed interface Strategy {
         + "full, gradual or gradual:EPOCH=STAGE,...");
   }
 
+  /**
+   * The strategy in the command line's text form ({@code full}, {@code last-2}, {@code gradual:3=layer4}, ...), which
+   * {@code parse} reads back.
+   */
   default String label() {
     if (this instanceof LastK l) {
       return "last-" + l.k();

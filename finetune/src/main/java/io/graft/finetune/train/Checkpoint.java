@@ -34,6 +34,12 @@ public final class Checkpoint {
   /** What a checkpoint restores besides the tensors it loads into the objects. */
   public record Restored(int epoch, TrainerState trainer) {}
 
+  /**
+   * Writes a checkpoint atomically to {@code path}: the model's state dict, the optimizer's state, the scheduler's
+   * ({@code sched} may be null), {@code epoch} (epochs done), the trainer's state and the best weights ({@code best}
+   * may be null). Throws {@link GraftException} if the state cannot be encoded or the file cannot be written; the
+   * previous checkpoint then stays intact.
+   */
   public static void save(Path path, Module model, Optimizer opt, Scheduler sched, int epoch,
       TrainerState trainerState, StateDict best) {
     StateDict all = new StateDict();

@@ -38,6 +38,7 @@ public record Evaluation(double loss, double top1, double top5, double[] perClas
     private long top5;
     private long n;
 
+    /** An empty accumulator for logits of {@code numClasses} classes. */
     public Accumulator(int numClasses) {
       this.numClasses = numClasses;
       this.confusion = new long[numClasses][numClasses];
@@ -78,10 +79,12 @@ public record Evaluation(double loss, double top1, double top5, double[] perClas
       n += y.length;
     }
 
+    /** The number of examples added so far. */
     public long count() {
       return n;
     }
 
+    /** The metrics of everything added so far: loss, accuracy, top-5, per-class accuracy, confusion matrix. */
     public Evaluation result() {
       long correct = 0;
       double[] perClass = new double[numClasses];

@@ -156,14 +156,17 @@ public final class FeatureCache implements AutoCloseable {
     return new Tensor[] {Tensor.fromArray(x, indices.length, features), Tensor.fromArray(y, indices.length)};
   }
 
+  /** The number of cached examples. */
   public int size() {
     return count;
   }
 
+  /** The length of each feature vector: the head's {@code in_features}. */
   public int features() {
     return features;
   }
 
+  /** Whether the features did not fit the memory limit and live in the memory-mapped temporary file. */
   public boolean onDisk() {
     return memory == null;
   }

@@ -16,6 +16,10 @@ import org.jfree.data.xy.XYSeriesCollection;
 public final class LearningCurve {
   private LearningCurve() {}
 
+  /**
+   * Writes the learning curve of {@code history} as a PNG to {@code path}, atomically; throws {@link
+   * io.graft.core.GraftException} naming the path if it cannot be written.
+   */
   public static void write(Path path, List<EpochStats> history) {
     XYSeries trainLoss = new XYSeries("train loss");
     XYSeries valLoss = new XYSeries("val loss");

@@ -33,6 +33,11 @@ public final class MetricsLog {
     return out;
   }
 
+  /**
+   * One epoch as a JSON object: epoch (from 1), train and validation loss and accuracy and validation top-5 (null
+   * without validation), per-class accuracies and the confusion matrix when validated, the learning rates, timing and
+   * whether the feature cache was used.
+   */
   public static Map<String, Object> line(EpochStats s) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("epoch", s.epoch() + 1);
@@ -154,6 +159,10 @@ public final class MetricsLog {
     return Double.isNaN(d) ? "" : Double.toString(d);
   }
 
+  /**
+   * Rewrites the JSON-lines log at {@code path} and its CSV beside it ({@link #csvPath}) atomically from {@code
+   * history}; throws {@link GraftException} naming the file if either cannot be written.
+   */
   public static void write(Path path, List<EpochStats> history) {
     StringBuilder sb = new StringBuilder();
     try {

@@ -35,7 +35,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class Trainer {
   /** Which validation metric decides "best" and early stopping. */
-  public enum Monitor { VAL_ACCURACY, VAL_LOSS }
+  public enum Monitor {
+    /** Validation top-1 accuracy: higher is better. */
+    VAL_ACCURACY,
+    /** Validation loss: lower is better. */
+    VAL_LOSS
+  }
 
   /**
    * Settings, in groups; {@code Options.epochs(n)} gives: monitor val accuracy, no early stopping, keep best, no
@@ -44,31 +49,38 @@ public final class Trainer {
    */
   public record Options(int epochs, Stopping stopping, Steps steps, Caching caching, Checkpointing checkpointing,
       Reporting reporting) {
+    /** {@code n} epochs (at least 1, checked by the {@link Trainer} constructor) with the defaults listed above. */
     public static Options epochs(int n) {
       return new Options(n, new Stopping(Monitor.VAL_ACCURACY, 0, true), new Steps(0, false),
           new Caching(true, 1L << 30), new Checkpointing(null, false), new Reporting(false, null, null));
     }
 
+    /** These options with the early-stopping settings {@code s}. */
     public Options withStopping(Stopping s) {
       return new Options(epochs, s, steps, caching, checkpointing, reporting);
     }
 
+    /** These options with the per-step settings {@code s} (gradient clipping, non-finite steps). */
     public Options withSteps(Steps s) {
       return new Options(epochs, stopping, s, caching, checkpointing, reporting);
     }
 
+    /** These options with the feature-cache settings {@code c}. */
     public Options withCaching(Caching c) {
       return new Options(epochs, stopping, steps, c, checkpointing, reporting);
     }
 
+    /** These options with the checkpoint settings {@code c}. */
     public Options withCheckpointing(Checkpointing c) {
       return new Options(epochs, stopping, steps, caching, c, reporting);
     }
 
+    /** These options with the reporting settings {@code r} (progress bar, metrics log, plot). */
     public Options withReporting(Reporting r) {
       return new Options(epochs, stopping, steps, caching, checkpointing, r);
     }
 
+    /** These options with metric {@code m} deciding the best epoch and early stopping. */
     public Options withMonitor(Monitor m) {
       return withStopping(new Stopping(m, stopping.patience(), stopping.keepBest()));
     }
@@ -78,6 +90,7 @@ public final class Trainer {
       return withStopping(new Stopping(stopping.monitor(), p, stopping.keepBest()));
     }
 
+    /** These options with keep-best on or off: whether {@code fit} ends by restoring the best epoch's weights. */
     public Options withKeepBest(boolean k) {
       return withStopping(new Stopping(stopping.monitor(), stopping.patience(), k));
     }
@@ -95,6 +108,7 @@ public final class Trainer {
       return withSteps(new Steps(steps.clipGradNorm(), skip));
     }
 
+    /** These options with the feature cache on or off (it is used only when everything before the head is frozen). */
     public Options withFeatureCache(boolean f) {
       return withCaching(new Caching(f, caching.memoryBytes()));
     }
@@ -109,14 +123,20 @@ public final class Trainer {
       return withCheckpointing(new Checkpointing(c, resumeIfPresent));
     }
 
+    /** These options with a progress bar on standard error on or off. */
     public Options withProgress(boolean p) {
       return withReporting(new Reporting(p, reporting.metricsLog(), reporting.plot()));
     }
 
+    /**
+     * These options with the JSON-lines metrics log written to {@code p} after every epoch (and its CSV beside it), or
+     * none if null.
+     */
     public Options withMetricsLog(Path p) {
       return withReporting(new Reporting(reporting.progress(), p, reporting.plot()));
     }
 
+    /** These options with the learning-curve PNG written to {@code p} after every epoch, or none if null. */
     public Options withPlot(Path p) {
       return withReporting(new Reporting(reporting.progress(), reporting.metricsLog(), p));
     }
@@ -150,6 +170,10 @@ public final class Trainer {
   /** The epoch of the last checkpoint written or resumed from (-1: none), named when training stops on NaN/Inf. */
   private int checkpointEpoch = -1;
 
+  /**
+   * A trainer of {@code model} with {@code optimizer}, an optional {@code scheduler} (null: constant learning rate) and
+   * {@code loss}; throws {@link GraftException} unless {@code options} has at least one epoch.
+   */
   public Trainer(Module model, Optimizer optimizer, Scheduler scheduler, Loss loss, Options options) {
     if (options.epochs() < 1) {
       throw new GraftException("Trainer: epochs must be positive, got " + options.epochs());
@@ -168,6 +192,7 @@ public final class Trainer {
     return skipped;
   }
 
+  /** Adds a listener called during {@code fit}, after those added before; returns {@code this}. */
   public Trainer addListener(TrainListener l) {
     listeners.add(l);
     return this;

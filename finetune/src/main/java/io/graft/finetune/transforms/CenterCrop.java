@@ -9,10 +9,12 @@ public final class CenterCrop implements Transform {
   private final int height;
   private final int width;
 
+  /** A square {@code size × size} crop; throws {@link GraftException} unless {@code size} is positive. */
   public CenterCrop(int size) {
     this(size, size);
   }
 
+  /** A {@code height × width} crop; throws {@link GraftException} unless both are positive. */
   public CenterCrop(int height, int width) {
     if (height < 1 || width < 1) {
       throw new GraftException("CenterCrop: size must be positive, got " + height + "x" + width);

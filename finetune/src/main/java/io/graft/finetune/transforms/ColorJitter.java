@@ -16,6 +16,10 @@ public final class ColorJitter implements Transform {
   private final double saturation;
   private final double hue;
 
+  /**
+   * Jitter with PyTorch's {@code brightness}, {@code contrast}, {@code saturation} (each at least 0, 0 for none) and
+   * {@code hue} (in [0, 0.5]); throws {@link GraftException} otherwise.
+   */
   public ColorJitter(double brightness, double contrast, double saturation, double hue) {
     if (brightness < 0 || contrast < 0 || saturation < 0 || hue < 0 || hue > 0.5) {
       throw new GraftException("ColorJitter: factors must be >= 0 and hue <= 0.5, got " + brightness + ", "

@@ -12,6 +12,7 @@ public final class Compose implements Transform {
     this.steps = List.copyOf(steps);
   }
 
+  /** {@code steps} applied in the order given. */
   public static Compose of(Transform... steps) {
     return new Compose(List.of(steps));
   }

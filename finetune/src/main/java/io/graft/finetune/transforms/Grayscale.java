@@ -11,6 +11,7 @@ import io.graft.finetune.data.Image;
 public final class Grayscale implements Transform {
   private final int outputChannels;
 
+  /** Grayscale with PyTorch's {@code num_output_channels} 1 or 3; throws {@link GraftException} for any other count. */
   public Grayscale(int outputChannels) {
     if (outputChannels != 1 && outputChannels != 3) {
       throw new GraftException("Grayscale: num_output_channels must be 1 or 3, got " + outputChannels);

@@ -13,6 +13,10 @@ public final class Normalize implements Transform {
   private final float[] mean;
   private final float[] std;
 
+  /**
+   * Normalisation with one {@code mean} and one positive {@code std} per channel; throws {@link GraftException} if the
+   * lengths differ or are 0 or a std is not positive, and at apply for an image with another channel count.
+   */
   public Normalize(float[] mean, float[] std) {
     if (mean.length != std.length || mean.length == 0) {
       throw new GraftException("Normalize: mean and std need one value per channel, got " + mean.length + " and "

@@ -13,10 +13,18 @@ public final class RandomCrop implements Transform {
   private final int width;
   private final int padding;
 
+  /**
+   * A random {@code size × size} crop after zero-padding every side by {@code padding}; throws as {@link
+   * #RandomCrop(int, int, int)}.
+   */
   public RandomCrop(int size, int padding) {
     this(size, size, padding);
   }
 
+  /**
+   * A random {@code height × width} crop after zero-padding every side by {@code padding}; throws {@link
+   * GraftException} for a non-positive size or a negative padding.
+   */
   public RandomCrop(int height, int width, int padding) {
     if (height < 1 || width < 1 || padding < 0) {
       throw new GraftException("RandomCrop: bad size " + height + "x" + width + " or padding " + padding);

@@ -8,10 +8,12 @@ import io.graft.finetune.data.Image;
 public final class RandomHorizontalFlip implements Transform {
   private final double p;
 
+  /** Flips with probability 0.5. */
   public RandomHorizontalFlip() {
     this(0.5);
   }
 
+  /** Flips with probability {@code p} in [0, 1]; throws {@link GraftException} otherwise. */
   public RandomHorizontalFlip(double p) {
     if (!(p >= 0 && p <= 1)) {
       throw new GraftException("RandomHorizontalFlip: p must be in [0, 1], got " + p);

@@ -16,10 +16,16 @@ public final class RandomResizedCrop implements Transform {
   private final double ratioLo;
   private final double ratioHi;
 
+  /** A {@code size × size} output with torchvision's defaults, scale (0.08, 1) and ratio (3/4, 4/3). */
   public RandomResizedCrop(int size) {
     this(size, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0);
   }
 
+  /**
+   * A {@code size × size} output from a window of area fraction in [{@code scaleLo}, {@code scaleHi}] and aspect ratio
+   * in [{@code ratioLo}, {@code ratioHi}] (PyTorch's {@code scale}, {@code ratio}); throws {@link GraftException}
+   * unless {@code size > 0}, {@code 0 < scaleLo <= scaleHi <= 1} and {@code 0 < ratioLo <= ratioHi}.
+   */
   public RandomResizedCrop(int size, double scaleLo, double scaleHi, double ratioLo, double ratioHi) {
     if (size < 1 || !(scaleLo > 0 && scaleLo <= scaleHi && scaleHi <= 1) || !(ratioLo > 0 && ratioLo <= ratioHi)) {
       throw new GraftException("RandomResizedCrop: bad size " + size + ", scale (" + scaleLo + ", " + scaleHi

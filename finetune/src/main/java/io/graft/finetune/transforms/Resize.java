@@ -13,6 +13,10 @@ public final class Resize implements Transform {
   private final int height;
   private final int width;
 
+  /**
+   * Maps the shorter side to {@code size}, keeping the aspect ratio; throws {@link GraftException} unless {@code size}
+   * is positive.
+   */
   public Resize(int size) {
     if (size < 1) {
       throw new GraftException("Resize: size must be positive, got " + size);
@@ -22,6 +26,7 @@ public final class Resize implements Transform {
     this.width = -1;
   }
 
+  /** Resizes to exactly {@code height × width}; throws {@link GraftException} unless both are positive. */
   public Resize(int height, int width) {
     if (height < 1 || width < 1) {
       throw new GraftException("Resize: size must be positive, got " + height + "x" + width);

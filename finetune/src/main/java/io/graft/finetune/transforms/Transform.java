@@ -11,6 +11,10 @@ import io.graft.finetune.data.Image;
  */
 @FunctionalInterface
 public interface Transform {
+  /**
+   * The transformed image (a new one; {@code img} is not changed), drawing any randomness from {@code rng} only; throws
+   * {@link io.graft.core.GraftException} for an image the transform cannot take.
+   */
   Image apply(Image img, Rng rng);
 
   /** Whether the output depends only on the input (no randomness): required for the feature cache. */

@@ -14,10 +14,12 @@ import io.graft.layers.Module;
 public final class LeakyReLU extends Module {
   private final double negativeSlope;
 
+  /** LeakyReLU with PyTorch's default {@code negative_slope = 0.01}. */
   public LeakyReLU() {
     this(0.01);
   }
 
+  /** LeakyReLU with slope {@code negativeSlope} for negative inputs (PyTorch's {@code negative_slope}). */
   public LeakyReLU(double negativeSlope) {
     this.negativeSlope = negativeSlope;
   }

@@ -15,6 +15,7 @@ import io.graft.layers.Module;
 public final class Softmax extends Module {
   private final int dim;
 
+  /** Softmax along {@code dim} (negative counts from the end); an out-of-range dimension throws at forward. */
   public Softmax(int dim) {
     this.dim = dim;
   }

@@ -15,6 +15,7 @@ public final class BCEWithLogitsLoss implements Loss {
   private final Tensor posWeight;
   private final Reduction reduction;
 
+  /** No weights, mean reduction: PyTorch's defaults. */
   public BCEWithLogitsLoss() {
     this(null, null, Reduction.MEAN);
   }

@@ -17,10 +17,12 @@ import io.graft.core.ops.LossOps.CrossEntropyOptions;
 public final class CrossEntropyLoss implements Loss {
   private final CrossEntropyOptions options;
 
+  /** PyTorch's defaults: no class weights, {@code ignore_index=-100}, mean reduction, no label smoothing. */
   public CrossEntropyLoss() {
     this(CrossEntropyOptions.defaults());
   }
 
+  /** A loss with the given class weights, {@code ignore_index}, reduction and label smoothing. */
   public CrossEntropyLoss(CrossEntropyOptions options) {
     this.options = options;
   }
@@ -30,6 +32,7 @@ public final class CrossEntropyLoss implements Loss {
     return new CrossEntropyLoss(CrossEntropyOptions.defaults().withLabelSmoothing(s));
   }
 
+  /** The options this loss was built with. */
   public CrossEntropyOptions options() {
     return options;
   }

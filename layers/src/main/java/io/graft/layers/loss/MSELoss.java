@@ -12,10 +12,12 @@ import io.graft.core.ops.Reduction;
 public final class MSELoss implements Loss {
   private final Reduction reduction;
 
+  /** Mean-reduced MSE, PyTorch's default. */
   public MSELoss() {
     this(Reduction.MEAN);
   }
 
+  /** MSE with the given reduction (PyTorch's {@code reduction}). */
   public MSELoss(Reduction reduction) {
     this.reduction = reduction;
   }

@@ -9,10 +9,18 @@ import io.graft.layers.HoldsNoIntermediates;
  */
 @HoldsNoIntermediates
 public final class BatchNorm1d extends BatchNorm {
+  /**
+   * Batch norm over {@code numFeatures} channels (PyTorch's {@code num_features}) with PyTorch's defaults; throws
+   * {@link io.graft.core.GraftException} unless {@code numFeatures} is positive.
+   */
   public BatchNorm1d(int numFeatures) {
     this(numFeatures, Options.defaults());
   }
 
+  /**
+   * Batch norm over {@code numFeatures} channels with the given eps, momentum, affine and running-statistics options;
+   * throws {@link io.graft.core.GraftException} unless {@code numFeatures} is positive.
+   */
   public BatchNorm1d(int numFeatures, Options options) {
     super(numFeatures, options);
   }

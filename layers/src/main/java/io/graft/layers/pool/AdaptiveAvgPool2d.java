@@ -15,10 +15,12 @@ public final class AdaptiveAvgPool2d extends Module {
   private final int outH;
   private final int outW;
 
+  /** Pools to a square {@code size x size} output (PyTorch's {@code output_size=size}). */
   public AdaptiveAvgPool2d(int size) {
     this(size, size);
   }
 
+  /** Pools to an {@code outH x outW} output (PyTorch's {@code output_size=(outH, outW)}). */
   public AdaptiveAvgPool2d(int outH, int outW) {
     this.outH = outH;
     this.outW = outW;

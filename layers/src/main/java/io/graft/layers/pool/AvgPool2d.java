@@ -18,14 +18,23 @@ public final class AvgPool2d extends Module {
   private final int padding;
   private final boolean countIncludePad;
 
+  /** A square {@code kernel} with stride equal to it and no padding (PyTorch's {@code AvgPool2d(kernel_size)}). */
   public AvgPool2d(int kernel) {
     this(kernel, kernel, 0, true);
   }
 
+  /**
+   * Square {@code kernel}, {@code stride} and {@code padding} (PyTorch's {@code kernel_size}, {@code stride}, {@code
+   * padding}), padded zeros counted in the divisor; invalid values throw at forward.
+   */
   public AvgPool2d(int kernel, int stride, int padding) {
     this(kernel, stride, padding, true);
   }
 
+  /**
+   * As {@link #AvgPool2d(int, int, int)}, with padded zeros in the divisor only if {@code countIncludePad} (PyTorch's
+   * {@code count_include_pad}).
+   */
   public AvgPool2d(int kernel, int stride, int padding, boolean countIncludePad) {
     this.kernel = kernel;
     this.stride = stride;

@@ -18,14 +18,23 @@ public final class MaxPool2d extends Module {
   private final int padding;
   private final int dilation;
 
+  /** A square {@code kernel} with stride equal to it and no padding (PyTorch's {@code MaxPool2d(kernel_size)}). */
   public MaxPool2d(int kernel) {
     this(kernel, kernel, 0, 1);
   }
 
+  /**
+   * Square {@code kernel}, {@code stride} and {@code padding} (PyTorch's {@code kernel_size}, {@code stride}, {@code
+   * padding}); invalid values throw at forward.
+   */
   public MaxPool2d(int kernel, int stride, int padding) {
     this(kernel, stride, padding, 1);
   }
 
+  /**
+   * As {@link #MaxPool2d(int, int, int)} with PyTorch's {@code dilation}; only 1 is supported, any other value is
+   * refused at forward by {@link PoolOps#maxPool2d}.
+   */
   public MaxPool2d(int kernel, int stride, int padding, int dilation) {
     this.kernel = kernel;
     this.stride = stride;

@@ -14,10 +14,15 @@ public final class CosineAnnealingLR extends LRScheduler {
   private final int tMax;
   private final double etaMin;
 
+  /** Cosine annealing to 0 over {@code tMax} steps (PyTorch's {@code T_max}, at least 1). */
   public CosineAnnealingLR(Optimizer optimizer, int tMax) {
     this(optimizer, tMax, 0);
   }
 
+  /**
+   * Cosine annealing to {@code etaMin} (PyTorch's {@code eta_min}) over {@code tMax} steps (PyTorch's {@code T_max});
+   * throws {@link GraftException} unless {@code tMax} is positive. Performs the initial step.
+   */
   public CosineAnnealingLR(Optimizer optimizer, int tMax, double etaMin) {
     super(optimizer);
     if (tMax < 1) {

@@ -10,6 +10,7 @@ import io.graft.optim.Optimizer;
 public final class ExponentialLR extends LRScheduler {
   private final double gamma;
 
+  /** Decay by {@code gamma} per step (PyTorch's {@code gamma}). Performs the initial step. */
   public ExponentialLR(Optimizer optimizer, double gamma) {
     super(optimizer);
     this.gamma = gamma;

@@ -15,12 +15,20 @@ import java.util.Map;
  * Using the same recursions as PyTorch gives the same floating-point sequence, not just the same formula.
  */
 public abstract class LRScheduler implements Scheduler {
+  /** The optimizer whose param groups' LRs this schedule sets. */
   protected final Optimizer optimizer;
+  /** Each group's base LR: its {@code initial_lr} when the first schedule was attached. */
   protected final double[] baseLrs;
+  /** PyTorch's {@code last_epoch}: -1 before the initial step, then the index of the current epoch (or step). */
   protected int lastEpoch = -1;
+  /** PyTorch's {@code _step_count}: how many times the schedule has stepped, the initial step included. */
   protected int stepCount;
   private double[] lastLr;
 
+  /**
+   * Attaches to {@code optimizer}: records each group's {@code initial_lr} (its current LR, unless an earlier schedule
+   * recorded one) as its base LR. Subclasses finish with {@link #initialStep()}.
+   */
   protected LRScheduler(Optimizer optimizer) {
     this.optimizer = optimizer;
     List<ParamGroup> groups = optimizer.paramGroups();
@@ -84,10 +92,12 @@ public abstract class LRScheduler implements Scheduler {
     return out;
   }
 
+  /** Param group {@code i}'s current LR. */
   protected final double groupLr(int i) {
     return optimizer.paramGroups().get(i).lr();
   }
 
+  /** Every param group's current LR, in group order (a new array). */
   protected final double[] currentLrs() {
     double[] out = new double[baseLrs.length];
     for (int i = 0; i < out.length; i++) {
@@ -101,6 +111,7 @@ public abstract class LRScheduler implements Scheduler {
     return lastLr.clone();
   }
 
+  /** PyTorch's {@code last_epoch}: 0 right after construction, plus one per {@link #step()}. */
   public int lastEpoch() {
     return lastEpoch;
   }

@@ -14,6 +14,11 @@ public final class LinearLR extends LRScheduler {
   private final double endFactor;
   private final int totalIters;
 
+  /**
+   * Scales from {@code startFactor} in (0, 1] to {@code endFactor} in [0, 1] of the base LR over {@code totalIters} (at
+   * least 1) steps, PyTorch's {@code start_factor}, {@code end_factor}, {@code total_iters}; throws {@link
+   * GraftException} for values out of range. Performs the initial step.
+   */
   public LinearLR(Optimizer optimizer, double startFactor, double endFactor, int totalIters) {
     super(optimizer);
     if (!(startFactor > 0 && startFactor <= 1) || !(endFactor >= 0 && endFactor <= 1)) {

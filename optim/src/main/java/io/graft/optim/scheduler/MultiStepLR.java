@@ -13,6 +13,10 @@ public final class MultiStepLR extends LRScheduler {
   private final int[] milestones;
   private final double gamma;
 
+  /**
+   * Multiplies by {@code gamma} at each of {@code milestones} (epoch indices, any order; PyTorch's {@code milestones},
+   * {@code gamma}); throws {@link GraftException} if there are none. Performs the initial step.
+   */
   public MultiStepLR(Optimizer optimizer, int[] milestones, double gamma) {
     super(optimizer);
     this.milestones = milestones.clone();

@@ -19,10 +19,15 @@ public final class OneCycleLR extends LRScheduler {
   /** PyTorch's defaults: pct_start 0.3, cos, cycle momentum 0.85–0.95, div 25, final div 1e4, two phases. */
   public record Options(double pctStart, boolean cosine, boolean cycleMomentum, double baseMomentum,
       double maxMomentum, double divFactor, double finalDivFactor, boolean threePhase) {
+    /**
+     * PyTorch's defaults: {@code pct_start=0.3}, cosine annealing, momentum cycled between 0.85 and 0.95, {@code
+     * div_factor=25}, {@code final_div_factor=1e4}, two phases.
+     */
     public static Options defaults() {
       return new Options(0.3, true, true, 0.85, 0.95, 25, 1e4, false);
     }
 
+    /** These options with PyTorch's {@code pct_start}: the fraction of the steps spent rising, in [0, 1]. */
     public Options withPctStart(double p) {
       return new Options(p, cosine, cycleMomentum, baseMomentum, maxMomentum, divFactor, finalDivFactor, threePhase);
     }
@@ -36,18 +41,28 @@ public final class OneCycleLR extends LRScheduler {
           finalDivFactor, threePhase);
     }
 
+    /**
+     * These options with PyTorch's {@code cycle_momentum}: whether momentum (SGD) or beta1 (Adam) cycles inversely to
+     * the LR.
+     */
     public Options withCycleMomentum(boolean c) {
       return new Options(pctStart, cosine, c, baseMomentum, maxMomentum, divFactor, finalDivFactor, threePhase);
     }
 
+    /** These options with PyTorch's {@code base_momentum} and {@code max_momentum}, the ends of the momentum cycle. */
     public Options withMomentumRange(double base, double max) {
       return new Options(pctStart, cosine, cycleMomentum, base, max, divFactor, finalDivFactor, threePhase);
     }
 
+    /**
+     * These options with PyTorch's {@code div_factor} (initial LR = max_lr / div) and {@code final_div_factor} (minimum
+     * LR = initial LR / finalDiv).
+     */
     public Options withDivFactors(double div, double finalDiv) {
       return new Options(pctStart, cosine, cycleMomentum, baseMomentum, maxMomentum, div, finalDiv, threePhase);
     }
 
+    /** These options with PyTorch's {@code three_phase}: a third phase annealing from the initial LR to the minimum. */
     public Options withThreePhase(boolean t) {
       return new Options(pctStart, cosine, cycleMomentum, baseMomentum, maxMomentum, divFactor, finalDivFactor, t);
     }
@@ -60,10 +75,20 @@ public final class OneCycleLR extends LRScheduler {
   private final Phase[] phases;
   private final boolean useBeta1;
 
+  /**
+   * 1cycle with the same {@code maxLr} for every group over {@code totalSteps} steps and PyTorch's default options;
+   * throws as {@link #OneCycleLR(Optimizer, double[], int, Options)}.
+   */
   public OneCycleLR(Optimizer optimizer, double maxLr, int totalSteps) {
     this(optimizer, fill(maxLr, optimizer), totalSteps, Options.defaults());
   }
 
+  /**
+   * 1cycle with one {@code maxLr} per param group (PyTorch's {@code max_lr}) over {@code totalSteps} steps (PyTorch's
+   * {@code total_steps}); sets each group's LR to max_lr / div_factor. Throws {@link GraftException} for a non-positive
+   * {@code totalSteps}, a {@code maxLr} count other than the group count, {@code pctStart} outside [0, 1], or momentum
+   * cycling on an optimizer without momentum or betas.
+   */
   public OneCycleLR(Optimizer optimizer, double[] maxLr, int totalSteps, Options options) {
     super(prepare(optimizer, maxLr, totalSteps, options));
     this.totalSteps = totalSteps;

@@ -18,6 +18,9 @@ public final class ReduceLROnPlateau implements Scheduler {
   /** PyTorch's defaults: min mode, factor 0.1, patience 10, threshold 1e-4 relative, no cooldown, min_lr 0. */
   public record Options(boolean maximize, double factor, int patience, double threshold, boolean relative,
       int cooldown, double[] minLrs, double eps) {
+    /**
+     * PyTorch's defaults: mode min, factor 0.1, patience 10, threshold 1e-4 relative, no cooldown, min_lr 0, eps 1e-8.
+     */
     public static Options defaults() {
       return new Options(false, 0.1, 10, 1e-4, true, 0, null, 1e-8);
     }
@@ -30,10 +33,15 @@ public final class ReduceLROnPlateau implements Scheduler {
       return new Options(mode.equals("max"), factor, patience, threshold, relative, cooldown, minLrs, eps);
     }
 
+    /** These options with PyTorch's {@code factor}: the LR is multiplied by it on a plateau (must be below 1). */
     public Options withFactor(double f) {
       return new Options(maximize, f, patience, threshold, relative, cooldown, minLrs, eps);
     }
 
+    /**
+     * These options with PyTorch's {@code patience}: how many steps without improvement are tolerated before the LR is
+     * reduced.
+     */
     public Options withPatience(int p) {
       return new Options(maximize, factor, p, threshold, relative, cooldown, minLrs, eps);
     }
@@ -46,6 +54,9 @@ public final class ReduceLROnPlateau implements Scheduler {
       return new Options(maximize, factor, patience, t, mode.equals("rel"), cooldown, minLrs, eps);
     }
 
+    /**
+     * These options with PyTorch's {@code cooldown}: steps to wait after a reduction before counting bad steps again.
+     */
     public Options withCooldown(int c) {
       return new Options(maximize, factor, patience, threshold, relative, c, minLrs, eps);
     }
@@ -65,6 +76,10 @@ public final class ReduceLROnPlateau implements Scheduler {
   private int lastEpoch;
   private double[] lastLr;
 
+  /**
+   * Monitors a metric for {@code optimizer}'s groups; throws {@link GraftException} if the factor is not below 1 or the
+   * min_lr count is neither 1 nor the group count.
+   */
   public ReduceLROnPlateau(Optimizer optimizer, Options options) {
     if (!(options.factor() < 1.0)) {
       throw new GraftException("ReduceLROnPlateau: factor must be < 1, got " + options.factor());
@@ -144,6 +159,7 @@ public final class ReduceLROnPlateau implements Scheduler {
     return lastLr.clone();
   }
 
+  /** The best metric seen so far (+infinity in min mode, -infinity in max mode before the first step). */
   public double best() {
     return best;
   }

@@ -9,6 +9,10 @@ import java.util.Map;
  * {@code step(validationLoss)} on any of them.
  */
 public interface Scheduler {
+  /**
+   * Advances the schedule by one step (epoch or batch) and sets each param group's LR; {@link ReduceLROnPlateau} throws
+   * here, as it needs {@link #step(double)}.
+   */
   void step();
 
   /** Steps with a monitored metric; schedules that do not monitor one ignore it. */
@@ -27,5 +31,9 @@ public interface Scheduler {
   /** Counters and fields as JSON-friendly values (numbers, booleans, lists), for checkpoints. */
   Map<String, Object> stateDict();
 
+  /**
+   * Restores counters and fields from {@link #stateDict()} of a schedule of the same kind over the same param groups;
+   * throws {@link io.graft.core.GraftException} naming the field at fault when the state does not fit.
+   */
   void loadStateDict(Map<String, Object> state);
 }

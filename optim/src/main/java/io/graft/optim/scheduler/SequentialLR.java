@@ -28,6 +28,11 @@ public final class SequentialLR implements Scheduler {
   private int lastEpoch;
   private double[] lastLr;
 
+  /**
+   * Runs {@code schedulers} one after another, switching at {@code milestones} (one fewer than the schedulers;
+   * PyTorch's {@code milestones}); throws {@link GraftException} for a wrong milestone count or a scheduler over
+   * another optimizer.
+   */
   public SequentialLR(Optimizer optimizer, List<LRScheduler> schedulers, int... milestones) {
     if (schedulers.isEmpty() || milestones.length != schedulers.size() - 1) {
       throw new GraftException("SequentialLR: expected " + (schedulers.size() - 1) + " milestones for "

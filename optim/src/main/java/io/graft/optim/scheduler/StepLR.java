@@ -12,6 +12,10 @@ public final class StepLR extends LRScheduler {
   private final int stepSize;
   private final double gamma;
 
+  /**
+   * Multiplies by {@code gamma} every {@code stepSize} steps (PyTorch's {@code step_size}, at least 1, and {@code
+   * gamma}); throws {@link GraftException} for a non-positive {@code stepSize}. Performs the initial step.
+   */
   public StepLR(Optimizer optimizer, int stepSize, double gamma) {
     super(optimizer);
     if (stepSize < 1) {

@@ -18,6 +18,10 @@ public interface Classifier {
     return (Module) this;
   }
 
+  /**
+   * The final Linear layer at {@link #headPath()}; throws {@link GraftException} if that path holds no Linear (e.g.
+   * after replacing the head by another module type).
+   */
   default Linear head() {
     return module().get(headPath(), Linear.class);
   }

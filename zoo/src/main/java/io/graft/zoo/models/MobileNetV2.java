@@ -29,6 +29,10 @@ public final class MobileNetV2 extends Module implements Classifier {
   private final AdaptiveAvgPool2d pool = new AdaptiveAvgPool2d(1);
   private final Sequential classifier;
 
+  /**
+   * torchvision's {@code mobilenet_v2(num_classes=numClasses)}, initialised as torchvision from {@link
+   * Init#defaultRng()}; throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public MobileNetV2(int numClasses) {
     Rng rng = Init.defaultRng();
     features = registerModule("features", new Sequential(convBnRelu6(3, 32, 3, 2, 1, rng)));

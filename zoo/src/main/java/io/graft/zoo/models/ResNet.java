@@ -37,22 +37,42 @@ public final class ResNet extends Module implements Classifier {
   private Module fc;
   private int inplanes = 64;
 
+  /**
+   * torchvision's {@code resnet18(num_classes=numClasses)}: BasicBlock stages of [2, 2, 2, 2] blocks, freshly
+   * initialised; throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static ResNet resnet18(int numClasses) {
     return new ResNet(false, new int[] {2, 2, 2, 2}, numClasses);
   }
 
+  /**
+   * torchvision's {@code resnet34(num_classes=numClasses)}: BasicBlock stages of [3, 4, 6, 3] blocks, freshly
+   * initialised; throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static ResNet resnet34(int numClasses) {
     return new ResNet(false, new int[] {3, 4, 6, 3}, numClasses);
   }
 
+  /**
+   * torchvision's {@code resnet50(num_classes=numClasses)}: Bottleneck stages of [3, 4, 6, 3] blocks, freshly
+   * initialised; throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static ResNet resnet50(int numClasses) {
     return new ResNet(true, new int[] {3, 4, 6, 3}, numClasses);
   }
 
+  /**
+   * torchvision's {@code resnet101(num_classes=numClasses)}: Bottleneck stages of [3, 4, 23, 3] blocks, freshly
+   * initialised; throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static ResNet resnet101(int numClasses) {
     return new ResNet(true, new int[] {3, 4, 23, 3}, numClasses);
   }
 
+  /**
+   * torchvision's {@code resnet152(num_classes=numClasses)}: Bottleneck stages of [3, 8, 36, 3] blocks, freshly
+   * initialised; throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static ResNet resnet152(int numClasses) {
     return new ResNet(true, new int[] {3, 8, 36, 3}, numClasses);
   }

@@ -23,6 +23,10 @@ public final class SmallCNN extends Module implements Classifier {
   private final ReLU relu;
   private Module head;
 
+  /**
+   * The demo CNN with a {@code numClasses}-way head, PyTorch's default initialisation; throws {@link
+   * io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public SmallCNN(int numClasses) {
     Conv2d.Options pad1 = Conv2d.Options.defaults().withPadding(1);
     features = registerModule("features", new Sequential(new Conv2d(1, 16, 3, pad1), new BatchNorm2d(16), new ReLU(),

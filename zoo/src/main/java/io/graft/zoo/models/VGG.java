@@ -35,34 +35,66 @@ public final class VGG extends Module implements Classifier {
   private final AdaptiveAvgPool2d avgpool;
   private final Sequential classifier;
 
+  /**
+   * torchvision's {@code vgg11(num_classes=numClasses)} (without BatchNorm), freshly initialised; throws {@link
+   * io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg11(int numClasses) {
     return new VGG(A, false, numClasses);
   }
 
+  /**
+   * torchvision's {@code vgg11_bn(num_classes=numClasses)} (with BatchNorm after every conv), freshly initialised;
+   * throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg11Bn(int numClasses) {
     return new VGG(A, true, numClasses);
   }
 
+  /**
+   * torchvision's {@code vgg13(num_classes=numClasses)} (without BatchNorm), freshly initialised; throws {@link
+   * io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg13(int numClasses) {
     return new VGG(B, false, numClasses);
   }
 
+  /**
+   * torchvision's {@code vgg13_bn(num_classes=numClasses)} (with BatchNorm after every conv), freshly initialised;
+   * throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg13Bn(int numClasses) {
     return new VGG(B, true, numClasses);
   }
 
+  /**
+   * torchvision's {@code vgg16(num_classes=numClasses)} (without BatchNorm), freshly initialised; throws {@link
+   * io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg16(int numClasses) {
     return new VGG(D, false, numClasses);
   }
 
+  /**
+   * torchvision's {@code vgg16_bn(num_classes=numClasses)} (with BatchNorm after every conv), freshly initialised;
+   * throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg16Bn(int numClasses) {
     return new VGG(D, true, numClasses);
   }
 
+  /**
+   * torchvision's {@code vgg19(num_classes=numClasses)} (without BatchNorm), freshly initialised; throws {@link
+   * io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg19(int numClasses) {
     return new VGG(E, false, numClasses);
   }
 
+  /**
+   * torchvision's {@code vgg19_bn(num_classes=numClasses)} (with BatchNorm after every conv), freshly initialised;
+   * throws {@link io.graft.core.GraftException} unless {@code numClasses} is positive.
+   */
   public static VGG vgg19Bn(int numClasses) {
     return new VGG(E, true, numClasses);
   }

@@ -31,6 +31,10 @@ public final class Zoo {
 
   private Zoo() {}
 
+  /**
+   * The names {@link #create} accepts, in registration order ({@code "resnet18"}, ..., {@code "vgg11_bn"}, ..., {@code
+   * "mobilenet_v2"}, {@code "smallcnn"}).
+   */
   public static List<String> names() {
     return List.copyOf(MODELS.keySet());
   }

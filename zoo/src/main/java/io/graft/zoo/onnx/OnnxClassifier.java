@@ -56,6 +56,7 @@ public final class OnnxClassifier extends Module implements Classifier {
     return new OnnxClassifier(model.cut(gemm.inputs().get(0)).freeBatch(), head);
   }
 
+  /** The imported graph up to the head's input, with a free batch dimension (state dict prefix {@code backbone.}). */
   public OnnxModel backbone() {
     return backbone;
   }

@@ -339,10 +339,15 @@ public final class OnnxModel extends Module {
 
   // ---------------------------------------------------------------- running
 
+  /**
+   * The graph's input names in declaration order, initializers excluded: what {@code forward(Tensor...)} takes, in this
+   * order.
+   */
   public List<String> inputNames() {
     return inputNames;
   }
 
+  /** The graph's output names in declaration order. */
   public List<String> outputNames() {
     return outputNames;
   }

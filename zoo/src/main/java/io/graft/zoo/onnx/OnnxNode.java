@@ -35,18 +35,22 @@ public final class OnnxNode {
     this.source = source;
   }
 
+  /** The ONNX operator, e.g. {@code "Conv"}. */
   public String opType() {
     return opType;
   }
 
+  /** The node's name in the file, or {@code <opType>_<index>} when the file gives none; error messages use it. */
   public String name() {
     return name;
   }
 
+  /** The input value names in order; {@code ""} marks an omitted optional input. */
   public List<String> inputs() {
     return inputs;
   }
 
+  /** The output value names in order. */
   public List<String> outputs() {
     return outputs;
   }
@@ -56,10 +60,12 @@ public final class OnnxNode {
     return opset;
   }
 
+  /** Whether the node sets {@code attribute}. */
   public boolean has(String attribute) {
     return attributes.containsKey(attribute);
   }
 
+  /** An int attribute as ONNX's int64, or {@code dflt} when absent. */
   public long i(String attribute, long dflt) {
     Onnx.AttributeProto a = attributes.get(attribute);
     return a == null ? dflt : a.getI();
@@ -92,11 +98,13 @@ public final class OnnxNode {
     return (int) v;
   }
 
+  /** A float attribute, or {@code dflt} when absent. */
   public float f(String attribute, float dflt) {
     Onnx.AttributeProto a = attributes.get(attribute);
     return a == null ? dflt : a.getF();
   }
 
+  /** A string attribute decoded as UTF-8, or {@code dflt} when absent. */
   public String s(String attribute, String dflt) {
     Onnx.AttributeProto a = attributes.get(attribute);
     return a == null ? dflt : a.getS().toStringUtf8();
@@ -115,6 +123,7 @@ public final class OnnxNode {
     return v;
   }
 
+  /** A floats attribute, or null when absent. */
   public float[] floats(String attribute) {
     Onnx.AttributeProto a = attributes.get(attribute);
     if (a == null) {

@@ -9,5 +9,10 @@ import io.graft.core.Tensor;
  */
 @FunctionalInterface
 public interface OnnxOp {
+  /**
+   * The outputs of {@code node} on {@code inputs} (in the node's input order, null where omitted), in eval or {@code
+   * training} mode; throws {@link io.graft.core.GraftException} naming the node for an attribute, input count or shape
+   * it cannot run.
+   */
   Tensor[] run(OnnxNode node, Tensor[] inputs, boolean training);
 }

@@ -27,6 +27,7 @@ public final class Operators {
     TensorOperators.register(OPS);
   }
 
+  /** Whether Graft can run the ONNX operator {@code opType} (of the default domain). */
   public static boolean supports(String opType) {
     return OPS.containsKey(opType);
   }

@@ -23,28 +23,62 @@ import java.util.Optional;
  * PyTorch's hub cache ({@code ~/.cache/torch/hub/checkpoints}) is found too.
  */
 public enum Pretrained {
+  /** torchvision's {@code ResNet18_Weights.IMAGENET1K_V1} for {@code resnet18}: resize 256, crop 224, top-1 69.758%. */
   RESNET18_IMAGENET1K_V1("resnet18", "resnet18-f37072fd.pth", 256, 69.758),
+  /** torchvision's {@code ResNet34_Weights.IMAGENET1K_V1} for {@code resnet34}: resize 256, crop 224, top-1 73.314%. */
   RESNET34_IMAGENET1K_V1("resnet34", "resnet34-b627a593.pth", 256, 73.314),
+  /** torchvision's {@code ResNet50_Weights.IMAGENET1K_V1} for {@code resnet50}: resize 256, crop 224, top-1 76.130%. */
   RESNET50_IMAGENET1K_V1("resnet50", "resnet50-0676ba61.pth", 256, 76.130),
+  /** torchvision's {@code ResNet50_Weights.IMAGENET1K_V2} for {@code resnet50}: resize 232, crop 224, top-1 80.858%. */
   RESNET50_IMAGENET1K_V2("resnet50", "resnet50-11ad3fa6.pth", 232, 80.858),
+  /**
+   * torchvision's {@code ResNet101_Weights.IMAGENET1K_V1} for {@code resnet101}: resize 256, crop 224, top-1 77.374%.
+   */
   RESNET101_IMAGENET1K_V1("resnet101", "resnet101-63fe2227.pth", 256, 77.374),
+  /**
+   * torchvision's {@code ResNet101_Weights.IMAGENET1K_V2} for {@code resnet101}: resize 232, crop 224, top-1 81.886%.
+   */
   RESNET101_IMAGENET1K_V2("resnet101", "resnet101-cd907fc2.pth", 232, 81.886),
+  /**
+   * torchvision's {@code ResNet152_Weights.IMAGENET1K_V1} for {@code resnet152}: resize 256, crop 224, top-1 78.312%.
+   */
   RESNET152_IMAGENET1K_V1("resnet152", "resnet152-394f9c45.pth", 256, 78.312),
+  /**
+   * torchvision's {@code ResNet152_Weights.IMAGENET1K_V2} for {@code resnet152}: resize 232, crop 224, top-1 82.284%.
+   */
   RESNET152_IMAGENET1K_V2("resnet152", "resnet152-f82ba261.pth", 232, 82.284),
+  /** torchvision's {@code VGG11_Weights.IMAGENET1K_V1} for {@code vgg11}: resize 256, crop 224, top-1 69.020%. */
   VGG11_IMAGENET1K_V1("vgg11", "vgg11-8a719046.pth", 256, 69.020),
+  /** torchvision's {@code VGG11_BN_Weights.IMAGENET1K_V1} for {@code vgg11_bn}: resize 256, crop 224, top-1 70.370%. */
   VGG11_BN_IMAGENET1K_V1("vgg11_bn", "vgg11_bn-6002323d.pth", 256, 70.370),
+  /** torchvision's {@code VGG13_Weights.IMAGENET1K_V1} for {@code vgg13}: resize 256, crop 224, top-1 69.928%. */
   VGG13_IMAGENET1K_V1("vgg13", "vgg13-19584684.pth", 256, 69.928),
+  /** torchvision's {@code VGG13_BN_Weights.IMAGENET1K_V1} for {@code vgg13_bn}: resize 256, crop 224, top-1 71.586%. */
   VGG13_BN_IMAGENET1K_V1("vgg13_bn", "vgg13_bn-abd245e5.pth", 256, 71.586),
+  /** torchvision's {@code VGG16_Weights.IMAGENET1K_V1} for {@code vgg16}: resize 256, crop 224, top-1 71.592%. */
   VGG16_IMAGENET1K_V1("vgg16", "vgg16-397923af.pth", 256, 71.592),
+  /** torchvision's {@code VGG16_BN_Weights.IMAGENET1K_V1} for {@code vgg16_bn}: resize 256, crop 224, top-1 73.360%. */
   VGG16_BN_IMAGENET1K_V1("vgg16_bn", "vgg16_bn-6c64b313.pth", 256, 73.360),
+  /** torchvision's {@code VGG19_Weights.IMAGENET1K_V1} for {@code vgg19}: resize 256, crop 224, top-1 72.376%. */
   VGG19_IMAGENET1K_V1("vgg19", "vgg19-dcbb9e9d.pth", 256, 72.376),
+  /** torchvision's {@code VGG19_BN_Weights.IMAGENET1K_V1} for {@code vgg19_bn}: resize 256, crop 224, top-1 74.218%. */
   VGG19_BN_IMAGENET1K_V1("vgg19_bn", "vgg19_bn-c79401a0.pth", 256, 74.218),
+  /**
+   * torchvision's {@code MobileNet_V2_Weights.IMAGENET1K_V1} for {@code mobilenet_v2}: resize 256, crop 224, top-1
+   * 71.878%.
+   */
   MOBILENET_V2_IMAGENET1K_V1("mobilenet_v2", "mobilenet_v2-b0353104.pth", 256, 71.878),
+  /**
+   * torchvision's {@code MobileNet_V2_Weights.IMAGENET1K_V2} for {@code mobilenet_v2}: resize 232, crop 224, top-1
+   * 72.154%.
+   */
   MOBILENET_V2_IMAGENET1K_V2("mobilenet_v2", "mobilenet_v2-7ebf99e0.pth", 232, 72.154);
 
   /** ImageNet normalisation (torchvision's constants). */
   public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+  /** ImageNet per-channel standard deviations, RGB order, for inputs scaled to [0, 1] (torchvision's constants). */
   public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+  /** Where torchvision publishes the checkpoints; Graft only names it in messages and never downloads. */
   public static final String BASE_URL = "https://download.pytorch.org/models/";
 
   private final String model;
@@ -64,10 +98,12 @@ public enum Pretrained {
     return model;
   }
 
+  /** The checkpoint's file name as torchvision publishes it, e.g. {@code resnet18-f37072fd.pth}. */
   public String fileName() {
     return fileName;
   }
 
+  /** The checkpoint's download address ({@link #BASE_URL} plus {@link #fileName()}), for the user to fetch. */
   public String url() {
     return BASE_URL + fileName;
   }
@@ -77,6 +113,7 @@ public enum Pretrained {
     return fileName.substring(fileName.lastIndexOf('-') + 1, fileName.lastIndexOf('.'));
   }
 
+  /** The number of classes the head outputs: 1000 (ImageNet-1k). */
   public int numClasses() {
     return 1000;
   }
@@ -86,6 +123,7 @@ public enum Pretrained {
     return resizeSize;
   }
 
+  /** Evaluation preprocessing: the center crop's side, 224 pixels for every entry. */
   public int cropSize() {
     return 224;
   }
@@ -112,6 +150,10 @@ public enum Pretrained {
     return forModel(name.toLowerCase(Locale.ROOT));
   }
 
+  /**
+   * The cache folder {@link #find} uses by default: {@code $GRAFT_HOME/weights} if {@code GRAFT_HOME} is set, else
+   * {@code ~/.cache/graft/weights}.
+   */
   public static Path defaultCache() {
     String home = System.getenv("GRAFT_HOME");
     return home != null ? Path.of(home, "weights") : Path.of(System.getProperty("user.home"), ".cache", "graft",

@@ -36,10 +36,12 @@ public final class Unpickler {
 
   /** A Python tuple. */
   public record Tuple(List<Object> items) {
+    /** Element {@code i} of the tuple; throws {@code IndexOutOfBoundsException} outside {@code [0, size())}. */
     public Object get(int i) {
       return items.get(i);
     }
 
+    /** The number of elements. */
     public int size() {
       return items.size();
     }
@@ -47,6 +49,7 @@ public final class Unpickler {
 
   /** A whitelisted global such as {@code collections.OrderedDict} or {@code torch.FloatStorage}. */
   public record Global(String module, String name) {
+    /** {@code module.name}, as Python writes it (e.g. {@code "collections.OrderedDict"}). */
     public String qualified() {
       return module + "." + name;
     }
@@ -54,6 +57,10 @@ public final class Unpickler {
 
   /** Callbacks: which globals are allowed, what calling them builds, and how persistent ids resolve. */
   public interface Handler {
+    /**
+     * Whether the pickle may reference global {@code module.name}; a global not allowed makes the unpickler throw a
+     * {@link GraftException} that names it, so no other code is ever referenced.
+     */
     boolean allowed(String module, String name);
 
     /** {@code callable(*args)} for an allowed global. */
@@ -64,6 +71,7 @@ public final class Unpickler {
       throw new GraftException("pickle BUILD on " + describe(obj) + " is not supported");
     }
 
+    /** The object a persistent id stands for (in a PyTorch checkpoint, a tensor storage). */
     Object persistentLoad(Object pid);
   }
 

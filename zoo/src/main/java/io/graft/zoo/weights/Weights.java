@@ -28,7 +28,14 @@ import org.nd4j.linalg.api.buffer.DataType;
  */
 public final class Weights {
   /** The kinds of weight file Graft reads. */
-  public enum Format { PYTORCH, SAFETENSORS, ONNX }
+  public enum Format {
+    /** A PyTorch checkpoint ({@code torch.save}): a zip archive or the legacy pickle format. */
+    PYTORCH,
+    /** A {@code .safetensors} file. */
+    SAFETENSORS,
+    /** An ONNX model, read for its initializers. */
+    ONNX
+  }
 
   private Weights() {}
 

@@ -20,6 +20,7 @@ public final class Emission {
     this.emitters = emitters;
   }
 
+  /** The ONNX graph being built, to which emitters add nodes and initializers. */
   public ExportGraph graph() {
     return graph;
   }

@@ -9,5 +9,10 @@ import io.graft.layers.Module;
  */
 @FunctionalInterface
 public interface Emitter<M extends Module> {
+  /**
+   * Adds {@code module}'s nodes (at dotted {@code path}) reading value {@code input} to {@code e}'s graph and returns
+   * its output value's name; throws {@link io.graft.core.GraftException} naming the path for a configuration ONNX
+   * export does not support.
+   */
   String emit(Emission e, String path, M module, String input);
 }
