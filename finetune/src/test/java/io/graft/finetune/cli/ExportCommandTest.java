@@ -1,5 +1,7 @@
 package io.graft.finetune.cli;
 
+import static io.graft.finetune.cli.GraftCliTest.run;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,13 +10,12 @@ import io.graft.core.Tensor;
 import io.graft.core.autograd.GradMode;
 import io.graft.core.io.Safetensors;
 import io.graft.core.random.Rng;
+import io.graft.finetune.cli.GraftCliTest.Result;
 import io.graft.layers.Module;
 import io.graft.zoo.models.Classifier;
 import io.graft.zoo.models.Zoo;
 import io.graft.zoo.onnx.OnnxModel;
 import io.graft.zoo.onnx.proto.Onnx;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -27,15 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
 class ExportCommandTest {
   @TempDir
   Path tmp;
-
-  record Result(int code, String out, String err) {}
-
-  static Result run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Graft.execute(new PrintWriter(out), new PrintWriter(err), args);
-    return new Result(code, out.toString(), err.toString());
-  }
 
   /** A model with a 3-class head, saved as a fine-tune run saves it (class names in the metadata). */
   Path savedWithClasses(Module m) {
@@ -52,8 +44,8 @@ class ExportCommandTest {
     Path onnx = tmp.resolve("out.onnx");
     Result r = run("export", "--model", "resnet18", "--weights", w.toString(), "--onnx", onnx.toString(),
         "--image-size", "32");
-    assertEquals(0, r.code, r.err);
-    assertTrue(r.out.contains("[batch, 3, height, width]") && r.out.contains("classes [cat, dog, eel]"), r.out);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("[batch, 3, height, width]") && r.out().contains("classes [cat, dog, eel]"), r.out());
 
     Onnx.ModelProto p = Onnx.ModelProto.parseFrom(Files.readAllBytes(onnx));
     Map<String, String> meta = p.getMetadataPropsList().stream()
@@ -82,23 +74,23 @@ class ExportCommandTest {
     Path w = savedWithClasses(m);
     Result r = run("export", "--model", "resnet9", "--weights", w.toString(), "--onnx", tmp.resolve("a.onnx")
         .toString());
-    assertEquals(Graft.BAD_INPUT, r.code);
-    assertTrue(r.err.contains("unknown model 'resnet9'"), r.err);
+    assertEquals(Graft.BAD_INPUT, r.code());
+    assertTrue(r.err().contains("unknown model 'resnet9'"), r.err());
     r = run("export", "--model", "smallcnn", "--weights", w.toString(), "--onnx", tmp.resolve("a.txt").toString());
-    assertEquals(Graft.BAD_INPUT, r.code);
-    assertTrue(r.err.contains("--onnx must name a .onnx file"), r.err);
+    assertEquals(Graft.BAD_INPUT, r.code());
+    assertTrue(r.err().contains("--onnx must name a .onnx file"), r.err());
     r = run("export", "--model", "smallcnn", "--weights", w.toString(), "--onnx", tmp.resolve("a.onnx").toString(),
         "--num-classes", "4");
-    assertEquals(Graft.BAD_INPUT, r.code);
-    assertTrue(r.err.contains("--num-classes 4, but") && r.err.contains("3 classes"), r.err);
+    assertEquals(Graft.BAD_INPUT, r.code());
+    assertTrue(r.err().contains("--num-classes 4, but") && r.err().contains("3 classes"), r.err());
     assertFalse(Files.exists(tmp.resolve("a.onnx")));
   }
 
   @Test
   void helpHasNoWarnings() {
     Result r = run("export", "--help");
-    assertEquals(0, r.code);
-    assertTrue(r.out.contains("--image-size") && r.out.contains("224"), r.out);
-    assertEquals("", r.err);
+    assertEquals(0, r.code());
+    assertTrue(r.out().contains("--image-size") && r.out().contains("224"), r.out());
+    assertEquals("", r.err());
   }
 }

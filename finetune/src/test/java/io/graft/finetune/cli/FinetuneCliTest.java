@@ -32,10 +32,10 @@ class FinetuneCliTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
   /** smallcnn weights (5-way head, replaced by fine-tuning), as a pretrained file. */
-  Path smallcnnWeights() {
+  static Path smallcnnWeights(Path dir) {
     io.graft.core.init.Init.manualSeed(1);
     Module m = Zoo.create("smallcnn", 5);
-    Path w = tmp.resolve("smallcnn.safetensors");
+    Path w = dir.resolve("smallcnn.safetensors");
     Safetensors.write(w, m.stateDict(), Map.of());
     return w;
   }
@@ -58,7 +58,7 @@ class FinetuneCliTest {
 
   List<String> finetune(Path data, Path out, String... extra) {
     List<String> a = new ArrayList<>(List.of("finetune", "--model", "smallcnn", "--weights",
-        smallcnnWeights().toString(), "--data", data.toString(), "--batch-size", "6", "--no-progress", "--out",
+        smallcnnWeights(tmp).toString(), "--data", data.toString(), "--batch-size", "6", "--no-progress", "--out",
         out.toString()));
     a.addAll(List.of(extra));
     if (!a.contains("--epochs")) {

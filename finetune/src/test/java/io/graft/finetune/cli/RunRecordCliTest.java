@@ -9,10 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.graft.core.io.Safetensors;
 import io.graft.finetune.cli.GraftCliTest.Result;
-import io.graft.layers.Module;
-import io.graft.zoo.models.Zoo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -33,13 +30,6 @@ class RunRecordCliTest {
 
   static final ObjectMapper JSON = new ObjectMapper();
 
-  Path smallcnnWeights() {
-    io.graft.core.init.Init.manualSeed(1);
-    Module m = Zoo.create("smallcnn", 5);
-    Path w = tmp.resolve("smallcnn.safetensors");
-    Safetensors.write(w, m.stateDict(), Map.of());
-    return w;
-  }
 
   Path data() throws Exception {
     Map<String, Map<String, Integer>> splits = new LinkedHashMap<>();
@@ -70,7 +60,7 @@ class RunRecordCliTest {
   void aRunRecordsItsConfigAndReplaysToIdenticalMetrics() throws Exception {
     Path data = data();
     Path out = tmp.resolve("run");
-    Result first = run("finetune", "--model", "smallcnn", "--weights", smallcnnWeights().toString(), "--data",
+    Result first = run("finetune", "--model", "smallcnn", "--weights", FinetuneCliTest.smallcnnWeights(tmp).toString(), "--data",
         data.toString(), "--batch-size", "6", "--epochs", "2", "--lr", "0.05", "--seed", "7", "--strategy", "full",
         "--no-progress", "--out", out.toString());
     assertEquals(0, first.code(), first.err());
@@ -161,7 +151,7 @@ class RunRecordCliTest {
     Path data = data();
     Map<String, Object> options = new LinkedHashMap<>();
     options.put("model", "smallcnn");
-    options.put("weights", smallcnnWeights().toString());
+    options.put("weights", FinetuneCliTest.smallcnnWeights(tmp).toString());
     options.put("data", data.toString());
     options.put("epochs", 1);
     options.put("batch-size", 6);
