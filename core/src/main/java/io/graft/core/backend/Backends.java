@@ -32,16 +32,16 @@ public final class Backends {
   }
 
   /**
-   * Whether some backend runs batch normalisation with a fused ReLU for this call (else the op runs the ReLU
-   * apart).
+   * The backend that runs this training-mode batch normalisation (batch statistics, with a backward) with a fused
+   * ReLU, or null when none does (the op then runs the ReLU apart, on {@link #batchNorm}'s choice).
    */
-  public static boolean fusesBatchNormRelu(INDArray x, INDArray weight, INDArray bias, double eps) {
+  public static Kernels batchNormRelu(INDArray x, INDArray weight, INDArray bias, double eps) {
     for (Kernels k : order) {
       if (k.supportsBatchNorm(x, weight, bias, false, eps, true, true)) {
-        return true;
+        return k;
       }
     }
-    return false;
+    return null;
   }
 
   /** The backend that runs this batch normalisation (see {@link Kernels#supportsBatchNorm}). */

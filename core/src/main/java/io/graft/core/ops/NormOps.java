@@ -95,12 +95,15 @@ public final class NormOps {
     boolean record = Autograd.willRecord(x, p.weight(), p.bias());
     // fused only where it pays and cannot differ: training with batch statistics (a NaN input shows in them), a
     // graph to keep the mask for, eps > 0 (eps = 0 and a constant channel give 0/0 with finite statistics)
-    boolean fuse = relu && useBatch && record && eps > 0 && xv.rank() == 4
-        && Backends.fusesBatchNormRelu(xv, wv, bv, eps);
+    Kernels kernels = relu && useBatch && record && eps > 0 && xv.rank() == 4
+        ? Backends.batchNormRelu(xv, wv, bv, eps) : null;
+    boolean fuse = kernels != null;
+    if (!fuse) {
+      kernels = Backends.batchNorm(xv, wv, bv, !useBatch, eps, record, false);
+    }
     // the running statistics are read now: an update before backward (another forward) must not change them
     INDArray mean = useBatch ? null : p.runningMean().data().dup();
     INDArray var = useBatch ? null : p.runningVar().data().dup();
-    Kernels kernels = Backends.batchNorm(xv, wv, bv, !useBatch, eps, record, fuse);
     BatchNormPass pass = kernels.batchNorm(xv, wv, bv, mean, var, eps, record, fuse);
     if (fuse && !(finite(pass.mean()) && finite(pass.var()) && finite(wv) && finite(bv))) {
       pass.release();   // NaN outputs, which the fused ReLU would turn into 0: the two ops apart

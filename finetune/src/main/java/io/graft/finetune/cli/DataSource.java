@@ -228,9 +228,8 @@ record DataSource(Dataset train, Dataset val, Dataset test, Transform trainTrans
       return new Preprocess(1, 0, new int[] {28, 28}, 0, s[0], s[1]);
     }
     int resize = Math.round(imageSize * 256f / 224f);
-    return new Preprocess(gray ? 1 : 3, gray ? 3 : 0, new int[] {resize}, imageSize, IMAGENET_MEAN, IMAGENET_STD);
+    return new Preprocess(gray ? 1 : 3, gray ? 3 : 0, new int[] {resize}, imageSize, Normalize.IMAGENET.mean(),
+        Normalize.IMAGENET.std());
   }
 
-  private static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
-  private static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 }

@@ -50,6 +50,16 @@ public final class Normalize implements Transform {
     return new Image(img.channels(), img.height(), img.width(), out);
   }
 
+  /** torchvision's {@code mean}: one value per channel (a copy). */
+  public float[] mean() {
+    return mean.clone();
+  }
+
+  /** torchvision's {@code std}: one value per channel (a copy). */
+  public float[] std() {
+    return std.clone();
+  }
+
   @Override
   public String toString() {
     return "Normalize(mean=" + java.util.Arrays.toString(mean) + ", std=" + java.util.Arrays.toString(std) + ")";
