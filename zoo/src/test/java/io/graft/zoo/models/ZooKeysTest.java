@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
@@ -23,10 +24,29 @@ import org.junit.jupiter.api.TestFactory;
 
 /** Every architecture's state dict: keys, order, shapes and dtypes exactly as torchvision writes them. */
 class ZooKeysTest {
+  /**
+   * The golden keys of every architecture: {@code keys.json} ({@code tools/fixtures/zoo.py}) merged with each
+   * family's {@code keys_<family>.json} (written by that family's fixture script), which must not repeat a model.
+   */
   static JsonNode golden() throws Exception {
-    try (InputStream in = ZooKeysTest.class.getResourceAsStream("/fixtures/zoo/keys.json")) {
-      return new ObjectMapper().readTree(in).get("models");
+    ObjectNode all = new ObjectMapper().createObjectNode();
+    java.nio.file.Path dir = java.nio.file.Paths.get(ZooKeysTest.class.getResource("/fixtures/zoo/keys.json").toURI())
+        .getParent();
+    try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(dir)) {
+      for (java.nio.file.Path f : files.filter(f -> f.getFileName().toString().matches("keys(_[a-z0-9]+)?\\.json"))
+          .sorted().toList()) {
+        try (InputStream in = java.nio.file.Files.newInputStream(f)) {
+          JsonNode models = new ObjectMapper().readTree(in).get("models");
+          models.fieldNames().forEachRemaining(name -> {
+            if (all.has(name)) {
+              throw new IllegalStateException(name + " appears in two golden key files (" + f + ")");
+            }
+            all.set(name, models.get(name));
+          });
+        }
+      }
     }
+    return all;
   }
 
   static String line(String key, long[] shape, String dtype) {
