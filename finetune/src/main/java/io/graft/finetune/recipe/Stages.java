@@ -13,7 +13,8 @@ import java.util.Map;
  * rates: the root's children that hold parameters, with torchvision's flat layer lists — {@code Sequential}
  * children named {@code features} or {@code classifier} — expanded one level, and the head excluded. ResNet: conv1, bn1, layer1..layer4; VGG:
  * features.0, features.1, ..., classifier.0, classifier.3; MobileNetV2: features.0..18; smallcnn: features.0,
- * features.1, features.4, features.5, fc1.
+ * features.1, features.4, features.5, fc1. An architecture that names its own stages ({@link Classifier#stages()})
+ * gives them instead.
  */
 public final class Stages {
   private Stages() {}
@@ -23,6 +24,9 @@ public final class Stages {
    * model's list).
    */
   public static List<String> of(Module model) {
+    if (model instanceof Classifier c && c.stages().isPresent()) {
+      return List.copyOf(c.stages().get());
+    }
     String head = model instanceof Classifier c ? c.headPath() : "";
     List<String> out = new ArrayList<>();
     for (Map.Entry<String, Module> e : model.namedChildren().entrySet()) {

@@ -3,6 +3,8 @@ package io.graft.zoo.models;
 import io.graft.core.GraftException;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * A classification network with one final {@link Linear} head at a known path: {@code fc} (ResNet),
@@ -12,6 +14,15 @@ import io.graft.layers.Module;
 public interface Classifier {
   /** The dotted path of the final Linear layer. */
   String headPath();
+
+  /**
+   * The backbone's stages in forward order, by module path, head excluded, when the architecture names them itself
+   * (e.g. a ViT's encoder blocks); empty to let callers derive them from the module tree (see the finetune module's
+   * {@code Stages}). Every path must name a module that holds parameters.
+   */
+  default Optional<List<String>> stages() {
+    return Optional.empty();
+  }
 
   /** The module itself (every Classifier is a Module). */
   default Module module() {
