@@ -3,6 +3,7 @@ package io.graft.core.ops;
 import static io.graft.core.autograd.Autograd.record;
 
 import io.graft.core.GraftException;
+import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Input;
@@ -10,7 +11,7 @@ import io.graft.core.random.Rng;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** Inverted dropout with an explicit generator. */
+/** Inverted dropout and stochastic depth, with an explicit generator. */
 public final class DropoutOps {
   private DropoutOps() {}
 
@@ -41,5 +42,44 @@ public final class DropoutOps {
     }
     INDArray mask = Nd4j.create(m, x.shape(), 'c').castTo(x.dtype());
     return record("dropout", x.data().mul(mask), Input.of(x, g -> g.mul(mask)));  // d/dx = g * mask
+  }
+
+  /**
+   * Stochastic depth (torchvision.ops.stochastic_depth): in training, zeroes whole samples ({@code row} mode: one
+   * draw per index of dimension 0) or the whole batch ({@code batch} mode: one draw) with probability {@code p}
+   * and scales the survivors by {@code 1 / (1 - p)} (no scaling when {@code p = 1}); in evaluation, the identity.
+   * A residual block applies it to its branch before the skip connection's add.
+   *
+   * @see <a href="https://pytorch.org/vision/stable/generated/torchvision.ops.stochastic_depth.html">
+   *     torchvision.ops.stochastic_depth</a>
+   */
+  public static Tensor stochasticDepth(Tensor x, double p, String mode, boolean training, Rng rng) {
+    if (!(p >= 0 && p <= 1)) {
+      throw new GraftException("stochastic_depth: drop probability has to be between 0 and 1, got " + p);
+    }
+    if (!mode.equals("row") && !mode.equals("batch")) {
+      throw new GraftException("stochastic_depth: mode has to be either 'batch' or 'row', got '" + mode + "'");
+    }
+    Shapes.requireFloat("stochastic_depth", "input", x);
+    if (!training || p == 0) {
+      return x;
+    }
+    if (x.rank() == 0 || x.numel() == 0) {
+      throw ShapeException.of("stochastic_depth", "needs a non-empty input with a batch dimension", x.shape());
+    }
+    long[] noiseShape = new long[x.rank()];
+    java.util.Arrays.fill(noiseShape, 1);
+    if (mode.equals("row")) {
+      noiseShape[0] = x.shape()[0];
+    }
+    int n = Math.toIntExact(noiseShape[0]);
+    float[] m = new float[n];
+    float keep = p < 1 ? (float) (1 / (1 - p)) : 0f;
+    for (int i = 0; i < n; i++) {
+      m[i] = rng.nextDouble() >= p ? keep : 0f;
+    }
+    INDArray noise = Nd4j.create(m, noiseShape, 'c').castTo(x.dtype());
+    INDArray out = x.data().mul(noise.broadcast(x.shape()));
+    return record("stochastic_depth", out, Input.of(x, g -> g.mul(noise.broadcast(g.shape()))));  // d/dx = g * noise
   }
 }

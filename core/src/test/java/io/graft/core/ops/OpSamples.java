@@ -195,6 +195,8 @@ final class OpSamples {
         LossOps.binaryCrossEntropyWithLogits(in[0], in[1], bw, pw, Reduction.MEAN), randn(3, 4), positive(3, 4).mul(0.4).detach().requiresGrad(true)));
     // dropout: the same seed gives the same mask on every evaluation
     s.add(new Sample("dropout", "p 0.3 training", in -> DropoutOps.dropout(in[0], 0.3, true, new Rng(5)), randn(4, 5)));
+    s.add(new Sample("stochasticDepth", "p 0.5 row training", in -> DropoutOps.stochasticDepth(in[0], 0.5, "row", true,
+        new Rng(3)), randn(6, 2, 3)));
     return s;
   }
 
