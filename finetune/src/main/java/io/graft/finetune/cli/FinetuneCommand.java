@@ -16,6 +16,9 @@ import io.graft.finetune.train.Trainer;
 import io.graft.core.Tensor;
 import io.graft.core.ops.LossOps.CrossEntropyOptions;
 import io.graft.layers.Module;
+import io.graft.layers.lora.Lora;
+import io.graft.layers.lora.LoraAdapters;
+import io.graft.layers.lora.LoraConfig;
 import io.graft.layers.loss.CrossEntropyLoss;
 import io.graft.layers.loss.Loss;
 import io.graft.optim.Optimizer;
@@ -66,7 +69,10 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--strategy", defaultValue = "full",
       description = "scratch | feature-extract | last-K (e.g. last-2) | full | gradual (one more stage per epoch from "
           + "the top) | gradual:EPOCH=STAGE[+STAGE],... (the stages open from that epoch on, epochs numbered from 1 "
-          + "as printed)")
+          + "as printed) | lora:r=8,alpha=16,targets=GLOB[,GLOB...][,dropout=P] (low-rank adapters on the Linear/Conv2d "
+          + "layers whose module paths match the globs, e.g. 'encoder.layers.*.mlp.0'; the backbone frozen, the adapters "
+          + "and the new head train at --lr; writes adapter_model.safetensors + adapter_config.json (PEFT's layout) and "
+          + "the merged model as model.safetensors)")
   String strategy;
 
   @Option(names = "--epochs", defaultValue = "10")
@@ -165,6 +171,16 @@ final class FinetuneCommand implements Callable<Integer> {
           + " --workers " + workers + " --grad-clip " + gradClip);
     }
     schedule.check(epochs);
+    if (s instanceof Strategy.Lora) {
+      if (backboneLr != null || backboneLrScale != null) {
+        throw new GraftException("--strategy lora trains the adapters and the head at --lr; leave out "
+            + (backboneLr != null ? "--backbone-lr" : "--backbone-lr-scale") + " (the base weights are frozen)");
+      }
+      if (layerDecay != 1.0) {
+        throw new GraftException("--strategy lora with --layer-decay " + layerDecay + ": the adapters of every layer "
+            + "train at --lr; leave out --layer-decay");
+      }
+    }
     Module m;
     if (onnx != null) {
       if (model != null || weights != null) {
@@ -261,6 +277,14 @@ final class FinetuneCommand implements Callable<Integer> {
       log.printf("early stop after epoch %d: no better val accuracy for %d epoch(s); best epoch %d (val acc %.2f%%), "
           + "whose weights are kept%n", h.last().epoch() + 1, patience, h.bestEpoch() + 1, h.best().valAccuracy());
     }
+    Map<String, Object> lora = null;
+    if (s instanceof Strategy.Lora) {
+      // the adapters alone (PEFT's files), then the merged model under torchvision's names as model.safetensors
+      LoraConfig lc = ft.loraConfig(m);
+      LoraAdapters.save(m, lc, out, weights, null);
+      lora = loraRecord(m, lc);
+      Lora.mergeAndUnload(m);
+    }
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("model", model);
     meta.putAll(ClassNames.metadata(classNames));
@@ -283,11 +307,36 @@ final class FinetuneCommand implements Callable<Integer> {
     List<Map<String, Object>> hist = new ArrayList<>();
     h.epochs().forEach(e -> hist.add(MetricsLog.line(e)));
     metrics.put("history", hist);
+    if (lora != null) {
+      metrics.put("lora", lora);
+    }
     metrics.put("config", record);
     byte[] json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(metrics);
     AtomicFiles.write(out.resolve("metrics.json"), o -> o.write(json));
     log.printf("test accuracy %.2f%% (top-5 %.2f%%); wrote %s%n", test.top1(), test.top5(), out);
     return 0;
+  }
+
+  /** What metrics.json records of a LoRA run: the config, the adapted layers, trainable and total parameters. */
+  private static Map<String, Object> loraRecord(Module m, LoraConfig c) {
+    long trainable = 0;
+    long total = 0;
+    for (var p : m.parameters()) {
+      total += p.numel();
+      trainable += p.requiresGrad() ? p.numel() : 0;
+    }
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("r", c.r());
+    r.put("alpha", c.alpha());
+    r.put("dropout", c.dropout());
+    r.put("targets", c.targets());
+    r.put("adapted_layers", List.copyOf(Lora.layers(m).keySet()));
+    r.put("modules_to_save", c.modulesToSave());
+    r.put("trainable_parameters", trainable);
+    r.put("total_parameters", total);
+    r.put("adapters", LoraAdapters.WEIGHTS);
+    r.put("model_safetensors", "merged");
+    return r;
   }
 
   /** The options that decide a run's result, as recorded in {@link RunConfig} and checked on {@code --resume}. */

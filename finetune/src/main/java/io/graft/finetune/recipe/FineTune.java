@@ -7,6 +7,8 @@ import io.graft.finetune.train.TrainListener;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
 import io.graft.layers.loss.CrossEntropyLoss;
+import io.graft.layers.lora.Lora;
+import io.graft.layers.lora.LoraConfig;
 import io.graft.layers.loss.Loss;
 import io.graft.layers.norm.BatchNorm;
 import io.graft.layers.norm.BatchNormPolicy;
@@ -132,6 +134,10 @@ public final class FineTune {
       throw new GraftException("FineTune: the head lr and layer decay must be positive, the backbone lr and its "
           + "scale finite and not negative; got " + options);
     }
+    if (options.strategy() instanceof Strategy.Lora && options.layerDecay() != 1.0) {
+      throw new GraftException("FineTune: layer decay " + options.layerDecay() + " with LoRA: the adapters of every "
+          + "layer train at the head's lr; leave the layer decay at 1");
+    }
     this.o = options;
   }
 
@@ -163,8 +169,28 @@ public final class FineTune {
         model.unfreeze(open.toArray(String[]::new));
       }
     }
+    if (s instanceof Strategy.Lora l) {
+      // the backbone frozen, adapters on the targets; the new head trains fully (PEFT's modules_to_save)
+      List<String> save = new ArrayList<>(l.config().modulesToSave());
+      save.add(c.headPath());
+      Lora.apply(model, l.config().modulesToSave(save.toArray(String[]::new)),
+          new io.graft.core.random.Rng(io.graft.core.random.Rng.mix(o.seed(), 0x4c6f5241L)));
+    }
     BatchNorm.setPolicy(model, o.bnPolicy());
     return head;
+  }
+
+  /**
+   * The LoRA config {@link #prepare} applied under the LoRA strategy: the strategy's, with the head among the modules
+   * to save; throws {@link GraftException} for another strategy.
+   */
+  public LoraConfig loraConfig(Module model) {
+    if (!(o.strategy() instanceof Strategy.Lora l)) {
+      throw new GraftException("strategy " + o.strategy().label() + " is not LoRA");
+    }
+    List<String> save = new ArrayList<>(l.config().modulesToSave());
+    save.add(classifier(model).headPath());
+    return l.config().modulesToSave(save.toArray(String[]::new));
   }
 
   private static void freezeBackbone(Module model, String head) {
@@ -183,13 +209,25 @@ public final class FineTune {
   /**
    * The optimizer with discriminative learning rates: one group for the head (head lr) and, for the backbone, one
    * group (the backbone rate) or one per stage with layer-wise decay. Every parameter is in a group — frozen ones
-   * simply get no update and no state — so gradual unfreezing keeps optimizer state. SCRATCH uses one group.
+   * simply get no update and no state — so gradual unfreezing keeps optimizer state. SCRATCH uses one group. LoRA
+   * uses two at the head lr, the head and the adapters, and leaves the frozen base weights out.
    */
   public Optimizer optimizer(Module model) {
     Classifier c = classifier(model);
     List<ParamGroup> groups = new ArrayList<>();
     if (o.strategy() instanceof Strategy.Scratch) {
       groups.add(ParamGroup.of(model.namedParameters()).lr(o.headLr()));
+    } else if (o.strategy() instanceof Strategy.Lora) {
+      // only the head and the adapters: the frozen base weights are in no group, so they can have no state
+      ParamGroup head = ParamGroup.of(Params.select(model, c.headPath())).lr(o.headLr());
+      groups.add(head);
+      Map<String, Parameter> adapters = new LinkedHashMap<>();
+      model.namedParameters().forEach((k, p) -> {
+        if (p.requiresGrad() && !Stages.inHead(k, c.headPath())) {
+          adapters.put(k, p);
+        }
+      });
+      groups.add(ParamGroup.of(adapters).lr(o.headLr()));
     } else {
       ParamGroup head = ParamGroup.of(Params.select(model, c.headPath())).lr(o.headLr());
       groups.add(head);

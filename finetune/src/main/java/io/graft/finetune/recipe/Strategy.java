@@ -1,6 +1,8 @@
 package io.graft.finetune.recipe;
 
 import io.graft.core.GraftException;
+import io.graft.layers.lora.LoraConfig;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -16,7 +18,10 @@ import java.util.TreeMap;
  *   <li>{@code gradual(schedule)} — starts as feature extraction and unfreezes named stages at given epochs
  *       (e.g. {3: ["layer4"], 5: ["layer3"]}); an empty schedule unfreezes one more stage at the start of every
  *       epoch from the second on, from the top down (ULMFiT's gradual unfreezing); optimizer state is kept
- *       throughout.
+ *       throughout;
+ *   <li>{@code lora(config)} — the backbone is frozen and low-rank adapters on the config's target layers train with
+ *       the new head ({@link io.graft.layers.lora.Lora}); the head is a module to save (PEFT's {@code
+ *       modules_to_save}).
  * </ul>
  */
 public sealed interface Strategy {
@@ -56,6 +61,24 @@ public sealed interface Strategy {
     }
   }
 
+  /**
+   * LoRA: the backbone frozen, adapters on {@code config}'s targets and the new head train (the head is added to the
+   * modules to save by {@link FineTune#prepare}).
+   */
+  record Lora(LoraConfig config) implements Strategy {
+    /** Throws {@link GraftException} when the config has no targets. */
+    public Lora {
+      if (config.targets().isEmpty()) {
+        throw new GraftException("lora: give the layers to adapt, e.g. lora:r=8,alpha=16,targets=*.out_proj");
+      }
+    }
+  }
+
+  /** LoRA fine-tuning with {@code config}; see {@link Lora}. */
+  static Strategy lora(LoraConfig config) {
+    return new Lora(config);
+  }
+
   /** The head and the last {@code k} stages train; throws {@link GraftException} for a negative {@code k}. */
   static Strategy lastK(int k) {
     return new LastK(k);
@@ -72,9 +95,14 @@ public sealed interface Strategy {
   /**
    * {@code scratch}, {@code feature-extract}, {@code full}, {@code last-2}, {@code gradual} (one stage per epoch),
    * {@code gradual:3=layer4,5=layer3}. In this text form epochs are numbered from 1, as the command line prints
-   * them ({@code gradual:3=layer4} opens layer4 at the start of the third epoch, {@link Gradual}'s key 2).
+   * them ({@code gradual:3=layer4} opens layer4 at the start of the third epoch, {@link Gradual}'s key 2). LoRA:
+   * {@code lora:r=8,alpha=16,dropout=0.05,targets=GLOB[,GLOB...]} (r defaults to 8, alpha to 8 and dropout to 0, as
+   * PEFT's; targets is required and takes every following item without '=').
    */
   static Strategy parse(String s) {
+    if (s.equals("lora") || s.startsWith("lora:")) {
+      return parseLora(s);
+    }
     if (s.equals("gradual")) {
       return new Gradual(Map.of());
     }
@@ -115,7 +143,61 @@ public sealed interface Strategy {
       return new Gradual(m);
     }
     throw new GraftException("unknown strategy '" + s + "'; expected scratch, feature-extract, last-K (e.g. last-2), "
-        + "full, gradual or gradual:EPOCH=STAGE,...");
+        + "full, gradual, gradual:EPOCH=STAGE,... or lora:r=R,alpha=A,targets=GLOB[,GLOB...]");
+  }
+
+  private static Strategy parseLora(String s) {
+    String usage = "; expected lora:r=R,alpha=A,dropout=P,targets=GLOB[,GLOB...]";
+    if (!s.startsWith("lora:")) {
+      throw new GraftException("strategy '" + s + "': LoRA needs its targets" + usage);
+    }
+    int r = 8;
+    double alpha = 8;
+    double dropout = 0;
+    List<String> targets = new ArrayList<>();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    boolean inTargets = false;
+    for (String part : s.substring(5).split(",", -1)) {
+      String item = part.trim();
+      int eq = item.indexOf('=');
+      if (eq < 0) {
+        if (!inTargets || item.isEmpty()) {
+          throw new GraftException("strategy '" + s + "': '" + item + "' is not KEY=VALUE" + usage);
+        }
+        targets.add(item);
+        continue;
+      }
+      String key = item.substring(0, eq).trim();
+      String value = item.substring(eq + 1).trim();
+      if (!seen.add(key)) {
+        throw new GraftException("strategy '" + s + "': '" + key + "' is given twice");
+      }
+      inTargets = key.equals("targets");
+      try {
+        switch (key) {
+          case "r" -> r = Integer.parseInt(value);
+          case "alpha" -> alpha = Double.parseDouble(value);
+          case "dropout" -> dropout = Double.parseDouble(value);
+          case "targets" -> {
+            if (value.isEmpty()) {
+              throw new GraftException("strategy '" + s + "': empty target" + usage);
+            }
+            targets.add(value);
+          }
+          default -> throw new GraftException("strategy '" + s + "': unknown LoRA setting '" + key + "'" + usage);
+        }
+      } catch (NumberFormatException e) {
+        throw new GraftException("strategy '" + s + "': " + key + " '" + value + "' is not a number");
+      }
+    }
+    if (targets.isEmpty()) {
+      throw new GraftException("strategy '" + s + "': no targets" + usage);
+    }
+    try {
+      return new Lora(new LoraConfig(r, alpha, dropout, targets, List.of()));
+    } catch (GraftException e) {
+      throw new GraftException("strategy '" + s + "': " + e.getMessage(), e);
+    }
   }
 
   /**
@@ -126,6 +208,11 @@ public sealed interface Strategy {
     if (this instanceof LastK l) {
       return "last-" + l.k();
     }
+    if (this instanceof Lora l) {
+      LoraConfig c = l.config();
+      return "lora:r=" + c.r() + ",alpha=" + number(c.alpha()) + ",dropout=" + number(c.dropout()) + ",targets="
+          + String.join(",", c.targets());
+    }
     if (this instanceof Gradual g) {
       if (g.schedule().isEmpty()) {
         return "gradual";
@@ -135,5 +222,9 @@ public sealed interface Strategy {
       return "gradual:" + String.join(",", parts);
     }
     return this instanceof Scratch ? "scratch" : this instanceof FeatureExtract ? "feature-extract" : "full";
+  }
+
+  private static String number(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
   }
 }
