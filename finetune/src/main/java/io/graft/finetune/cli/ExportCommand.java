@@ -127,7 +127,8 @@ final class ExportCommand implements Callable<Integer> {
     }
     Onnx.ModelProto proto = OnnxExport.toModel(m, shape, meta);
     OnnxExport.write(onnx, proto);
-    spec.commandLine().getOut().printf("%s (%s) -> %s: opset %d, input '%s' %s, output '%s'%s%n", model, w, onnx,
+    spec.commandLine().getOut().printf("%s (%s%s) -> %s: opset %d, input '%s' %s, output '%s'%s%n", model, w,
+        adapters == null ? "" : " + " + adapters + ", merged", onnx,
         OnnxExport.OPSET, OnnxExport.INPUT, OnnxExport.inputDims(proto), OnnxExport.OUTPUT,
         classes == null ? "" : ", classes " + classes);
     return 0;
