@@ -25,6 +25,7 @@ For each case "<c>" the fixture holds:
   <c>/merged_logits   eval-mode logits of the merged model
   <c>/merged/<key>    the merged model's state dict (torchvision keys only)
 """
+import copy
 import json
 import math
 import os
@@ -38,7 +39,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fix
 import safetensors_io  # noqa: E402
 
 STEPS = 3
-LR = 1e-2
 WEIGHT_DECAY = 1e-2
 
 
@@ -112,8 +112,8 @@ def set_child(model, path, module):
 
 def apply_lora(model, targets, r, alpha, dropout=0.0, modules_to_save=()):
     """Wraps the modules at the exact paths `targets`; freezes everything but the adapters and modules_to_save."""
-    for p in model.parameters():
-        p.requires_grad_(False)
+    for k, p in model.named_parameters():
+        p.requires_grad_("lora_" in k)  # adapters added before (the packed in_proj's) stay trainable
     wrappers = {}
     for path in targets:
         m = model.get_submodule(path)
@@ -134,40 +134,81 @@ def merge_and_unload(model, wrappers):
     return model
 
 
-def train_case(name, model, targets, r, alpha, x, y, tensors, modules_to_save=(), forward=None):
+def train_case(name, model, targets, r, alpha, x, y, tensors, modules_to_save=(), forward=None, merge_extra=None,
+               lr=1e-2, eps=1e-8, repatch=None):
+    """3 AdamW steps (lr, eps, weight decay 1e-2) of cross-entropy with LoRA at `targets`; stores what the docstring at the
+    top lists. The same run in float64 (from the same values) shows how far float32 rounding moves the adapters: the
+    Java test's tolerance must stay above it."""
     forward = forward or model
-    tensors.update({f"{name}/base/{k}": v.detach().clone() for k, v in model.state_dict().items()})
-    wrappers = apply_lora(model, targets, r, alpha, 0.0, modules_to_save)
-    for path, w in wrappers.items():
-        tensors[f"{name}/init/{path}.lora_A.weight"] = w.lora_A.weight.detach().clone()
-    trainable = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
-    opt = torch.optim.AdamW([p for _, p in trainable], lr=LR, weight_decay=WEIGHT_DECAY)
-    model.train()
-    losses = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        loss = F.cross_entropy(forward(x), y)
-        loss.backward()
-        losses.append(loss.item())
-        opt.step()
-    frozen_grads = [k for k, p in model.named_parameters() if not p.requires_grad and p.grad is not None]
-    assert not frozen_grads, frozen_grads
-    tensors[f"{name}/x"] = x
-    tensors[f"{name}/y"] = y
-    tensors[f"{name}/loss"] = torch.tensor(losses, dtype=torch.float64)
-    for k, p in trainable:
-        tensors[f"{name}/after/{k}"] = p.detach().clone()
+    twin = copy.deepcopy(model)
+    if repatch:
+        repatch(twin)  # a deep copy keeps functions (patched forwards) bound to the original modules
+    twin_run = train_steps(twin, targets, r, alpha, x.double(), y, modules_to_save, lr, eps, torch.float64, None)
+    tensors.update({f"{name}/base/{k}": v.detach().clone() for k, v in model.state_dict().items()
+                    if "lora_" not in k})
+    twin_init = {k: v for k, v in twin_run[1].items()}
+    wrappers, trainable, losses = train_steps(model, targets, r, alpha, x, y, modules_to_save, lr, eps,
+                                              torch.float32, twin_init, tensors, name)
+    after64 = dict(twin_run[2])
+    drifts = {k: (p.detach().double() - after64[k]).abs().max().item() for k, p in trainable}
+    worst = max(drifts, key=drifts.get)
+    print(f"{name}: float32 vs float64 adapters after {STEPS} steps: max diff {drifts[worst]:.2e} ({worst})")
     model.eval()
     with torch.no_grad():
         logits = forward(x)
         tensors[f"{name}/logits"] = logits.clone()
         merge_and_unload(model, wrappers)
+        if merge_extra:
+            merge_extra()
         merged = forward(x)
         tensors[f"{name}/merged_logits"] = merged.clone()
     tensors.update({f"{name}/merged/{k}": v.detach().clone() for k, v in model.state_dict().items()})
     diff = (merged - logits).abs().max().item()
     print(f"{name}: losses {['%.6f' % v for v in losses]}, merged vs unmerged logits max diff {diff:.2e}")
     return model
+
+
+def train_steps(model, targets, r, alpha, x, y, modules_to_save, lr, eps, dtype, init, tensors=None, name=None):
+    """Applies LoRA, sets lora_A from `init` (when given), trains STEPS AdamW steps in `dtype`. Returns the wrappers,
+    the trainable (name, parameter) pairs and the losses; in float64 mode (init None) returns the wrappers, the
+    initial lora_A values and the trained values instead."""
+    wrappers = apply_lora(model, targets, r, alpha, 0.0, modules_to_save)
+    model.to(dtype)
+    with torch.no_grad():
+        for k, p in model.named_parameters():
+            if k.endswith("lora_A.weight"):
+                p.copy_(p.float().to(dtype))  # float32 values in both runs
+    a_init = {k: p.detach().clone() for k, p in model.named_parameters() if k.endswith("lora_A.weight")}
+    if init is not None:
+        with torch.no_grad():
+            for k, p in model.named_parameters():
+                if k in init:
+                    p.copy_(init[k].to(dtype))
+        a_init = {k: p.detach().clone() for k, p in model.named_parameters() if k.endswith("lora_A.weight")}
+    if tensors is not None:
+        for k, v in a_init.items():
+            tensors[f"{name}/init/{k}"] = v.float()
+    trainable = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([p for _, p in trainable], lr=lr, weight_decay=WEIGHT_DECAY, eps=eps)
+    model.train()
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        losses.append(loss.item())
+        opt.step()
+    frozen_grads = [k for k, p in model.named_parameters() if not p.requires_grad and p.grad is not None]
+    assert not frozen_grads, frozen_grads
+    if tensors is not None:
+        tensors[f"{name}/x"] = x
+        tensors[f"{name}/y"] = y
+        tensors[f"{name}/loss"] = torch.tensor(losses, dtype=torch.float64)
+        for k, p in trainable:
+            tensors[f"{name}/after/{k}"] = p.detach().clone()
+    if init is None:
+        return wrappers, a_init, [(k, p.detach().clone()) for k, p in trainable]
+    return wrappers, trainable, losses
 
 
 def small(out_dir):
@@ -183,7 +224,99 @@ def small(out_dir):
     safetensors_io.save(os.path.join(out_dir, "small.safetensors"), tensors)
 
 
+def add_in_proj_lora(mha, r, alpha):
+    """LoRA on nn.MultiheadAttention's packed q/k/v projection, as a LoRA on a Linear(E, 3E) would be:
+    qkv = x W_inᵀ + b_in + (alpha / r) · (x Aᵀ) Bᵀ, with A = mha.lora_A [r, E] and B = mha.lora_B [3E, r]
+    (keys <attention path>.lora_A.weight / lora_B.weight)."""
+    e = mha.embed_dim
+    mha.lora_A = nn.Linear(e, r, bias=False)
+    mha.lora_B = nn.Linear(r, 3 * e, bias=False)
+    nn.init.zeros_(mha.lora_B.weight)
+    mha.lora_scaling = alpha / r
+
+
+def merge_in_proj_lora(mha):
+    with torch.no_grad():
+        mha.in_proj_weight += (mha.lora_B.weight @ mha.lora_A.weight) * mha.lora_scaling
+    del mha.lora_A, mha.lora_B
+    lora_attention(mha)
+
+
+def lora_attention(mha):
+    """Replaces a batch_first nn.MultiheadAttention's forward (self-attention, no mask, no dropout) by the same
+    computation written out, so that out_proj runs as a module (nn.MultiheadAttention reads out_proj.weight directly,
+    which would bypass a LoRA wrapper there) and an optional LoRA on the packed in_proj is added."""
+
+    def forward(query, key, value, need_weights=False, **unused):
+        x = query
+        n, length, e = x.shape
+        h = mha.num_heads
+        d = e // h
+        qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)
+        if hasattr(mha, "lora_A"):
+            qkv = qkv + mha.lora_B(mha.lora_A(x)) * mha.lora_scaling
+        q, k, v = qkv.chunk(3, dim=-1)
+        q = q.reshape(n, length, h, d).transpose(1, 2)
+        k = k.reshape(n, length, h, d).transpose(1, 2)
+        v = v.reshape(n, length, h, d).transpose(1, 2)
+        attn = torch.softmax((q @ k.transpose(-2, -1)) / math.sqrt(d), dim=-1)
+        o = (attn @ v).transpose(1, 2).reshape(n, length, e)
+        return mha.out_proj(o), None
+
+    mha.forward = forward
+
+
+def vit(out_dir, image_size=64, classes=5, r=4, alpha=8, in_proj=True, gain=0.5, lr=1e-4, eps=1e-6):
+    """vit_b_32 with seeded views for weights (tools/fixtures/zoo.py's scheme at weight gain 0.5, so the .pth stays
+    small and the residual stream moderate), LoRA r=4 on every block's self_attention.out_proj (and, with in_proj, on
+    the packed q/k/v projection), the head trained fully; 3 AdamW steps on a batch of 2.
+
+    AdamW normalises each element's step, so an element whose gradient is nearly zero (the key rows of the packed
+    projection have some: softmax ignores a shift shared by all keys) takes a step of about ±lr decided by rounding
+    noise. At lr 1e-4 and eps 1e-6 the float32 run stays within 1e-6 of the float64 one (printed), so a 1e-5
+    comparison between two float32 implementations is meaningful; at lr 1e-3, eps 1e-8 it would not be (1.7e-4)."""
+    import torchvision.models as tvm
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
+    from zoo import fixture_state
+
+    torch.manual_seed(20261207)
+    gen = torch.Generator().manual_seed(77)
+    model = tvm.vit_b_32(image_size=image_size, num_classes=classes)
+    state = fixture_state(model, gen, gain)
+    model.load_state_dict(state, strict=True)
+    os.makedirs(out_dir, exist_ok=True)
+    torch.save(state, os.path.join(out_dir, "vit_b_32_base.pth"))
+    x = torch.randn(2, 3, image_size, image_size)
+    y = torch.tensor([1, 3])
+    model.eval()
+    with torch.no_grad():
+        plain = model(x)
+    blocks = list(model.encoder.layers)
+    for block in blocks:
+        if in_proj:
+            add_in_proj_lora(block.self_attention, r, alpha)
+        lora_attention(block.self_attention)
+    with torch.no_grad():
+        written_out = model(x)
+    print(f"vit_b_32: attention written out vs nn.MultiheadAttention: max diff {(written_out - plain).abs().max():.2e}")
+    targets = [f"encoder.layers.encoder_layer_{i}.self_attention.out_proj" for i in range(len(blocks))]
+    tensors = {}
+
+    def merge_extra():
+        if in_proj:
+            for block in blocks:
+                merge_in_proj_lora(block.self_attention)
+
+    train_case("vit", model, targets, r, alpha, x, y, tensors, modules_to_save=["heads.head"],
+               merge_extra=merge_extra, lr=lr, eps=eps,
+               repatch=lambda m: [lora_attention(b.self_attention) for b in m.encoder.layers])
+    safetensors_io.save(os.path.join(out_dir, "vit_b_32.safetensors"),
+                        {k: v for k, v in tensors.items() if "/base/" not in k and "/merged/" not in k})
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("small", "all"):
         small(os.path.join("optim", "src", "test", "resources", "fixtures", "lora"))
+    if what in ("vit", "all"):
+        vit(os.path.join("finetune", "src", "test", "resources", "fixtures", "lora"))
