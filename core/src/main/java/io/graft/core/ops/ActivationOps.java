@@ -20,6 +20,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 public final class ActivationOps {
   private static final double SQRT_HALF = Math.sqrt(0.5);
   private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2 * Math.PI);
+  private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+  private static final double GELU_A = 0.044715;
 
   private ActivationOps() {}
 
@@ -86,6 +88,26 @@ public final class ActivationOps {
       // d/dx = Φ(x) + x φ(x),  φ(x) = exp(-x²/2) / √(2π)
       INDArray pdf = Transforms.exp(xv.mul(xv).muli(-0.5), false).muli(INV_SQRT_2PI);
       return g.mul(pdf.muli(xv).addi(cdf));
+    }));
+  }
+
+  /**
+   * GELU's tanh approximation (PyTorch's {@code approximate='tanh'}): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
+   */
+  public static Tensor geluTanh(Tensor x) {
+    check("gelu", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("gelu", x);
+    }
+    INDArray xv = x.data();
+    INDArray x2 = xv.mul(xv);
+    INDArray t = Transforms.tanh(x2.mul(GELU_A).addi(1).muli(xv).muli(SQRT_2_OVER_PI), false);  // tanh(u)
+    INDArray half1pt = t.add(1).muli(0.5);
+    return record("gelu", xv.mul(half1pt), Input.of(x, g -> {
+      // d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) √(2/π) (1 + 3 a x²)
+      INDArray du = x2.mul(3 * GELU_A).addi(1).muli(SQRT_2_OVER_PI);
+      INDArray d = t.mul(t).rsubi(1).muli(du).muli(xv).muli(0.5).addi(half1pt);
+      return g.mul(d);
     }));
   }
 

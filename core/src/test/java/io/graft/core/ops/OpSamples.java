@@ -197,6 +197,18 @@ final class OpSamples {
     s.add(new Sample("dropout", "p 0.3 training", in -> DropoutOps.dropout(in[0], 0.3, true, new Rng(5)), randn(4, 5)));
     s.add(new Sample("stochasticDepth", "p 0.5 row training", in -> DropoutOps.stochasticDepth(in[0], 0.5, "row", true,
         new Rng(3)), randn(6, 2, 3)));
+    // transformer ops
+    s.add(new Sample("geluTanh", "tanh approximation", in -> ActivationOps.geluTanh(in[0]), randn(4, 5)));
+    s.add(new Sample("layerNorm", "last dim, affine", in -> LayerNormOps.layerNorm(in[0], new long[] {5}, in[1], in[2],
+        1e-5), randn(3, 4, 5), randn(5), randn(5)));
+    s.add(new Sample("layerNorm", "two dims, no affine", in -> LayerNormOps.layerNorm(in[0], new long[] {3, 4}, null,
+        null, 1e-6), randn(2, 3, 4)));
+    s.add(new Sample("layerNorm", "strided input", in -> LayerNormOps.layerNorm(in[0].transpose(0, 1), new long[] {3},
+        in[1], null, 1e-5), randn(3, 4), randn(3)));
+    s.add(new Sample("scaledDotProductAttention", "4-D with mask", in -> AttentionOps.scaledDotProductAttention(in[0],
+        in[1], in[2], in[3], 0.0, false, null), randn(2, 2, 3, 4), randn(2, 2, 5, 4), randn(2, 2, 5, 3), randn(3, 5)));
+    s.add(new Sample("scaledDotProductAttention", "3-D, dropout", in -> AttentionOps.scaledDotProductAttention(in[0],
+        in[1], in[2], null, 0.3, true, new Rng(9)), randn(2, 3, 4), randn(2, 3, 4), randn(2, 3, 2)));
     return s;
   }
 

@@ -17,7 +17,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Every op's backward against central finite differences in float64. */
 class OpsGradCheckTest {
   static final List<Class<?>> OP_FAMILIES = List.of(ElementwiseOps.class, ActivationOps.class, ReductionOps.class,
-      ShapeOps.class, LinalgOps.class, ConvOps.class, PoolOps.class, NormOps.class, LossOps.class, DropoutOps.class);
+      ShapeOps.class, LinalgOps.class, ConvOps.class, PoolOps.class, NormOps.class, LossOps.class, DropoutOps.class,
+      LayerNormOps.class, AttentionOps.class);
 
   static List<OpSamples.Sample> samples() {
     return OpSamples.all();

@@ -153,6 +153,10 @@ class RandomShapesTest {
     if (type == CrossEntropyOptions.class) {
       return CrossEntropyOptions.defaults().withLabelSmoothing(rng.nextInt(2) * 0.1);
     }
+    if (type == String.class) {  // mode or option names: valid ones and one that is not
+      String[] v = {"row", "batch", "none", "tanh", "bogus"};
+      return v[rng.nextInt(v.length)];
+    }
     if (type == NormOps.Args.class) {
       return new NormOps.Args(tensor(), tensor(), tensor(), tensor(), rng.nextInt(2) == 0, (double) arg(double.class),
           (double) arg(double.class));

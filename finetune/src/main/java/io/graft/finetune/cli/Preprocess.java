@@ -8,6 +8,7 @@ import io.graft.core.io.Safetensors;
 import io.graft.finetune.transforms.CenterCrop;
 import io.graft.finetune.transforms.Compose;
 import io.graft.finetune.transforms.Grayscale;
+import io.graft.finetune.transforms.Interpolation;
 import io.graft.finetune.transforms.Normalize;
 import io.graft.finetune.transforms.Resize;
 import io.graft.finetune.transforms.Transform;
@@ -24,20 +25,20 @@ import java.util.Map;
 /**
  * The evaluation preprocessing of a model: images decoded to {@code channels} (1: luma, 3: RGB), then optionally
  * {@link Grayscale} to {@code grayscale} channels, {@link Resize} ({@code resize}: one value resizes the shorter
- * side, two are height and width; bilinear, as {@code torchvision.transforms.Resize} without antialias), optionally
+ * side, two are height and width; bilinear or bicubic, as {@code torchvision.transforms.Resize} on tensors without
+ * antialias), optionally
  * {@link CenterCrop} to {@code crop}, then {@link Normalize} with {@code mean} and {@code std}. It is the one source
  * of both the transform ({@link #transform}) and its record: {@code graft finetune} writes it into
  * {@code model.safetensors}' metadata as {@link #KEY} (a JSON object) and beside it as {@link #FILE}; {@code graft
  * predict --images} and {@code graft eval} read it back ({@link #forWeights}) and build exactly that transform.
  * A recorded size is at most {@link #MAX_SIZE} pixels; a recorded file at most {@link #MAX_FILE_BYTES} bytes.
  */
-record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] mean, float[] std) {
+record Preprocess(int channels, int grayscale, int[] resize, Interpolation interpolation, int crop, float[] mean,
+    float[] std) {
   /** The safetensors metadata key that records it. */
   static final String KEY = "graft.preprocess";
   /** The file a run writes beside its weights. */
   static final String FILE = "preprocess.json";
-  /** The interpolation {@link Resize} uses; the only value a record may name. */
-  static final String INTERPOLATION = "bilinear";
   /** Largest recorded resize or crop side: 16384 pixels. */
   static final int MAX_SIZE = 16384;
   /** Largest {@link #FILE} read: 64 KiB. */
@@ -45,9 +46,15 @@ record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] m
   private static final ObjectMapper JSON = new ObjectMapper();
 
   Preprocess {
+    java.util.Objects.requireNonNull(interpolation, "interpolation");
     resize = resize.clone();
     mean = mean.clone();
     std = std.clone();
+  }
+
+  /** A record that resizes bilinearly (torchvision's default). */
+  Preprocess(int channels, int grayscale, int[] resize, int crop, float[] mean, float[] std) {
+    this(channels, grayscale, resize, Interpolation.BILINEAR, crop, mean, std);
   }
 
   /** The transform this record describes. */
@@ -56,7 +63,8 @@ record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] m
     if (grayscale > 0) {
       steps.add(new Grayscale(grayscale));
     }
-    steps.add(resize.length == 1 ? new Resize(resize[0]) : new Resize(resize[0], resize[1]));
+    steps.add(resize.length == 1 ? new Resize(resize[0], interpolation)
+        : new Resize(resize[0], resize[1], interpolation));
     if (crop > 0) {
       steps.add(new CenterCrop(crop));
     }
@@ -76,7 +84,7 @@ record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] m
       sb.append(", Grayscale(").append(grayscale).append(')');
     }
     sb.append(", Resize(").append(resize.length == 1 ? String.valueOf(resize[0]) : resize[0] + ", " + resize[1])
-        .append(", ").append(INTERPOLATION).append(')');
+        .append(", ").append(interpolation.torchName()).append(')');
     if (crop > 0) {
       sb.append(", CenterCrop(").append(crop).append(')');
     }
@@ -90,7 +98,7 @@ record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] m
     m.put("input_channels", channels);
     m.put("grayscale_channels", grayscale > 0 ? grayscale : null);
     m.put("resize", resize);
-    m.put("interpolation", INTERPOLATION);
+    m.put("interpolation", interpolation.torchName());
     m.put("crop", crop > 0 ? crop : null);
     m.put("mean", mean);
     m.put("std", std);
@@ -127,9 +135,14 @@ record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] m
       resize[i] = size(r.get(i), "resize", where);
     }
     JsonNode interp = n.get("interpolation");
-    if (interp == null || !INTERPOLATION.equals(interp.asText())) {
-      throw new GraftException(where + ": interpolation " + interp + " is not supported; Graft resizes "
-          + INTERPOLATION);
+    if (interp == null || !interp.isTextual()) {
+      throw new GraftException(where + ": 'interpolation' must be \"bilinear\" or \"bicubic\", got " + interp);
+    }
+    Interpolation mode;
+    try {
+      mode = Interpolation.of(interp.asText());
+    } catch (GraftException e) {
+      throw new GraftException(where + ": " + e.getMessage(), e);
     }
     JsonNode c = n.get("crop");
     int crop = c == null || c.isNull() ? 0 : size(c, "crop", where);
@@ -141,7 +154,7 @@ record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] m
         throw new GraftException(where + ": std must be positive, got " + Arrays.toString(std));
       }
     }
-    return new Preprocess(channels, gray, resize, crop, mean, std);
+    return new Preprocess(channels, gray, resize, mode, crop, mean, std);
   }
 
   private static int integer(JsonNode n, String key, String where, boolean nullable) {
@@ -242,7 +255,7 @@ record Preprocess(int channels, int grayscale, int[] resize, int crop, float[] m
   @Override
   public boolean equals(Object o) {
     return o instanceof Preprocess p && channels == p.channels && grayscale == p.grayscale
-        && Arrays.equals(resize, p.resize) && crop == p.crop && Arrays.equals(mean, p.mean)
+        && Arrays.equals(resize, p.resize) && interpolation == p.interpolation && crop == p.crop && Arrays.equals(mean, p.mean)
         && Arrays.equals(std, p.std);
   }
 

@@ -3,7 +3,7 @@ package io.graft.finetune.transforms;
 import io.graft.core.GraftException;
 import io.graft.finetune.data.Image;
 
-/** Crop, pad, flip and bilinear resize on {@link Image}s, shared by the geometric transforms. */
+/** Crop, pad, flip and bilinear or bicubic resize on {@link Image}s, shared by the geometric transforms. */
 final class Geometry {
   private Geometry() {}
 
@@ -83,6 +83,81 @@ final class Geometry {
       }
     }
     return new Image(img.channels(), oh, ow, out);
+  }
+
+  /** {@link #resize(Image, int, int)} or {@link #resizeBicubic}, by {@code mode}. */
+  static Image resize(Image img, int oh, int ow, Interpolation mode) {
+    return mode == Interpolation.BICUBIC ? resizeBicubic(img, oh, ow) : resize(img, oh, ow);
+  }
+
+  /**
+   * Bicubic resize with {@code align_corners=False} and no antialiasing: PyTorch's {@code upsample_bicubic2d} (Keys'
+   * kernel, a = -0.75; source coordinates not clamped at 0; taps outside the image replicate its edge), which
+   * torchvision 0.14's {@code Resize(..., BICUBIC)} uses on tensors. Like PyTorch's CPU kernel, each output
+   * interpolates four rows along x, then those four values along y.
+   */
+  static Image resizeBicubic(Image img, int oh, int ow) {
+    if (oh < 1 || ow < 1) {
+      throw new GraftException("resize: size must be positive, got " + oh + "x" + ow);
+    }
+    int ih = img.height();
+    int iw = img.width();
+    if (ih == oh && iw == ow) {
+      return img;
+    }
+    int[][] xi = new int[ow][];
+    float[][] xw = new float[ow][];
+    for (int x = 0; x < ow; x++) {
+      float src = (float) iw / ow * (x + 0.5f) - 0.5f;
+      int x0 = (int) Math.floor(src);
+      xi[x] = taps(x0, iw);
+      xw[x] = cubicWeights(src - x0);
+    }
+    float[] out = Image.allocate(img.channels(), oh, ow, "resize");
+    float[] in = img.data();
+    for (int c = 0; c < img.channels(); c++) {
+      int base = c * ih * iw;
+      for (int y = 0; y < oh; y++) {
+        float src = (float) ih / oh * (y + 0.5f) - 0.5f;
+        int y0 = (int) Math.floor(src);
+        int[] yi = taps(y0, ih);
+        float[] yw = cubicWeights(src - y0);
+        for (int x = 0; x < ow; x++) {
+          int[] t = xi[x];
+          float[] w = xw[x];
+          float acc = 0f;
+          for (int k = 0; k < 4; k++) {
+            int row = base + yi[k] * iw;
+            float v = in[row + t[0]] * w[0] + in[row + t[1]] * w[1] + in[row + t[2]] * w[2] + in[row + t[3]] * w[3];
+            acc += v * yw[k];
+          }
+          out[(c * oh + y) * ow + x] = acc;
+        }
+      }
+    }
+    return new Image(img.channels(), oh, ow, out);
+  }
+
+  /** The four sample indices around {@code i0} (i0-1 .. i0+2), clamped into [0, n). */
+  private static int[] taps(int i0, int n) {
+    int[] t = new int[4];
+    for (int k = 0; k < 4; k++) {
+      t[k] = Math.min(Math.max(i0 - 1 + k, 0), n - 1);
+    }
+    return t;
+  }
+
+  /** Keys' cubic convolution weights (a = -0.75) of the four taps for fractional offset {@code t} in [0, 1). */
+  private static float[] cubicWeights(float t) {
+    final float a = -0.75f;
+    float x1 = t + 1;
+    float x2 = 1 - t;
+    float x3 = x2 + 1;
+    return new float[] {
+        ((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a,
+        ((a + 2) * t - (a + 3)) * t * t + 1,
+        ((a + 2) * x2 - (a + 3)) * x2 * x2 + 1,
+        ((a * x3 - 5 * a) * x3 + 8 * a) * x3 - 4 * a};
   }
 
   /** torchvision's Resize(int): the shorter side becomes {@code size}, the other keeps the aspect ratio. */

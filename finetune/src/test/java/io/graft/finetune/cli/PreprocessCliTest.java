@@ -2,10 +2,13 @@ package io.graft.finetune.cli;
 
 import static io.graft.finetune.cli.GraftCliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.graft.core.GraftException;
 import io.graft.core.autograd.GradMode;
 import io.graft.core.io.Safetensors;
 import io.graft.finetune.cli.GraftCliTest.Result;
@@ -123,6 +126,21 @@ class PreprocessCliTest {
         "--workers", "0");
     assertEquals(0, e.code(), e.err());
     assertTrue(e.out().contains(String.format("on %d images: loss %.4f,", N, loss / N)), e.out() + " vs " + loss / N);
+  }
+
+  @Test
+  void aBicubicRecordRoundTripsAndAnUnknownInterpolationIsRefusedNamingIt() {
+    Preprocess p = new Preprocess(3, 0, new int[] {320}, io.graft.finetune.transforms.Interpolation.BICUBIC, 300,
+        new float[] {0.485f, 0.456f, 0.406f}, new float[] {0.229f, 0.224f, 0.225f});
+    Preprocess back = Preprocess.parse(p.toJson(), "preprocess.json");
+    assertEquals(p, back);
+    assertTrue(back.describe().contains("Resize(320, bicubic)"), back.describe());
+    assertTrue(back.transform().toString().contains("bicubic"), back.transform().toString());
+    // the same numbers with bilinear are another preprocessing
+    assertNotEquals(p, new Preprocess(3, 0, new int[] {320}, 300, p.mean(), p.std()));
+    String lanczos = p.toJson().replace("\"bicubic\"", "\"lanczos\"");
+    GraftException e = assertThrows(GraftException.class, () -> Preprocess.parse(lanczos, "run/preprocess.json"));
+    assertTrue(e.getMessage().contains("run/preprocess.json") && e.getMessage().contains("lanczos"), e.getMessage());
   }
 
   @Test

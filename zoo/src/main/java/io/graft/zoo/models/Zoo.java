@@ -26,6 +26,8 @@ public final class Zoo {
     MODELS.put("vgg19", VGG::vgg19);
     MODELS.put("vgg19_bn", VGG::vgg19Bn);
     MODELS.put("mobilenet_v2", MobileNetV2::new);
+    MODELS.put("vit_b_16", VisionTransformer::vitB16);
+    MODELS.put("vit_b_32", VisionTransformer::vitB32);
     MODELS.put("smallcnn", SmallCNN::new);
   }
 
@@ -62,16 +64,23 @@ public final class Zoo {
     if (name.startsWith("vgg")) {
       return "classifier.6";
     }
+    if (name.startsWith("vit_")) {
+      return "heads.head";
+    }
     return name.equals("mobilenet_v2") ? "classifier.1" : "head";
   }
 
   /**
    * The input an architecture takes, {@code [channels, height, width]} with -1 for a size it adapts to: smallcnn
-   * {@code [1, 28, 28]} (its fc1 is sized for 28×28), the others {@code [3, -1, -1]} (adaptive pooling).
+   * {@code [1, 28, 28]} (its fc1 is sized for 28×28), the ViTs {@code [3, 224, 224]} (their positional embedding is
+   * sized for 224²), the others {@code [3, -1, -1]} (adaptive pooling).
    */
   public static long[] inputShape(String name) {
     if (!MODELS.containsKey(name)) {
       throw new GraftException("unknown model '" + name + "'; known: " + MODELS.keySet());
+    }
+    if (name.startsWith("vit_")) {
+      return new long[] {3, 224, 224};
     }
     return name.equals("smallcnn") ? new long[] {1, 28, 28} : new long[] {3, -1, -1};
   }

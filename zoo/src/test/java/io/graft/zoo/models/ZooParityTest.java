@@ -30,6 +30,11 @@ class ZooParityTest {
   static final double ATOL = 1e-4;
   static final Tensor X = Fixtures.load("fixtures/zoo/input.safetensors").tensor("x");
 
+  /** The input for {@code name}: X, or for a fixed input size of 224² (the ViTs) {@code input_224.safetensors}' x. */
+  static Tensor input(String name) {
+    return Zoo.inputShape(name)[1] == 224 ? Fixtures.load("fixtures/zoo/input_224.safetensors").tensor("x") : X;
+  }
+
   @TempDir
   Path tmp;
 
@@ -47,7 +52,7 @@ class ZooParityTest {
     m.eval();
     Tensor logits;
     try (var g = GradMode.disabled()) {
-      logits = m.call(X);
+      logits = m.call(input(name));
     }
     Safetensors.File f = Fixtures.load("fixtures/zoo/" + name + ".logits.safetensors");
     double[] torch32 = f.tensor("logits").toDoubleArray();
