@@ -79,6 +79,16 @@ public final class MultiheadAttention extends Module {
     return numHeads;
   }
 
+  /** PyTorch's {@code batch_first}: inputs are {@code (N, L, E)} when true, {@code (L, N, E)} when false. */
+  public boolean batchFirst() {
+    return batchFirst;
+  }
+
+  /** PyTorch's {@code dropout}: the dropout probability on the attention weights in training. */
+  public double dropout() {
+    return dropout;
+  }
+
   /** The packed q/k/v projection, {@code (3E, E)}. */
   public Parameter inProjWeight() {
     return inProjWeight;

@@ -6,6 +6,7 @@ import io.graft.core.init.Init;
 import io.graft.core.random.Rng;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
+import io.graft.layers.MultiheadAttention;
 import io.graft.layers.conv.Conv2d;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -36,7 +37,7 @@ public final class Lora {
 
   /**
    * Replaces every module matched by {@code config.targets()} by its LoRA wrapper ({@link LoraLinear}, {@link
-   * LoraConv2d}; through {@code Module.replace}, so the parent must accept a new child), freezes every other parameter
+   * LoraConv2d}, {@link LoraMultiheadAttention} for the packed q/k/v projection; through {@code Module.replace}, so the parent must accept a new child), freezes every other parameter
    * of {@code model}, and leaves trainable only the adapters and the parameters of {@code config.modulesToSave()}.
    * Returns the wrappers by module path, in the model's order.
    *
@@ -68,14 +69,15 @@ public final class Lora {
         hit = true;
         Module m = e.getValue();
         for (String a : adapted) {
-          if (path.equals(a) || path.startsWith(a + ".")) {
+          if (path.equals(a) || path.startsWith(a + ".lora_A") || path.startsWith(a + ".lora_B")) {
             throw new GraftException("LoRA target '" + glob + "' matches '" + path + "', which is already adapted "
-                + "(" + (path.equals(a) ? m.typeName() : "inside the LoraLayer '" + a + "'") + ")");
+                + "(" + (path.equals(a) ? m.typeName() : "inside the adapter of the LoraLayer '" + a + "'") + ")");
           }
         }
-        if (!(m instanceof Linear) && !(m instanceof Conv2d)) {
+        if (!(m instanceof Linear) && !(m instanceof Conv2d) && !(m instanceof MultiheadAttention)) {
           throw new GraftException("LoRA target '" + glob + "' matches '" + (path.isEmpty() ? "(the model)" : path)
-              + "', a " + m.typeName() + "; LoRA adapts Linear and Conv2d layers only");
+              + "', a " + m.typeName() + "; LoRA adapts Linear, Conv2d and MultiheadAttention (its packed q/k/v "
+              + "projection) layers only");
         }
         chosen.put(path, m);
       }
@@ -101,6 +103,8 @@ public final class Lora {
       try {
         wrappers.put(e.getKey(), m instanceof Linear l
             ? new LoraLinear(l, config.r(), config.alpha(), config.dropout(), rng)
+            : m instanceof MultiheadAttention a
+            ? new LoraMultiheadAttention(a, config.r(), config.alpha(), config.dropout(), rng)
             : new LoraConv2d((Conv2d) m, config.r(), config.alpha(), config.dropout(), rng));
       } catch (GraftException ex) {
         restoreFlags(flags);
@@ -114,8 +118,8 @@ public final class Lora {
         done.add(e.getKey());
       }
     } catch (GraftException ex) {
-      for (String path : done) {
-        model.replace(path, chosen.get(path));
+      for (int i = done.size() - 1; i >= 0; i--) {   // an attention module's out_proj before the module
+        model.replace(done.get(i), chosen.get(done.get(i)));
       }
       restoreFlags(flags);
       throw new GraftException("LoRA: cannot put an adapter at '" + wrappers.keySet().toArray()[done.size()] + "': "
@@ -186,7 +190,7 @@ public final class Lora {
    * model}.
    */
   public static Module mergeAndUnload(Module model) {
-    for (Map.Entry<String, LoraLayer> e : nonEmpty(model).entrySet()) {
+    for (Map.Entry<String, LoraLayer> e : innermostFirst(model)) {
       LoraLayer l = e.getValue();
       if (!l.isMerged()) {
         l.merge();
@@ -203,7 +207,7 @@ public final class Lora {
    * Returns {@code model}.
    */
   public static Module unload(Module model) {
-    for (Map.Entry<String, LoraLayer> e : nonEmpty(model).entrySet()) {
+    for (Map.Entry<String, LoraLayer> e : innermostFirst(model)) {
       LoraLayer l = e.getValue();
       if (l.isMerged()) {
         l.unmerge();
@@ -211,6 +215,13 @@ public final class Lora {
       model.replace(e.getKey(), l.base());
     }
     return model;
+  }
+
+  /** The LoRA layers, an adapted out_proj before the adapted attention module that holds it. */
+  private static List<Map.Entry<String, LoraLayer>> innermostFirst(Module model) {
+    List<Map.Entry<String, LoraLayer>> all = new ArrayList<>(nonEmpty(model).entrySet());
+    java.util.Collections.reverse(all);
+    return all;
   }
 
   private static Map<String, LoraLayer> nonEmpty(Module model) {

@@ -220,9 +220,13 @@ public final class LoraAdapters {
     return new Saved(c, base == null ? null : String.valueOf(base), task == null ? null : String.valueOf(task));
   }
 
+  /** Whether {@code path} lies in the lora_A or lora_B of a LoRA layer (an adapted attention's out_proj does not). */
   private static boolean insideAdapter(String path, Map<String, Module> modules) {
     for (int dot = path.lastIndexOf('.'); dot > 0; dot = path.lastIndexOf('.', dot - 1)) {
-      if (modules.get(path.substring(0, dot)) instanceof LoraLayer) {
+      String rest = path.substring(dot + 1);
+      if (modules.get(path.substring(0, dot)) instanceof LoraLayer
+          && (rest.equals("lora_A") || rest.startsWith("lora_A.") || rest.equals("lora_B")
+          || rest.startsWith("lora_B."))) {
         return true;
       }
     }

@@ -32,7 +32,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * copy back, so the base weight is bit for bit what it was before the merge (subtracting {@code ΔW} again would leave
  * rounding errors). The copy costs one base weight's memory per merged layer until the unmerge.
  */
-public abstract sealed class LoraLayer extends Module permits LoraLinear, LoraConv2d {
+public abstract sealed class LoraLayer extends Module permits LoraLinear, LoraConv2d, LoraMultiheadAttention {
   private final Module base;
   private final Parameter weight;
   private final int r;
@@ -47,14 +47,20 @@ public abstract sealed class LoraLayer extends Module permits LoraLinear, LoraCo
    * {@code lora_B} through {@link #adapters}.
    */
   LoraLayer(Module base, Parameter weight, Parameter bias, int r, double alpha, double dropout, Rng rng) {
+    this(base, "weight", weight, "bias", bias, r, alpha, dropout, rng);
+  }
+
+  /** As above, with the base's own names for the weight and bias ({@code in_proj_weight}, {@code in_proj_bias}). */
+  LoraLayer(Module base, String weightName, Parameter weight, String biasName, Parameter bias, int r, double alpha,
+      double dropout, Rng rng) {
     if (weight.dtype() != DataType.FLOAT) {
       throw new GraftException("LoRA: " + base.typeName() + "'s weight is " + weight.dtype()
           + "; adapters are float32 and need a float32 weight");
     }
     this.base = base;
-    this.weight = registerParameter("weight", weight);
+    this.weight = registerParameter(weightName, weight);
     if (bias != null) {
-      registerParameter("bias", bias);
+      registerParameter(biasName, bias);
     }
     weight.requiresGrad(false);
     if (bias != null) {
@@ -80,7 +86,10 @@ public abstract sealed class LoraLayer extends Module permits LoraLinear, LoraCo
     train(base.isTraining());
   }
 
-  /** The wrapped layer (a {@code Linear} or {@code Conv2d}); it shares this module's weight and bias. */
+  /**
+   * The wrapped layer (a {@code Linear}, {@code Conv2d} or {@code MultiheadAttention}); it shares this module's weight
+   * and bias, and its training mode follows this module's.
+   */
   public Module base() {
     return base;
   }
@@ -130,15 +139,28 @@ public abstract sealed class LoraLayer extends Module permits LoraLinear, LoraCo
   /** The base layer's output on {@code x}, from this module's (shared) parameters. */
   abstract Tensor baseForward(Tensor x);
 
+  /** Sets the mode of this module, its children and the wrapped layer (which is not a child). */
   @Override
-  public final Tensor forward(Tensor x) {
+  public Module train(boolean mode) {
+    super.train(mode);
+    base.train(mode);
+    return this;
+  }
+
+  /** {@code (alpha / r) · lora_B(lora_A(dropout(x)))}, the adapter's term (the base's output is added by the caller). */
+  final Tensor adapterTerm(Tensor x) {
+    Tensor in = DropoutOps.dropout(x, dropout, isTraining(), dropoutRng);
+    Tensor a = namedChildren().get("lora_A").call(in);
+    return namedChildren().get("lora_B").call(a).mul(scaling());
+  }
+
+  @Override
+  public Tensor forward(Tensor x) {
     Tensor y = baseForward(x);
     if (isMerged()) {
       return y;
     }
-    Tensor in = DropoutOps.dropout(x, dropout, isTraining(), dropoutRng);
-    Tensor a = namedChildren().get("lora_A").call(in);
-    return y.add(namedChildren().get("lora_B").call(a).mul(scaling()));
+    return y.add(adapterTerm(x));
   }
 
   /**

@@ -18,6 +18,7 @@ import io.graft.core.autograd.GradMode;
 import io.graft.core.random.Rng;
 import io.graft.layers.Linear;
 import io.graft.layers.Module;
+import io.graft.layers.MultiheadAttention;
 import io.graft.layers.Sequential;
 import io.graft.layers.activation.ReLU;
 import io.graft.layers.conv.Conv2d;
@@ -116,7 +117,7 @@ class LoraTest {
     assertTrue(twice.getMessage().contains("already adapted"), twice.getMessage());
     GraftException inside = assertThrows(GraftException.class,
         () -> Lora.apply(m, LoraConfig.r(2).targets("0.lora_A")));
-    assertTrue(inside.getMessage().contains("inside the LoraLayer '0'"), inside.getMessage());
+    assertTrue(inside.getMessage().contains("inside the adapter of the LoraLayer '0'"), inside.getMessage());
   }
 
   /** A parent that holds its Linear in a field and cannot take a new one. */
@@ -295,5 +296,58 @@ class LoraTest {
     Tensor e1 = m.call(x);
     Lora.merge(m);
     assertClose(m.call(x), e1, 1e-5, 1e-5, "eval: no dropout, so the merged model agrees");
+  }
+
+  /** A block shaped like a ViT encoder layer's attention: a Sequential holding a batch-first MultiheadAttention. */
+  private static Sequential attention() {
+    return new Sequential(new MultiheadAttention(8, 2, 0.0, true, true, new Rng(9)));
+  }
+
+  @Test
+  void adaptsThePackedInProjectionAndOutProjOfAnAttentionModule() {
+    Sequential m = attention();
+    Tensor x = Tensor.randn(new Rng(2), 2, 3, 8);
+    m.eval();
+    Tensor base = m.call(x);
+    List<String> keys = m.stateDict().keyList();
+    Map<String, LoraLayer> ls = Lora.apply(m, LoraConfig.r(2).alpha(4).targets("0", "0.out_proj"));
+    assertInstanceOf(LoraMultiheadAttention.class, ls.get("0"));
+    assertInstanceOf(LoraLinear.class, ls.get("0.out_proj"));
+    assertEquals(List.of("0.in_proj_weight", "0.in_proj_bias", "0.out_proj.weight", "0.out_proj.bias",
+        "0.out_proj.lora_A.weight", "0.out_proj.lora_B.weight", "0.lora_A.weight", "0.lora_B.weight"),
+        m.stateDict().keyList());
+    assertArrayEquals(new long[] {24, 2}, ls.get("0").loraB().shape());
+    assertClose(m.call(x), base, 0, 0, "B = 0: the adapted attention starts as the base");
+    randomise(m, 8);
+    Tensor adapted = m.call(x);
+    assertFalse(java.util.Arrays.equals(bits(base), bits(adapted)), "both adapters change the output");
+    int[] in = bits(ls.get("0").weight());
+    Lora.merge(m);
+    assertClose(m.call(x), adapted, 1e-5, 1e-5, "merged vs unmerged attention");
+    Lora.unmerge(m);
+    assertArrayEquals(in, bits(ls.get("0").weight()));
+    Lora.mergeAndUnload(m);
+    assertEquals(keys, m.stateDict().keyList());
+    MultiheadAttention plain = m.get("0", MultiheadAttention.class);
+    assertInstanceOf(Linear.class, plain.outProj());
+    assertClose(m.call(x), adapted, 1e-5, 1e-5, "merged and unloaded vs unmerged attention");
+  }
+
+  @Test
+  void theAttentionsFrozenInProjectionGetsNoGradient() {
+    Sequential m = attention();
+    LoraLayer l = Lora.apply(m, LoraConfig.r(2).targets("0")).get("0");
+    randomise(m, 9);
+    Tensor x = Tensor.randn(new Rng(2), 2, 3, 8);
+    x.requiresGrad(true);
+    Tensor y = m.call(x);
+    Map<Tensor, List<String>> g = graph(y);
+    for (Parameter p : l.base().parameters()) {
+      assertFalse(g.containsKey(p), "a frozen parameter is an input of " + g.get(p));
+    }
+    y.sum().backward();
+    l.base().parameters().forEach(p -> assertNull(p.grad()));
+    assertNotNull(l.loraA().grad());
+    assertNotNull(l.loraB().grad());
   }
 }
