@@ -72,7 +72,18 @@ def main():
     head = head_path(model)
     old = ref.get_submodule(head)
     lora_reference.set_child(ref, head, nn.Linear(old.in_features, classes))
-    targets = config["target_modules"]
+    targets = []
+    for path in config["target_modules"]:
+        m = ref.get_submodule(path)
+        parent = path.rpartition(".")[0]
+        if isinstance(m, nn.MultiheadAttention):
+            # Graft's LoraMultiheadAttention: a LoRA on the packed q/k/v projection (<path>.lora_A/B)
+            lora_reference.add_in_proj_lora(m, config["r"], config["lora_alpha"])
+            lora_reference.lora_attention(m)
+        else:
+            if parent and isinstance(ref.get_submodule(parent), nn.MultiheadAttention):
+                lora_reference.lora_attention(ref.get_submodule(parent))  # so that out_proj runs as a module
+            targets.append(path)
     wrappers = lora_reference.apply_lora(ref, targets, config["r"], config["lora_alpha"], 0.0,
                                          config.get("modules_to_save") or ())
     saved = load(os.path.join(adapters_dir, "adapter_model.safetensors"))
@@ -83,7 +94,7 @@ def main():
             assert k.startswith(PREFIX), k
             own[k[len(PREFIX):]].copy_(v)
             loaded += 1
-    print(f"plain-torch LoRA: {len(wrappers)} adapted layers (r={config['r']}, lora_alpha={config['lora_alpha']}), "
+    print(f"plain-torch LoRA: {len(config['target_modules'])} adapted layers (r={config['r']}, lora_alpha={config['lora_alpha']}), "
           f"{loaded} tensors from adapter_model.safetensors")
     torch.manual_seed(0)
     size = int(os.environ.get("IMAGE_SIZE", image_size(model)))
