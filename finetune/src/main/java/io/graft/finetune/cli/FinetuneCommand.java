@@ -70,7 +70,8 @@ final class FinetuneCommand implements Callable<Integer> {
       description = "scratch | feature-extract | last-K (e.g. last-2) | full | gradual (one more stage per epoch from "
           + "the top) | gradual:EPOCH=STAGE[+STAGE],... (the stages open from that epoch on, epochs numbered from 1 "
           + "as printed) | lora:r=8,alpha=16,targets=GLOB[,GLOB...][,dropout=P] (low-rank adapters on the Linear/Conv2d "
-          + "layers whose module paths match the globs, e.g. 'encoder.layers.*.mlp.0'; the backbone frozen, the adapters "
+          + "layers whose module paths match the globs, e.g. 'encoder.layers.*.mlp.0', or on an attention module's "
+          + "packed q/k/v projection, e.g. 'encoder.layers.*.self_attention'; the backbone frozen, the adapters "
           + "and the new head train at --lr; writes adapter_model.safetensors + adapter_config.json (PEFT's layout) and "
           + "the merged model as model.safetensors)")
   String strategy;

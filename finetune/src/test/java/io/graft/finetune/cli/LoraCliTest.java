@@ -107,6 +107,23 @@ class LoraCliTest {
   }
 
   @Test
+  void aLoraRunResumesFromItsCheckpoint() throws Exception {
+    Path data = data();
+    Path weights = FinetuneCliTest.smallcnnWeights(tmp);
+    Path out = tmp.resolve("resumed");
+    String lora = "lora:r=2,alpha=4,targets=features.4";
+    Result first = run(finetune(data, weights, out, lora).toArray(String[]::new));
+    assertEquals(0, first.code(), first.err());
+    List<String> again = finetune(data, weights, out, lora, "--resume");
+    again.set(again.indexOf("--epochs") + 1, "2");
+    Result second = run(again.toArray(String[]::new));
+    assertEquals(0, second.code(), second.err());
+    assertTrue(second.out().contains("epoch 2/2"), second.out());
+    assertFalse(second.out().contains("epoch 1/2"), "epoch 1 came from the checkpoint: " + second.out());
+    assertEquals(2, FinetuneCliTest.metrics(out).get("history").size());
+  }
+
+  @Test
   void senselessCombinationsAreRefusedNamingTheOption() throws Exception {
     Path data = data();
     Path weights = FinetuneCliTest.smallcnnWeights(tmp);

@@ -17,7 +17,9 @@ import java.util.List;
  * <p>A target is a glob over module paths ({@code Module.namedModules()}'s keys): {@code *} matches any characters,
  * dots included, {@code ?} one character, and the glob must match the whole path ({@code "mlp.0"} matches only a
  * top-level {@code mlp.0}; {@code "*.mlp.0"} matches it at any depth). Every target must match at least one module,
- * and every module matched must be a {@code Linear} or a {@code Conv2d} ({@link Lora#apply} names the offender).
+ * and every module matched must be a {@code Linear}, a {@code Conv2d} or a {@code MultiheadAttention} (whose packed
+ * q/k/v projection is adapted; its {@code out_proj} is a Linear target of its own) ({@link Lora#apply} names the
+ * offender).
  * {@code modulesToSave} are module paths (exact) whose parameters train fully and are saved with the adapters (the new
  * classifier head, PEFT's {@code modules_to_save}).
  *

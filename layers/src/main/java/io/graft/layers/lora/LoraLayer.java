@@ -15,7 +15,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * A layer with a low-rank adapter: {@code y = base(x) + (alpha / r) · lora_B(lora_A(dropout(x)))}, the frozen base
  * layer's weight {@code W} plus the trainable update {@code ΔW = (alpha / r) · B A} (PEFT's {@code LoraLayer}).
  *
- * <p><b>Keys.</b> The base layer's parameters are registered as this module's own ({@code weight}, {@code bias}), so
+ * <p><b>Keys.</b> The base layer's parameters are registered as this module's own, under the base's names ({@code
+ * weight}, {@code bias}; {@code in_proj_weight}, {@code in_proj_bias} for an attention module), so
  * a model's state dict keeps torchvision's keys for them ({@code <path>.weight}: checkpoints and pretrained files load
  * unchanged); the adapters are the children {@code lora_A} and {@code lora_B} ({@code <path>.lora_A.weight}, {@code
  * <path>.lora_B.weight}: PEFT's names in its saved adapter files). PEFT's in-memory model instead says {@code

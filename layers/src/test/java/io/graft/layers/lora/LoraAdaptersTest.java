@@ -205,4 +205,27 @@ class LoraAdaptersTest {
         new Sequential(new Linear(3, 2)))).config();
     assertEquals(List.of("0", "0.0", "1.0"), read.targets());
   }
+
+  @Test
+  void roundTripsAnAdaptedAttentionAndItsOutProj() {
+    Module a = new Sequential(new io.graft.layers.MultiheadAttention(8, 2, 0.0, true, true, new Rng(9)));
+    LoraConfig c = LoraConfig.r(2).alpha(4).targets("0", "0.out_proj");
+    Lora.apply(a, c, new Rng(3));
+    Rng rng = new Rng(4);
+    try (var g = GradMode.disabled()) {
+      for (LoraLayer l : Lora.layers(a).values()) {
+        l.loraB().data().assign(Tensor.randn(rng, l.loraB().shape()).data());
+      }
+    }
+    LoraAdapters.save(a, c, dir, null, null);
+    assertEquals(List.of("base_model.model.0.lora_A.weight", "base_model.model.0.lora_B.weight",
+        "base_model.model.0.out_proj.lora_A.weight", "base_model.model.0.out_proj.lora_B.weight"),
+        Safetensors.open(dir.resolve(LoraAdapters.WEIGHTS)).entries().stream().map(Safetensors.Entry::name).toList());
+    Module b = new Sequential(new io.graft.layers.MultiheadAttention(8, 2, 0.0, true, true, new Rng(9)));
+    assertEquals(List.of("0", "0.out_proj"), LoraAdapters.load(b, dir).targets());
+    Tensor x = Tensor.randn(new Rng(5), 2, 3, 8);
+    a.eval();
+    b.eval();
+    assertArrayEquals(bits(a.call(x)), bits(b.call(x)));
+  }
 }
