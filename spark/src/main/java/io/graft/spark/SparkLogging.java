@@ -21,6 +21,9 @@ public final class SparkLogging {
       Logger.getLogger("org.sparkproject"), Logger.getLogger("org.apache.hadoop"), Logger.getLogger("io.netty"),
       Logger.getLogger("org.apache.parquet"));
 
+  /** Whether {@link #quiet()} loaded Graft's log4j2 configuration. */
+  private static boolean applied;
+
   private SparkLogging() {}
 
   /** Loads Graft's log4j2 configuration when SLF4J is bound to an unconfigured log4j2; otherwise does nothing. */
@@ -30,16 +33,28 @@ public final class SparkLogging {
       return;
     }
     try {
-      Class.forName("io.graft.spark.SparkLogging$Log4j2").getMethod("configureIfDefault").invoke(null);
+      applied |= (Boolean) Class.forName("io.graft.spark.SparkLogging$Log4j2").getMethod("configureIfDefault")
+          .invoke(null);
     } catch (ReflectiveOperationException | LinkageError e) {
       // log4j2's core is not on the class path: Spark configures (or not) its logging itself
     }
   }
 
-  /** Silences Spark's, Hadoop's, Netty's and Parquet's java.util.logging loggers (the CLI's binding). */
-  public static void quietForCli() {
+  /**
+   * Silences Spark's, Hadoop's, Netty's and Parquet's loggers for the command line: in java.util.logging (the
+   * distribution's binding), and in log4j2 when {@link #quiet()} configured it (never a configuration someone chose).
+   */
+  public static synchronized void quietForCli() {
     for (Logger l : CLI_SILENCED) {
       l.setLevel(Level.OFF);
+    }
+    if (applied) {
+      try {
+        Class.forName("io.graft.spark.SparkLogging$Log4j2").getMethod("silence", List.class)
+            .invoke(null, CLI_SILENCED.stream().map(Logger::getName).toList());
+      } catch (ReflectiveOperationException | LinkageError e) {
+        // not log4j2 after all: nothing more to silence
+      }
     }
   }
 
@@ -47,15 +62,27 @@ public final class SparkLogging {
   static final class Log4j2 {
     private Log4j2() {}
 
-    /** Reconfigures log4j2 from {@link #LOG4J2_CONFIG} if it still runs its default configuration. */
-    public static void configureIfDefault() throws java.net.URISyntaxException {
+    /**
+     * Reconfigures log4j2 from {@link #LOG4J2_CONFIG} if it still runs its default configuration; returns whether it
+     * did.
+     */
+    public static boolean configureIfDefault() throws java.net.URISyntaxException {
       var ctx = (org.apache.logging.log4j.core.LoggerContext) org.apache.logging.log4j.LogManager.getContext(false);
       if (!(ctx.getConfiguration() instanceof org.apache.logging.log4j.core.config.DefaultConfiguration)) {
-        return;
+        return false;
       }
       java.net.URL url = SparkLogging.class.getClassLoader().getResource(LOG4J2_CONFIG);
-      if (url != null) {
-        ctx.setConfigLocation(url.toURI());
+      if (url == null) {
+        return false;
+      }
+      ctx.setConfigLocation(url.toURI());
+      return true;
+    }
+
+    /** Turns the named log4j2 loggers off. */
+    public static void silence(List<String> names) {
+      for (String n : names) {
+        org.apache.logging.log4j.core.config.Configurator.setLevel(n, org.apache.logging.log4j.Level.OFF);
       }
     }
   }

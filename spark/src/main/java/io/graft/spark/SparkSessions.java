@@ -17,6 +17,13 @@ public final class SparkSessions {
    */
   public static SparkSession start(String master, String appName) {
     SparkLogging.quiet(); // before Spark's first log line
+    scala.Option<SparkSession> running = SparkSession.getActiveSession();
+    if (running.isEmpty()) {
+      running = SparkSession.getDefaultSession();
+    }
+    if (running.isDefined()) {
+      return running.get();
+    }
     SparkSession.Builder b = SparkSession.builder().master(master).appName(appName)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
