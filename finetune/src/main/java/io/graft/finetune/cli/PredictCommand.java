@@ -200,9 +200,10 @@ final class PredictCommand implements Callable<Integer> {
       m = c;
       name = "onnx:" + onnx.getFileName();
       long fixed = staticBatch(c.backbone()); // a graph with a fixed batch runs in (padded) chunks of it
-      if (fixed > 0 && sparkMaster != null && fixed != batchSize) {
-        throw new GraftException(onnx + ": the graph takes batches of exactly " + fixed + "; with --spark-master give "
-            + "--batch-size " + fixed + " (partitions are not padded), or export the graph with a free batch size");
+      if (fixed > 0 && sparkMaster != null && (fixed != 1 || batchSize != 1)) {
+        throw new GraftException(onnx + ": the graph takes batches of exactly " + fixed + "; with --spark-master, "
+            + "whose partitions end in shorter batches that are not padded, " + (fixed == 1 ? "give --batch-size 1 "
+            + "or " : "") + "export the graph with a free batch size");
       }
       long chunk = fixed > 0 ? fixed : batchSize;
       OnnxModel fixedGraph = fixed > 0 ? c.backbone() : null;
