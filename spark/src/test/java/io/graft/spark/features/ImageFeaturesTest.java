@@ -159,6 +159,30 @@ class ImageFeaturesTest {
   }
 
   @Test
+  void aBadImageFailsTheExtractionWithItsFileNamedAndNoManifest() throws IOException {
+    Path bad = SparkTests.imageFolder(tmp.resolve("bad"), 2, "bag", "coat");
+    Path broken = bad.resolve("coat").resolve("img99.png");
+    Files.write(broken, new byte[] {1, 2, 3});
+    Path out = tmp.resolve("f6");
+    GraftException e = assertThrows(GraftException.class, () -> FeatureExtraction.run(spark,
+        ImageRows.imageFolder(spark, bad.toString(), 1), backbone, NORM, out, 4));
+    assertTrue(e.getMessage().startsWith(broken.toAbsolutePath() + ": "), e.getMessage());
+    assertTrue(!Files.exists(out.resolve(FeatureExtraction.MANIFEST)), "no manifest for a failed run");
+  }
+
+  @Test
+  void executorsKeepOneModelPerConcurrentTask() {
+    ExecutorModels.Lease a = ExecutorModels.borrow(backbone);
+    ExecutorModels.Lease b = ExecutorModels.borrow(backbone);
+    assertTrue(a.model() != b.model(), "a borrowed model is never shared");
+    a.close();
+    try (ExecutorModels.Lease c = ExecutorModels.borrow(backbone)) {
+      assertTrue(c.model() == a.model(), "a returned model is reused, not rebuilt");
+    }
+    b.close();
+  }
+
+  @Test
   void aDamagedOrForeignShardIsRefused() throws IOException {
     Path out = tmp.resolve("f5");
     FeatureShards shards = FeatureExtraction.run(spark, SharedDataset.imageFolder(root.toString(), 1)
