@@ -5,7 +5,8 @@ import org.apache.spark.sql.SparkSession;
 /**
  * The Spark sessions Graft starts itself (the command line, tests): loopback-bound for {@code local[N]}, no web UI,
  * and barrier stages that do not wait 15 s between slot checks. A {@code spark-submit} user passes their own
- * session instead; Graft never changes an existing session's configuration.
+ * session instead; Graft never changes an existing session's configuration. Spark's log noise is kept down by
+ * {@link SparkLogging#quiet()} unless logging was configured by someone else.
  */
 public final class SparkSessions {
   private SparkSessions() {}
@@ -15,6 +16,14 @@ public final class SparkSessions {
    * JVM's active session if one exists (Spark allows one {@code SparkContext} per JVM).
    */
   public static SparkSession start(String master, String appName) {
+    SparkLogging.quiet(); // before Spark's first log line
+    scala.Option<SparkSession> running = SparkSession.getActiveSession();
+    if (running.isEmpty()) {
+      running = SparkSession.getDefaultSession();
+    }
+    if (running.isDefined()) {
+      return running.get();
+    }
     SparkSession.Builder b = SparkSession.builder().master(master).appName(appName)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")

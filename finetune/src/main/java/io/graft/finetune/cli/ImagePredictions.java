@@ -24,13 +24,14 @@ import java.util.function.Function;
 /**
  * {@code graft predict --images}: the top-k classes of each image, with probabilities (softmax of the logits, as
  * {@code torch.softmax(logits, 1)}), computed a batch at a time, so memory holds one batch of images and k
- * predictions per image. Classes of equal probability are ranked by index. Written to {@code --out} as CSV
+ * predictions per image. Classes of equal probability are ranked by index. {@link #top} is public: graft-spark's
+ * batch inference ranks classes with it too. Written to {@code --out} as CSV
  * (a header, then one row per image: {@code path, class_1, probability_1, ..., class_k, probability_k}) or JSON
  * (a list of {@code {"path", "predictions": [{"class", "index", "probability"}, ...]}}), by its extension.
  */
-final class ImagePredictions {
+public final class ImagePredictions {
   /** One image's top-k: class indices and their probabilities, most probable first. */
-  record Row(Path file, int[] classes, double[] probabilities) {}
+  public record Row(Path file, int[] classes, double[] probabilities) {}
 
   private ImagePredictions() {}
 
@@ -65,7 +66,7 @@ final class ImagePredictions {
   }
 
   /** Softmax over {@code v[off, off + n)} in double (max subtracted first), and its {@code k} most probable classes. */
-  static Row top(Path file, float[] v, int off, int n, int k) {
+  public static Row top(Path file, float[] v, int off, int n, int k) {
     double max = Double.NEGATIVE_INFINITY;
     for (int j = 0; j < n; j++) {
       max = Math.max(max, v[off + j]);

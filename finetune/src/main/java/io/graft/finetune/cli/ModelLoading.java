@@ -11,8 +11,11 @@ import io.graft.zoo.pretrained.Pretrained;
 import io.graft.zoo.weights.Weights;
 import java.nio.file.Path;
 
-/** Building a zoo model and loading weights for the commands: a file, or {@code imagenet} (the pretrained cache). */
-final class ModelLoading {
+/**
+ * Building a zoo model and loading weights for the commands: a file, or {@code imagenet} (the pretrained cache).
+ * Public for graft-spark, whose executors build the same models from the same files.
+ */
+public final class ModelLoading {
   private ModelLoading() {}
 
   static Path resolve(String model, String weights) {
@@ -26,7 +29,7 @@ final class ModelLoading {
    * An ONNX classifier ({@link OnnxClassifier}: the graph up to its last Gemm, that Gemm as the head), with
    * fine-tuned weights loaded strictly when given (a safetensors file written by {@code graft finetune --onnx}).
    */
-  static OnnxClassifier loadOnnx(Path onnx, Path weights) {
+  public static OnnxClassifier loadOnnx(Path onnx, Path weights) {
     OnnxClassifier m = OnnxClassifier.of(OnnxModel.load(onnx));
     if (weights != null) {
       StateDict sd = Weights.read(weights);
@@ -51,7 +54,7 @@ final class ModelLoading {
   }
 
   /** The model with its head sized as in the weights file (or {@code numClasses} when given), loaded strictly. */
-  static Module load(String model, Path weights, Integer numClasses) {
+  public static Module load(String model, Path weights, Integer numClasses) {
     if (numClasses == null) {
       return Weights.loadZoo(model, weights);
     }

@@ -31,6 +31,10 @@ import picocli.CommandLine.Model.CommandSpec;
  * safetensors metadata; else a {@code classes.json} beside the weights; else the class indices, with a warning.
  * {@code --classes} must have as many names as the model has outputs, and as many as the weights' own names when
  * they have some (it may rename, not renumber).
+ *
+ * <p>With {@code --spark-master URL}, the images of {@code --data} are predicted on Apache Spark and written as
+ * Parquet to the folder {@code --out}: everything is resolved here as for {@code --images}, then handed to
+ * graft-spark through {@link SparkPredictRunner}.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
     description = "Eval-mode logits of a zoo model (--model with --weights) or of an ONNX graph (--onnx) for a "
@@ -83,8 +87,21 @@ final class PredictCommand implements Callable<Integer> {
   @Option(names = "--batch-size", defaultValue = "32", description = "images per forward pass")
   int batchSize;
 
+  @Option(names = "--spark-master", paramLabel = "URL", description = "run on Apache Spark (local[N], "
+      + "spark://HOST:PORT, yarn, ...) over the images of --data, writing Parquet to the folder --out; needs "
+      + "graft-spark on the class path (the distribution has it)")
+  String sparkMaster;
+
+  @Option(names = "--data", paramLabel = "DIR", description = "with --spark-master: a folder (searched recursively "
+      + "for .jpg, .jpeg, .png, .bmp, .gif, .webp) or glob of images on storage every executor reads (a shared path, "
+      + "hdfs://, s3a://)")
+  String data;
+
   @Spec
   CommandSpec spec;
+
+  /** graft-spark's runner, found when {@code --spark-master} is given. */
+  private SparkPredictRunner sparkRunner;
 
   /** picocli completion candidates: the zoo's names. */
   static final class ModelNames extends ArrayList<String> {
@@ -97,6 +114,18 @@ final class PredictCommand implements Callable<Integer> {
   public Integer call() {
     if (batchSize < 1) {
       throw new GraftException("--batch-size must be positive, got " + batchSize);
+    }
+    if (sparkMaster != null) {
+      if (input != null || images != null || data == null || output == null) {
+        throw new GraftException("--spark-master predicts on the images of --data DIR and writes them to --out DIR "
+            + "(not --input or --images)");
+      }
+      sparkRunner = SparkPredictRunner.find(); // before any work: say at once when graft-spark is missing
+      return predictImages();
+    }
+    if (data != null) {
+      throw new GraftException("--data DIR is read by Spark (with --spark-master URL); on this machine alone give "
+          + "--images DIR|FILE...");
     }
     if ((input == null) == (images == null)) {
       throw new GraftException("give --input FILE.npy (logits to .npy) or --images DIR|FILE... (class names and "
@@ -154,7 +183,7 @@ final class PredictCommand implements Callable<Integer> {
     if (topK < 1) {
       throw new GraftException("--top-k must be positive, got " + topK);
     }
-    if (output != null) {
+    if (output != null && sparkMaster == null) {
       ImagePredictions.format(output); // refuse a bad extension before any work
     }
     Integer explicitSize = spec.commandLine().getParseResult().hasMatchedOption("--image-size") ? imageSize : null;
@@ -171,6 +200,11 @@ final class PredictCommand implements Callable<Integer> {
       m = c;
       name = "onnx:" + onnx.getFileName();
       long fixed = staticBatch(c.backbone()); // a graph with a fixed batch runs in (padded) chunks of it
+      if (fixed > 0 && sparkMaster != null && (fixed != 1 || batchSize != 1)) {
+        throw new GraftException(onnx + ": the graph takes batches of exactly " + fixed + "; with --spark-master, "
+            + "whose partitions end in shorter batches that are not padded, " + (fixed == 1 ? "give --batch-size 1 "
+            + "or " : "") + "export the graph with a free batch size");
+      }
       long chunk = fixed > 0 ? fixed : batchSize;
       OnnxModel fixedGraph = fixed > 0 ? c.backbone() : null;
       forward = x -> chunked(c::call, x, chunk, fixedGraph);
@@ -192,6 +226,11 @@ final class PredictCommand implements Callable<Integer> {
     Preprocess recorded = Preprocess.forWeights(weights == null ? null : weights.toString(), explicitSize, assumed,
         spec.commandLine().getErr());
     Preprocess pre = recorded != null ? recorded : assumed;
+    if (sparkMaster != null) {
+      return sparkRunner.run(new SparkPredictRunner.Request(sparkMaster, data, output, model, weights, onnx, numClasses,
+          names, pre.transform(), pre.channels(), topK, batchSize), spec.commandLine().getOut(),
+          spec.commandLine().getErr());
+    }
     ImageFiles files = ImageFiles.of(images, names, pre.channels());
     List<ImagePredictions.Row> rows = ImagePredictions.run(forward, files, pre.transform(), batchSize, topK,
         weights != null ? weights.toString() : name);

@@ -26,6 +26,26 @@ public final class ImageDecoder {
    */
   public static BufferedImage read(Path file) {
     try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+      return decode(in, file.toString());
+    } catch (IOException e) {
+      throw new GraftException(file + ": cannot decode image: " + e, e);
+    }
+  }
+
+  /**
+   * Decodes an image file's {@code bytes} (read elsewhere: a Spark binary column, an archive entry) exactly as
+   * {@link #read(Path)} decodes the file; {@code what} (its path or key) names it in every error.
+   */
+  public static BufferedImage read(byte[] bytes, String what) {
+    try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
+      return decode(in, what);
+    } catch (IOException e) {
+      throw new GraftException(what + ": cannot decode image: " + e, e);
+    }
+  }
+
+  private static BufferedImage decode(ImageInputStream in, String file) {
+    try {
       if (in == null) {
         throw new GraftException(file + ": cannot open image");
       }
@@ -38,7 +58,7 @@ public final class ImageDecoder {
         reader.setInput(in, true, true);
         long w = reader.getWidth(0);
         long h = reader.getHeight(0);
-        Image.checkSize(h, w, file.toString());
+        Image.checkSize(h, w, file);
         if (h * w > Image.MAX_PIXELS) {
           LOG.log(System.Logger.Level.WARNING, "Graft: " + file + ": a " + w + "x" + h + " image (" + h * w
               + " pixels) exceeds " + Image.MAX_PIXELS + " pixels; could be a decompression bomb");

@@ -22,7 +22,8 @@ import java.util.stream.Stream;
  * is listed by {@link #missingClasses()}, and a folder that is not one of the classes is refused.
  */
 public final class ImageFolder implements Dataset {
-  static final List<String> EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp");
+  /** The image file extensions it lists (lower case; matched case-insensitively). */
+  public static final List<String> EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp");
 
   private final Path root;
   private final List<String> classes = new ArrayList<>();
@@ -116,7 +117,11 @@ public final class ImageFolder implements Dataset {
     }
   }
 
-  private static int byCodePoint(String a, String b) {
+  /**
+   * Python's string order, by Unicode code point (Java's {@code compareTo} compares UTF-16 units): the order of class
+   * folders, shared with graft-spark's ImageFolder over Spark's file sources.
+   */
+  public static int byCodePoint(String a, String b) {
     int i = 0;
     int j = 0;
     while (i < a.length() && j < b.length()) {
@@ -160,6 +165,11 @@ public final class ImageFolder implements Dataset {
   @Override
   public List<String> classes() {
     return classes;
+  }
+
+  /** The file of example {@code index} (its key in graft-spark's path-keyed features). */
+  public Path file(int index) {
+    return files.get(index);
   }
 
   /** The folder this dataset was opened from. */

@@ -99,12 +99,9 @@ public final class FeatureCache implements AutoCloseable {
    */
   public static FeatureCache build(Module model, DataLoader loader, long memoryLimitBytes) {
     Classifier c = (Classifier) model;
-    Module head = c.head();
-    Tensor[] captured = new Tensor[1];
     boolean wasTraining = model.isTraining();
     FeatureCache cache = null;
-    try (AutoCloseable hook = head.addForwardHook((m, in, out) -> captured[0] = in);
-         DataLoader all = new DataLoader(loader.dataset(), loader.transform(),
+    try (DataLoader all = new DataLoader(loader.dataset(), loader.transform(),
              loader.options().withShuffle(false).withDropLast(false));
          var g = GradMode.disabled()) {
       model.eval();
@@ -112,8 +109,7 @@ public final class FeatureCache implements AutoCloseable {
       int f = Math.toIntExact(c.numFeatures());
       cache = new FeatureCache(n, f, memoryLimitBytes);
       for (DataLoader.Batch b : all.epoch(0)) {
-        model.call(b.x());
-        float[] feats = captured[0].reshape(b.size(), f).toFloatArray();
+        float[] feats = headInputs(model, b.x());
         long[] y = b.y().toLongArray();
         for (int i = 0; i < b.size(); i++) {
           cache.put(b.indices()[i], feats, i * f, y[i]);
@@ -132,7 +128,52 @@ public final class FeatureCache implements AutoCloseable {
     }
   }
 
-  private void put(int index, float[] src, int offset, long label) {
+  /**
+   * The features of one batch {@code x}: the inputs of {@code model}'s head, {@code (N, F)} floats row by row,
+   * captured by a forward hook on the head while the whole model runs. {@code model} (a {@link Classifier}) runs as it
+   * is: the caller puts it in eval mode and disables gradients. The one definition of a feature, shared by
+   * {@link #build} and graft-spark's distributed extraction, so both give the same numbers.
+   */
+  public static float[] headInputs(Module model, Tensor x) {
+    if (!(model instanceof Classifier c)) {
+      throw new GraftException("features: " + model.getClass().getSimpleName() + " has no known head");
+    }
+    Tensor[] captured = new Tensor[1];
+    try (AutoCloseable hook = c.head().addForwardHook((m, in, out) -> captured[0] = in)) {
+      model.call(x);
+    } catch (Exception e) {
+      throw e instanceof RuntimeException r ? r : new GraftException("features: " + e, e);
+    }
+    return captured[0].reshape(x.shape()[0], c.numFeatures()).toFloatArray();
+  }
+
+  /**
+   * An empty cache for {@code count} examples of {@code features} values each, to be filled with {@link #put} by a
+   * caller that computed the features elsewhere (graft-spark's distributed extraction); in memory up to {@code
+   * memoryLimitBytes}, beyond that in a memory-mapped temporary file, as {@link #build}. Throws {@link GraftException}
+   * for a non-positive size or one over the 2 GiB mapping limit.
+   */
+  public static FeatureCache empty(int count, int features, long memoryLimitBytes) {
+    if (count < 1 || features < 1) {
+      throw new GraftException("feature cache: count and features must be positive, got " + count + " and "
+          + features);
+    }
+    try {
+      return new FeatureCache(count, features, memoryLimitBytes);
+    } catch (IOException e) {
+      throw new GraftException("feature cache: cannot create its file: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Stores example {@code index}'s features, {@code src[offset, offset + features())}, and its label; throws
+   * {@link GraftException} for an index outside {@code [0, size())} or a source too short.
+   */
+  public void put(int index, float[] src, int offset, long label) {
+    if (index < 0 || index >= count || offset < 0 || offset > src.length - features) {
+      throw new GraftException("feature cache: example " + index + " (of " + count + ") with " + features
+          + " features at offset " + offset + " of " + src.length + " values is out of range");
+    }
     if (memory != null) {
       System.arraycopy(src, offset, memory, index * features, features);
     } else {

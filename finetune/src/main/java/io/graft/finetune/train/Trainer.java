@@ -169,6 +169,9 @@ public final class Trainer {
   private long skipped;
   /** The epoch of the last checkpoint written or resumed from (-1: none), named when training stops on NaN/Inf. */
   private int checkpointEpoch = -1;
+  /** Features computed elsewhere ({@link #withFeatures}), used instead of building the caches; null: none. */
+  private FeatureCache givenTrain;
+  private FeatureCache givenVal;
 
   /**
    * A trainer of {@code model} with {@code optimizer}, an optional {@code scheduler} (null: constant learning rate) and
@@ -198,6 +201,20 @@ public final class Trainer {
     return this;
   }
 
+  /**
+   * Trains the head on features computed elsewhere (graft-spark's distributed extraction, read back with its
+   * {@code FeatureShards}) instead of building the caches: {@code train} (and {@code val}, or null) hold the head's
+   * inputs for every example of the loaders' datasets, by index. They are used only as the built caches are: the
+   * feature cache on and every rule of {@link FeatureCache#ineligibility} met; otherwise, and for a cache whose size
+   * or feature length does not match the dataset or head, {@code fit} throws {@link GraftException} saying why. The
+   * caller keeps ownership (closes them). Returns {@code this}.
+   */
+  public Trainer withFeatures(FeatureCache train, FeatureCache val) {
+    givenTrain = train;
+    givenVal = val;
+    return this;
+  }
+
   /** The validation result of the last epoch run (null before any). */
   public Evaluation lastValidation() {
     return lastValidation;
@@ -219,6 +236,9 @@ public final class Trainer {
       for (TrainListener l : listeners) {
         l.onResume(r.epoch() + 1);
       }
+    }
+    if (givenTrain != null) {
+      checkGiven(train, val);
     }
     try (Caches caches = new Caches()) {
       for (int epoch = start; epoch < o.epochs() && !run.stopped(); epoch++) {
@@ -244,9 +264,14 @@ public final class Trainer {
   private static final class Caches implements AutoCloseable {
     FeatureCache train;
     FeatureCache val;
+    /** The caches came from {@link #withFeatures}: their caller closes them. */
+    boolean given;
 
     @Override
     public void close() {
+      if (given) {
+        return;
+      }
       if (train != null) {
         train.close();
       }
@@ -261,9 +286,14 @@ public final class Trainer {
    * scheduler's step (with the validation loss, else the training loss) and the epoch's figures.
    */
   private EpochStats epoch(DataLoader train, DataLoader val, int epoch, int classes, Caches caches) {
-    boolean cached = o.caching().enabled() && FeatureCache.ineligibility(model, train) == null;
+    boolean cached = givenTrain != null
+        || o.caching().enabled() && FeatureCache.ineligibility(model, train) == null;
     long t0 = System.nanoTime(); // the first cached epoch pays for building the cache
-    if (cached && caches.train == null) {
+    if (givenTrain != null) {
+      caches.train = givenTrain;
+      caches.val = givenVal;
+      caches.given = true;
+    } else if (cached && caches.train == null) {
       caches.train = FeatureCache.build(model, train, o.caching().memoryBytes());
       if (val != null) {
         caches.val = FeatureCache.build(model, val, o.caching().memoryBytes());
@@ -280,6 +310,32 @@ public final class Trainer {
         va == null ? Double.NaN : va.top1(), va == null ? Double.NaN : va.top5(),
         va == null ? null : va.perClassAccuracy(), va == null ? null : va.confusion(), lr, seconds,
         tr.count() / seconds, cached);
+  }
+
+  /** The features given by {@link #withFeatures} must be usable as built caches would be, and match the data. */
+  private void checkGiven(DataLoader train, DataLoader val) {
+    String why = !o.caching().enabled() ? "the feature cache is off in the options"
+        : FeatureCache.ineligibility(model, train);
+    if (why != null) {
+      throw new GraftException("Trainer: features were given, but only the head can train on them: " + why);
+    }
+    if (val != null && givenVal == null) {
+      throw new GraftException("Trainer: features were given for training but not for the validation set");
+    }
+    long f = ((Classifier) model).numFeatures();
+    for (int k = 0; k < 2; k++) {
+      FeatureCache c = k == 0 ? givenTrain : givenVal;
+      DataLoader d = k == 0 ? train : val;
+      if (c == null || d == null) {
+        continue;
+      }
+      String what = k == 0 ? "training" : "validation";
+      if (c.size() != d.dataset().size() || c.features() != f) {
+        throw new GraftException("Trainer: the given " + what + " features hold " + c.size() + " examples of "
+            + c.features() + " values, but the " + what + " set has " + d.dataset().size() + " examples and the head "
+            + "takes " + f + " features");
+      }
+    }
   }
 
   /** The validation pass, on the cached features when there are some. */

@@ -8,9 +8,12 @@ import io.graft.finetune.data.Image;
  * transforms). Random transforms draw only from the generator they are given — the {@link
  * io.graft.finetune.data.DataLoader} passes one seeded by (seed, epoch, example) — so augmentation is reproducible
  * and independent of thread scheduling.
+ *
+ * <p>Transforms are {@link java.io.Serializable} (plain settings, no state), so graft-spark ships the same
+ * preprocessing to Spark executors; a lambda written as a {@code Transform} is serializable too.
  */
 @FunctionalInterface
-public interface Transform {
+public interface Transform extends java.io.Serializable {
   /**
    * The transformed image (a new one; {@code img} is not changed), drawing any randomness from {@code rng} only; throws
    * {@link io.graft.core.GraftException} for an image the transform cannot take.
