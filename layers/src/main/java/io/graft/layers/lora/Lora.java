@@ -87,7 +87,11 @@ public final class Lora {
       }
     }
     for (String path : config.modulesToSave()) {
-      model.get(path);
+      try {
+        model.get(path);
+      } catch (GraftException e) {
+        throw new GraftException("LoRA: module to save '" + path + "' does not exist: " + e.getMessage(), e);
+      }
       for (String t : chosen.keySet()) {
         if (t.equals(path) || t.startsWith(path + ".")) {
           throw new GraftException("LoRA: module to save '" + path + "' is also adapted ('" + t + "' is a target); "

@@ -44,7 +44,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * <p>Each file is written atomically ({@link AtomicFiles}); the pair is not (weights first, then the config), and a
  * mismatched pair is refused on loading by the shape and key checks.
  *
- * <p>Loading refuses, naming the field or key: a config larger than {@link #MAX_CONFIG_BYTES}, another {@code
+ * <p>Loading refuses, naming the field or key: a config larger than {@link #MAX_CONFIG_BYTES} or repeating a key,
+ * another {@code
  * peft_type}, a {@code bias} other than {@code "none"}, {@code fan_in_fan_out}, {@code use_rslora}, {@code use_dora},
  * a non-empty {@code rank_pattern}/{@code alpha_pattern}, {@code layers_to_transform}, a {@code target_modules} given
  * as a regular expression (a string) or matching nothing; a model already adapted differently (other paths, rank,
@@ -60,7 +61,8 @@ public final class LoraAdapters {
   /** The key prefix of PEFT's saved adapters ({@code PeftModel.base_model.model}). */
   public static final String PREFIX = "base_model.model.";
 
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+      .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
   private LoraAdapters() {}
 
@@ -252,7 +254,11 @@ public final class LoraAdapters {
     model.parameters().forEach(p -> flags.put(p, p.requiresGrad()));
     boolean applied = false;
     if (existing.isEmpty()) {
-      Lora.apply(model, c);
+      try {
+        Lora.apply(model, c);
+      } catch (GraftException e) {
+        throw new GraftException(dir.resolve(CONFIG) + ": " + e.getMessage(), e);
+      }
       applied = true;
     } else {
       checkSame(existing, c, dir.resolve(CONFIG));

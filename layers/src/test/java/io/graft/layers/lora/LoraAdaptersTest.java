@@ -228,4 +228,36 @@ class LoraAdaptersTest {
     b.eval();
     assertArrayEquals(bits(a.call(x)), bits(b.call(x)));
   }
+
+  /** Crafted configs: each is refused with a GraftException (never another exception) and the model stays plain. */
+  @Test
+  void refusesHostileConfigsWithAClearError() throws IOException {
+    LoraAdapters.save(trained(), CONFIG, dir, null, null);
+    String ok = "\"peft_type\":\"LORA\",\"bias\":\"none\",\"lora_alpha\":16,\"target_modules\":[\"0\",\"3\"]";
+    List<byte[]> hostile = new java.util.ArrayList<>();
+    for (String text : List.of("[]", "null", "42", "\"LORA\"", "{", "", "{\"peft_type\":\"LORA\"}",
+        "{" + ok + ",\"r\":\"8\"}", "{" + ok + ",\"r\":1e30}", "{" + ok + ",\"r\":2.5}",
+        "{" + ok + ",\"r\":-1}", "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":\"x\",\"target_modules\":[\"0\"]}",
+        "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":1,\"target_modules\":[1,2]}",
+        "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":1,\"target_modules\":[]}",
+        "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":1,\"target_modules\":{\"0\":1}}",
+        "{" + ok + ",\"r\":2,\"modules_to_save\":\"5\"}", "{" + ok + ",\"r\":2,\"modules_to_save\":[\"9\"]}",
+        "{" + ok + ",\"r\":2,\"lora_dropout\":1.5}", "{" + ok + ",\"r\":2,\"r\":3}",
+        "[".repeat(5000) + "]".repeat(5000))) {
+      hostile.add(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    hostile.add(new byte[] {'{', '"', (byte) 0xC3, (byte) 0x28, '"', ':', '1', '}'});
+    for (byte[] bytes : hostile) {
+      Files.write(dir.resolve(LoraAdapters.CONFIG), bytes);
+      Sequential b = model();
+      List<String> keys = b.stateDict().keyList();
+      try {
+        LoraAdapters.load(b, dir);
+        throw new AssertionError("accepted: " + new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
+      } catch (GraftException expected) {
+        assertTrue(expected.getMessage().contains(dir.resolve(LoraAdapters.CONFIG).toString()), expected.getMessage());
+      }
+      assertEquals(keys, b.stateDict().keyList());
+    }
+  }
 }
