@@ -37,15 +37,16 @@ public final class Lora {
 
   /**
    * Replaces every module matched by {@code config.targets()} by its LoRA wrapper ({@link LoraLinear}, {@link
-   * LoraConv2d}, {@link LoraMultiheadAttention} for the packed q/k/v projection; through {@code Module.replace}, so the parent must accept a new child), freezes every other parameter
-   * of {@code model}, and leaves trainable only the adapters and the parameters of {@code config.modulesToSave()}.
-   * Returns the wrappers by module path, in the model's order.
+   * LoraConv2d}, or {@link LoraMultiheadAttention} for an attention module's packed q/k/v projection), through {@code
+   * Module.replace}, so the parent must accept a new child; then freezes every other parameter of {@code model}: only
+   * the adapters (of this call and of earlier ones) and the parameters of {@code config.modulesToSave()} stay
+   * trainable. Returns the new wrappers by module path, in the model's order.
    *
-   * <p>Everything is checked before anything changes: a target that matches no module, a match that is not a
-   * {@code Linear} or {@code Conv2d} (or is already adapted, or lies inside an adapter), a base layer the wrapper
-   * refuses, and a module to save that does not exist or is also a target are each a {@link GraftException} naming the
-   * glob or path (and the type). If a parent refuses the new child, the replacements done so far and the freezing are
-   * undone before the error is thrown.
+   * <p>Everything is checked before anything changes: a target that matches no module, a match that is not a {@code
+   * Linear}, {@code Conv2d} or {@code MultiheadAttention} (or is already adapted, or lies inside an adapter), a base
+   * layer the wrapper refuses, and a module to save that does not exist or is also a target are each a {@link
+   * GraftException} naming the glob or path (and the type). If a parent refuses the new child, the replacements done
+   * so far and the freezing are undone before the error is thrown.
    */
   public static Map<String, LoraLayer> apply(Module model, LoraConfig config, Rng rng) {
     if (config.targets().isEmpty()) {
@@ -130,7 +131,7 @@ public final class Lora {
           + ex.getMessage(), ex);
     }
     model.requiresGrad(false);
-    for (LoraLayer w : wrappers.values()) {
+    for (LoraLayer w : layers(model).values()) {
       w.loraA().requiresGrad(true);
       w.loraB().requiresGrad(true);
     }

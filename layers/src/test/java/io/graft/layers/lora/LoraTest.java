@@ -113,6 +113,9 @@ class LoraTest {
     assertEquals(keys, m.stateDict().keyList());
     m.parameters().forEach(p -> assertTrue(p.requiresGrad()));
     Lora.apply(m, LoraConfig.r(2).targets("0"));
+    Lora.apply(m, LoraConfig.r(2).targets("2"));
+    m.namedParameters().forEach((k, p) -> assertEquals(k.contains("lora_"), p.requiresGrad(),
+        k + ": a second apply keeps the first one's adapters trainable"));
     GraftException twice = assertThrows(GraftException.class, () -> Lora.apply(m, LoraConfig.r(2).targets("0")));
     assertTrue(twice.getMessage().contains("already adapted"), twice.getMessage());
     GraftException inside = assertThrows(GraftException.class,
