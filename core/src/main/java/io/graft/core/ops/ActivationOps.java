@@ -6,6 +6,7 @@ import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Input;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
 import org.nd4j.linalg.api.ops.impl.transforms.comparison.CompareAndSet;
@@ -155,5 +156,41 @@ public final class ActivationOps {
 
   private static void check(String op, Tensor x) {
     Shapes.requireFloat(op, "input", x);
+  }
+
+  /**
+   * x · relu6(x + 3) / 6 (MobileNetV3's activation); gradient 0 below -3, x / 3 + 1/2 on [-3, 3], 1 above 3 (PyTorch's
+   * hardswish_backward, which takes the middle branch at both ends).
+   */
+  public static Tensor hardswish(Tensor x) {
+    check("hardswish", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("hardswish", x);
+    }
+    INDArray xv = x.data();
+    INDArray out = xv.mul(Transforms.min(Transforms.max(xv.add(3.0), 0.0, false), 6.0, false)).divi(6.0);
+    return record("hardswish", out, Input.of(x, g -> {
+      DataType t = xv.dataType();
+      INDArray mid = xv.gte(-3.0).castTo(t).muli(xv.lte(3.0).castTo(t));
+      // factor = [-3 <= x <= 3] (x / 3 + 1/2) + [x > 3]
+      INDArray factor = xv.div(3.0).addi(0.5).muli(mid).addi(xv.gt(3.0).castTo(t));
+      return g.mul(factor);
+    }));
+  }
+
+  /**
+   * relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), else 0 (PyTorch's hardsigmoid_backward).
+   */
+  public static Tensor hardsigmoid(Tensor x) {
+    check("hardsigmoid", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("hardsigmoid", x);
+    }
+    INDArray xv = x.data();
+    INDArray out = Transforms.min(Transforms.max(xv.add(3.0), 0.0, false), 6.0, false).divi(6.0);
+    return record("hardsigmoid", out, Input.of(x, g -> {
+      DataType t = xv.dataType();
+      return g.mul(xv.gt(-3.0).castTo(t).muli(xv.lt(3.0).castTo(t)).muli(1.0 / 6.0));
+    }));
   }
 }

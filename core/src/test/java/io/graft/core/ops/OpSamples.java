@@ -197,6 +197,10 @@ final class OpSamples {
     s.add(new Sample("dropout", "p 0.3 training", in -> DropoutOps.dropout(in[0], 0.3, true, new Rng(5)), randn(4, 5)));
     s.add(new Sample("stochasticDepth", "p 0.5 row training", in -> DropoutOps.stochasticDepth(in[0], 0.5, "row", true,
         new Rng(3)), randn(6, 2, 3)));
+    s.add(new Sample("hardswish", "spanning both kinks", in -> ActivationOps.hardswish(ElementwiseOps.add(
+        ElementwiseOps.mul(in[0], 5.0), 0.13)), distinct(5, 6)));
+    s.add(new Sample("hardsigmoid", "spanning both kinks", in -> ActivationOps.hardsigmoid(ElementwiseOps.add(
+        ElementwiseOps.mul(in[0], 5.0), 0.13)), distinct(5, 6)));
     return s;
   }
 
