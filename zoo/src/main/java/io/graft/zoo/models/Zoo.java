@@ -27,6 +27,14 @@ public final class Zoo {
     MODELS.put("vgg19_bn", VGG::vgg19Bn);
     MODELS.put("mobilenet_v2", MobileNetV2::new);
     MODELS.put("smallcnn", SmallCNN::new);
+    MODELS.put("efficientnet_b0", EfficientNet::efficientnetB0);
+    MODELS.put("efficientnet_b1", EfficientNet::efficientnetB1);
+    MODELS.put("efficientnet_b2", EfficientNet::efficientnetB2);
+    MODELS.put("efficientnet_b3", EfficientNet::efficientnetB3);
+    MODELS.put("mobilenet_v3_large", MobileNetV3::large);
+    MODELS.put("mobilenet_v3_small", MobileNetV3::small);
+    MODELS.put("regnet_y_400mf", RegNet::regnetY400mf);
+    MODELS.put("regnet_y_800mf", RegNet::regnetY800mf);
   }
 
   private Zoo() {}
@@ -61,6 +69,15 @@ public final class Zoo {
     }
     if (name.startsWith("vgg")) {
       return "classifier.6";
+    }
+    if (name.startsWith("efficientnet_b")) {
+      return "classifier.1";
+    }
+    if (name.startsWith("mobilenet_v3")) {
+      return "classifier.3";
+    }
+    if (name.startsWith("regnet")) {
+      return "fc";
     }
     return name.equals("mobilenet_v2") ? "classifier.1" : "head";
   }
