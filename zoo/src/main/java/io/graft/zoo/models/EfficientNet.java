@@ -158,6 +158,11 @@ public final class EfficientNet extends Module implements Classifier {
       stochasticDepth = registerModule("stochastic_depth", new StochasticDepth(sdProb, "row"));
     }
 
+    /** Whether the block adds its input to the branch (stride 1 and as many channels out as in). */
+    public boolean residual() {
+      return residual;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
       Tensor y = block.call(x);

@@ -131,6 +131,11 @@ public final class MobileNetV3 extends Module implements Classifier {
       return hardswish ? new Hardswish() : new ReLU();
     }
 
+    /** Whether the block adds its input to the branch (stride 1 and as many channels out as in). */
+    public boolean residual() {
+      return residual;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
       Tensor y = block.call(x);

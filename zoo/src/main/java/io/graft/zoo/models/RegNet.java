@@ -110,7 +110,7 @@ public final class RegNet extends Module implements Classifier {
 
   /** A sequence whose children carry torchvision's names ({@code block1}, {@code block1-0}) instead of indices. */
   @HoldsNoIntermediates
-  static final class Named extends Sequential {
+  public static final class Named extends Sequential {
     void put(String name, Module m) {
       registerModule(name, m);
     }
