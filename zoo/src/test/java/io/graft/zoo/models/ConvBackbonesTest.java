@@ -88,6 +88,15 @@ class ConvBackbonesTest {
   }
 
   @Test
+  void identifyTellsTheFamiliesApartByTheirKeys() {
+    for (String name : List.of("efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+        "mobilenet_v3_large", "mobilenet_v3_small", "regnet_y_400mf", "regnet_y_800mf")) {
+      String expected = name.equals("efficientnet_b1") || name.equals("efficientnet_b2") ? null : name;
+      assertEquals(expected, Zoo.identify(Zoo.create(name, 10).stateDict().keys()), name);
+    }
+  }
+
+  @Test
   void badInputIsRefusedWithItsShape() {
     for (String name : HEADS.keySet()) {
       GraftException e = assertThrows(GraftException.class, () -> Zoo.create(name, 3).call(Tensor.zeros(3, 32, 32)));
