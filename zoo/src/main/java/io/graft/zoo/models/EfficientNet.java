@@ -40,6 +40,11 @@ public final class EfficientNet extends Module implements Classifier {
   private static final int[][] SETTING = {{1, 3, 1, 32, 16, 1}, {6, 3, 2, 16, 24, 2}, {6, 5, 2, 24, 40, 2},
       {6, 3, 2, 40, 80, 3}, {6, 5, 1, 80, 112, 3}, {6, 5, 2, 112, 192, 4}, {6, 3, 1, 192, 320, 1}};
 
+  /** The largest width multiplier accepted: torchvision's largest, B7's 2.0 (bounds the model's memory). */
+  public static final double MAX_WIDTH_MULT = 2.0;
+  /** The largest depth multiplier accepted: torchvision's largest, B7's 3.1. */
+  public static final double MAX_DEPTH_MULT = 3.1;
+
   private final Sequential features;
   private final AdaptiveAvgPool2d avgpool;
   private final Sequential classifier;
@@ -68,13 +73,15 @@ public final class EfficientNet extends Module implements Classifier {
    * An EfficientNet with torchvision's stage table scaled by {@code widthMult} and {@code depthMult}, the classifier's
    * {@code dropout} and the largest stochastic-depth probability {@code stochasticDepthProb} (torchvision's {@code
    * dropout} and {@code stochastic_depth_prob}; 0 and 0 make training deterministic); throws {@link GraftException}
-   * for a non-positive multiplier or class count, or a probability outside [0, 1].
+   * for a multiplier outside (0, {@link #MAX_WIDTH_MULT}] or (0, {@link #MAX_DEPTH_MULT}], a non-positive class
+   * count, or a probability outside [0, 1].
    */
   public EfficientNet(double widthMult, double depthMult, double dropout, double stochasticDepthProb,
       int numClasses) {
-    if (!(widthMult > 0) || !(depthMult > 0) || numClasses < 1) {
-      throw new GraftException("EfficientNet: width_mult, depth_mult and num_classes must be positive, got "
-          + widthMult + ", " + depthMult + ", " + numClasses);
+    if (!(widthMult > 0 && widthMult <= MAX_WIDTH_MULT) || !(depthMult > 0 && depthMult <= MAX_DEPTH_MULT)
+        || numClasses < 1) {
+      throw new GraftException("EfficientNet: width_mult must be in (0, " + MAX_WIDTH_MULT + "], depth_mult in (0, "
+          + MAX_DEPTH_MULT + "] and num_classes positive, got " + widthMult + ", " + depthMult + ", " + numClasses);
     }
     if (!(dropout >= 0 && dropout <= 1) || !(stochasticDepthProb >= 0 && stochasticDepthProb <= 1)) {
       throw new GraftException("EfficientNet: dropout and stochastic_depth_prob must be in [0, 1], got " + dropout

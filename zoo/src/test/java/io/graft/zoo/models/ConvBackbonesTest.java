@@ -85,6 +85,10 @@ class ConvBackbonesTest {
     assertTrue(b0.get("features.1.0.block.1") instanceof SqueezeExcitation, "B0's first block has no expand conv");
     assertThrows(GraftException.class, () -> new EfficientNet(1.0, 1.0, 1.5, 0.2, 10));
     assertThrows(GraftException.class, () -> new EfficientNet(0, 1.0, 0.2, 0.2, 10));
+    GraftException big = assertThrows(GraftException.class, () -> new EfficientNet(1e6, 1.0, 0.2, 0.2, 10));
+    assertTrue(big.getMessage().contains("width_mult") && big.getMessage().contains("1000000.0"), big.getMessage());
+    assertThrows(GraftException.class, () -> new EfficientNet(1.0, Double.NaN, 0.2, 0.2, 10));
+    assertThrows(GraftException.class, () -> new EfficientNet(1.0, 3.2, 0.2, 0.2, 10));
   }
 
   @Test
