@@ -21,6 +21,8 @@ import onnx.shape_inference
 
 ZOO = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
        "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "mobilenet_v2", "smallcnn"]
+ZOO += ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "mobilenet_v3_large",
+        "mobilenet_v3_small", "regnet_y_400mf", "regnet_y_800mf"]
 
 
 def dims(value):

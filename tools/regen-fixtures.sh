@@ -8,4 +8,8 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 tools/fixtures/zoo.py
 /usr/bin/python3 tools/fixtures/onnx_weights.py
 /usr/bin/python3 tools/fixtures/transforms.py
+/usr/bin/python3 tools/fixtures/conv_blocks.py
+/usr/bin/python3 tools/fixtures/zoo_conv.py
+/usr/bin/python3 tools/fixtures/train_conv.py
+/usr/bin/python3 tools/fixtures/onnx_conv.py
 /usr/bin/python3 tools/lora_reference.py all

@@ -6,11 +6,13 @@ import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Input;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
 import org.nd4j.linalg.api.ops.impl.transforms.comparison.CompareAndSet;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.BooleanIndexing;
 import org.nd4j.linalg.indexing.conditions.Conditions;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
@@ -177,5 +179,53 @@ public final class ActivationOps {
 
   private static void check(String op, Tensor x) {
     Shapes.requireFloat(op, "input", x);
+  }
+
+  /**
+   * x · relu6(x + 3) / 6 (MobileNetV3's activation); gradient 0 below -3, x / 3 + 1/2 on [-3, 3], 1 above 3 (PyTorch's
+   * hardswish_backward, which takes the middle branch at both ends).
+   */
+  public static Tensor hardswish(Tensor x) {
+    check("hardswish", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("hardswish", x);
+    }
+    INDArray xv = x.data();
+    INDArray out = xv.mul(Transforms.min(Transforms.max(xv.add(3.0), 0.0, false), 6.0, false)).divi(6.0);
+    return record("hardswish", out, Input.of(x, g -> {
+      DataType t = xv.dataType();
+      // factor = x / 3 + 1/2 on [-3, 3], 1 above 3 and at NaN (PyTorch's last branch), built from x clamped to
+      // [-3, 3] so that no infinity meets a 0 mask; then exactly 0 below -3, whatever g is (a select, not g * 0)
+      INDArray xc = Transforms.min(Transforms.max(xv, -3.0, true), 3.0, false);
+      BooleanIndexing.replaceWhere(xc, 0.0, Conditions.isNan());
+      INDArray mid = xv.gte(-3.0).castTo(t).muli(xv.lte(3.0).castTo(t));
+      INDArray factor = xc.divi(3.0).addi(0.5).muli(mid).addi(mid.rsub(1.0));
+      INDArray gx = g.mul(factor);
+      INDArray keep = xv.lt(-3.0).castTo(t).rsubi(1.0);   // 0 below -3, else 1
+      Nd4j.exec(new CompareAndSet(gx, keep, gx, Conditions.lessThanOrEqual(0)));
+      return gx;
+    }));
+  }
+
+  /**
+   * relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), else 0 (PyTorch's hardsigmoid_backward).
+   */
+  public static Tensor hardsigmoid(Tensor x) {
+    check("hardsigmoid", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("hardsigmoid", x);
+    }
+    INDArray xv = x.data();
+    INDArray out = Transforms.min(Transforms.max(xv.add(3.0), 0.0, false), 6.0, false).divi(6.0);
+    // libnd4j's scalar max turns NaN into the bound; PyTorch keeps NaN: out = isNaN(x) ? x : out
+    Nd4j.exec(new CompareAndSet(out, xv, out, Conditions.isNan()));
+    return record("hardsigmoid", out, Input.of(x, g -> {
+      DataType t = xv.dataType();
+      // g / 6 strictly inside (-3, 3); exactly 0 elsewhere and at NaN, whatever g is (a select, not g * 0)
+      INDArray gx = g.mul(1.0 / 6.0);
+      INDArray inside = xv.gt(-3.0).castTo(t).muli(xv.lt(3.0).castTo(t));
+      Nd4j.exec(new CompareAndSet(gx, inside, gx, Conditions.lessThanOrEqual(0)));
+      return gx;
+    }));
   }
 }

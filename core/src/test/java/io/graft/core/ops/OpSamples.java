@@ -209,6 +209,10 @@ final class OpSamples {
         in[1], in[2], in[3], 0.0, false, null), randn(2, 2, 3, 4), randn(2, 2, 5, 4), randn(2, 2, 5, 3), randn(3, 5)));
     s.add(new Sample("scaledDotProductAttention", "3-D, dropout", in -> AttentionOps.scaledDotProductAttention(in[0],
         in[1], in[2], null, 0.3, true, new Rng(9)), randn(2, 3, 4), randn(2, 3, 4), randn(2, 3, 2)));
+    s.add(new Sample("hardswish", "spanning both kinks", in -> ActivationOps.hardswish(ElementwiseOps.add(
+        ElementwiseOps.mul(in[0], 5.0), 0.13)), distinct(5, 6)));
+    s.add(new Sample("hardsigmoid", "spanning both kinks", in -> ActivationOps.hardsigmoid(ElementwiseOps.add(
+        ElementwiseOps.mul(in[0], 5.0), 0.13)), distinct(5, 6)));
     return s;
   }
 

@@ -28,6 +28,14 @@ public final class Zoo {
     MODELS.put("mobilenet_v2", MobileNetV2::new);
     MODELS.put("vit_b_16", VisionTransformer::vitB16);
     MODELS.put("vit_b_32", VisionTransformer::vitB32);
+    MODELS.put("efficientnet_b0", EfficientNet::efficientnetB0);
+    MODELS.put("efficientnet_b1", EfficientNet::efficientnetB1);
+    MODELS.put("efficientnet_b2", EfficientNet::efficientnetB2);
+    MODELS.put("efficientnet_b3", EfficientNet::efficientnetB3);
+    MODELS.put("mobilenet_v3_large", MobileNetV3::large);
+    MODELS.put("mobilenet_v3_small", MobileNetV3::small);
+    MODELS.put("regnet_y_400mf", RegNet::regnetY400mf);
+    MODELS.put("regnet_y_800mf", RegNet::regnetY800mf);
     MODELS.put("smallcnn", SmallCNN::new);
   }
 
@@ -67,6 +75,15 @@ public final class Zoo {
     if (name.startsWith("vit_")) {
       return "heads.head";
     }
+    if (name.startsWith("efficientnet_b")) {
+      return "classifier.1";
+    }
+    if (name.startsWith("mobilenet_v3")) {
+      return "classifier.3";
+    }
+    if (name.startsWith("regnet")) {
+      return "fc";
+    }
     return name.equals("mobilenet_v2") ? "classifier.1" : "head";
   }
 
@@ -88,7 +105,9 @@ public final class Zoo {
   /**
    * The zoo architecture whose state dict has these keys' structure, or null: ResNets by their blocks per layer
    * (and Bottleneck's conv3), VGGs by their convolution count (and BatchNorm), MobileNetV2 and smallcnn by their
-   * own keys. Only names are read (no model is built), for hints such as "the file looks like resnet34".
+   * own keys, EfficientNet B0 and B3 by their block count (B1 and B2 share theirs: null), MobileNetV3 by its last
+   * layer's index, RegNetY by its blocks per stage. Only names are read (no model is built), for hints such as "the
+   * file looks like resnet34".
    */
   public static String identify(java.util.Collection<String> keys) {
     java.util.Set<String> k = new java.util.HashSet<>(keys);
@@ -134,6 +153,30 @@ public final class Zoo {
         default -> null;
       };
       return name == null ? null : bn ? name + "_bn" : name;
+    }
+    if (k.contains("features.1.0.block.0.0.weight") && k.contains("classifier.1.weight")) {
+      int blocks = 0;
+      for (int s = 1; s <= 7; s++) {
+        for (int b = 0; k.contains("features." + s + "." + b + ".block.0.0.weight"); b++) {
+          blocks++;
+        }
+      }
+      // B1 and B2 both have 23 blocks and differ only in widths, which keys alone do not show
+      return blocks == 16 ? "efficientnet_b0" : blocks == 26 ? "efficientnet_b3" : null;
+    }
+    if (k.contains("features.1.block.0.0.weight") && k.contains("classifier.3.weight")) {
+      return k.contains("features.16.0.weight") ? "mobilenet_v3_large"
+          : k.contains("features.12.0.weight") ? "mobilenet_v3_small" : null;
+    }
+    if (k.contains("stem.0.weight") && k.contains("trunk_output.block1.block1-0.f.a.0.weight")) {
+      int[] blocks = new int[4];
+      for (int s = 0; s < 4; s++) {
+        while (k.contains("trunk_output.block" + (s + 1) + ".block" + (s + 1) + "-" + blocks[s] + ".f.a.0.weight")) {
+          blocks[s]++;
+        }
+      }
+      String b = java.util.Arrays.toString(blocks);
+      return b.equals("[1, 3, 6, 6]") ? "regnet_y_400mf" : b.equals("[1, 3, 8, 2]") ? "regnet_y_800mf" : null;
     }
     return null;
   }

@@ -46,6 +46,7 @@ public final class OnnxExport {
     Map<Class<?>, Emitter<?>> m = new HashMap<>();
     LayerEmitters.register(m);
     ZooEmitters.register(m);
+    ConvBackboneEmitters.register(m);
     EMITTERS = Collections.unmodifiableMap(m);
   }
 

@@ -1,0 +1,2 @@
+/** Composite building blocks shared by several architectures: SqueezeExcitation. */
+package io.graft.layers.block;
