@@ -28,6 +28,8 @@ public final class Zoo {
     MODELS.put("mobilenet_v2", MobileNetV2::new);
     MODELS.put("vit_b_16", VisionTransformer::vitB16);
     MODELS.put("vit_b_32", VisionTransformer::vitB32);
+    MODELS.put("convnext_tiny", ConvNeXt::convnextTiny);
+    MODELS.put("convnext_small", ConvNeXt::convnextSmall);
     MODELS.put("smallcnn", SmallCNN::new);
   }
 
@@ -67,6 +69,9 @@ public final class Zoo {
     if (name.startsWith("vit_")) {
       return "heads.head";
     }
+    if (name.startsWith("convnext_")) {
+      return "classifier.2";
+    }
     return name.equals("mobilenet_v2") ? "classifier.1" : "head";
   }
 
@@ -97,6 +102,13 @@ public final class Zoo {
     }
     if (k.contains("features.18.0.weight") && k.contains("features.1.conv.0.0.weight")) {
       return "mobilenet_v2";
+    }
+    if (k.contains("features.1.0.layer_scale") && k.contains("classifier.2.weight")) {
+      int blocks = 0;
+      while (k.contains("features.5." + blocks + ".layer_scale")) {
+        blocks++;
+      }
+      return blocks == 9 ? "convnext_tiny" : blocks == 27 ? "convnext_small" : null;
     }
     if (k.contains("conv1.weight") && k.contains("layer1.0.conv1.weight")) {
       int[] blocks = new int[4];
