@@ -30,6 +30,7 @@ public final class Zoo {
     MODELS.put("vit_b_32", VisionTransformer::vitB32);
     MODELS.put("convnext_tiny", ConvNeXt::convnextTiny);
     MODELS.put("convnext_small", ConvNeXt::convnextSmall);
+    MODELS.put("swin_t", SwinTransformer::swinT);
     MODELS.put("smallcnn", SmallCNN::new);
   }
 
