@@ -163,9 +163,12 @@ public class Tensor {
     return data;
   }
 
-  /** The shape; {@code []} for a scalar. */
+  /**
+   * The shape; {@code []} for a scalar. A copy: ND4J's {@code INDArray.shape()} is the array's live shape
+   * information, so writing into it (building a neighbour's shape from this one) would change this tensor.
+   */
   public long[] shape() {
-    return data.shape();
+    return data.shape().clone();
   }
 
   /** Size of dimension {@code dim}; negative counts from the end. */

@@ -93,6 +93,17 @@ public final class ActivationOps {
     }));
   }
 
+  /** The error function erf(x) (torch.erf; ONNX Erf); d/dx = 2/√π exp(-x²). */
+  public static Tensor erf(Tensor x) {
+    check("erf", x);
+    if (x.numel() == 0) {
+      return ElementwiseOps.empty("erf", x);
+    }
+    INDArray xv = x.data();
+    return record("erf", Nd4j.exec(new Erf(xv.dup())), Input.of(x, g ->
+        g.mul(Transforms.exp(xv.mul(xv).negi(), false).muli(2 / Math.sqrt(Math.PI)))));
+  }
+
   /**
    * GELU's tanh approximation (PyTorch's {@code approximate='tanh'}): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
    */

@@ -198,6 +198,7 @@ final class OpSamples {
     s.add(new Sample("stochasticDepth", "p 0.5 row training", in -> DropoutOps.stochasticDepth(in[0], 0.5, "row", true,
         new Rng(3)), randn(6, 2, 3)));
     // transformer ops
+    s.add(new Sample("erf", "erf", in -> ActivationOps.erf(in[0]), randn(3, 4)));
     s.add(new Sample("geluTanh", "tanh approximation", in -> ActivationOps.geluTanh(in[0]), randn(4, 5)));
     s.add(new Sample("layerNorm", "last dim, affine", in -> LayerNormOps.layerNorm(in[0], new long[] {5}, in[1], in[2],
         1e-5), randn(3, 4, 5), randn(5), randn(5)));

@@ -29,8 +29,9 @@ final class RunEvents implements TrainListener {
   private List<String> trainableStages() {
     List<String> out = new ArrayList<>();
     for (String stage : Stages.of(model)) {
-      if (model.namedParameters().entrySet().stream().anyMatch(e -> e.getKey().startsWith(stage + ".")
-          && e.getValue().requiresGrad())) {
+      String[] patterns = Stages.patterns(stage);
+      if (model.namedParameters().entrySet().stream().anyMatch(e -> e.getValue().requiresGrad()
+          && java.util.Arrays.stream(patterns).anyMatch(p -> io.graft.layers.params.Params.matches(p, e.getKey())))) {
         out.add(stage);
       }
     }

@@ -166,7 +166,7 @@ public final class FineTune {
       }
       List<String> open = stages.subList(stages.size() - k.k(), stages.size());
       if (!open.isEmpty()) {
-        model.unfreeze(open.toArray(String[]::new));
+        model.unfreeze(Stages.patterns(open));
       }
     }
     if (s instanceof Strategy.Lora l) {
@@ -238,7 +238,7 @@ public final class FineTune {
         List<String> stages = Stages.of(model);
         Map<String, Parameter> taken = new LinkedHashMap<>(Params.select(model, c.headPath()));
         for (int i = stages.size() - 1; i >= 0; i--) {
-          Map<String, Parameter> ps = Params.select(model, stages.get(i));
+          Map<String, Parameter> ps = Params.select(model, Stages.patterns(stages.get(i)));
           taken.putAll(ps);
           groups.add(ParamGroup.of(ps).lr(backbone * Math.pow(o.layerDecay(), stages.size() - 1 - i)));
         }
@@ -287,7 +287,7 @@ public final class FineTune {
           });
         }
         if (!open.isEmpty()) {
-          model.unfreeze(open.toArray(String[]::new));
+          model.unfreeze(Stages.patterns(open));
         }
       }
     };

@@ -14,7 +14,9 @@ import java.util.Map;
  * children named {@code features} or {@code classifier} — expanded one level, and the head excluded. ResNet: conv1, bn1, layer1..layer4; VGG:
  * features.0, features.1, ..., classifier.0, classifier.3; MobileNetV2: features.0..18; smallcnn: features.0,
  * features.1, features.4, features.5, fc1. An architecture that names its own stages ({@link Classifier#stages()})
- * gives them instead.
+ * gives them instead. A stage is a module path or several parameter patterns joined by {@code +} (ViT's first stage
+ * {@code conv_proj+class_token+encoder.pos_embedding} owns the bare parameters that enter with the patch embedding);
+ * {@link #patterns} splits one.
  */
 public final class Stages {
   private Stages() {}
@@ -49,6 +51,19 @@ public final class Stages {
       return;
     }
     out.add(path);
+  }
+
+  /**
+   * The parameter patterns of a stage (see {@link io.graft.layers.params.Params#select}): its module path, or the
+   * patterns it joins with {@code +}.
+   */
+  public static String[] patterns(String stage) {
+    return stage.split("\\+");
+  }
+
+  /** The parameter patterns of several stages, in order. */
+  public static String[] patterns(java.util.Collection<String> stages) {
+    return stages.stream().flatMap(s -> java.util.Arrays.stream(patterns(s))).toArray(String[]::new);
   }
 
   /** Parameters of the backbone (everything but the head). */

@@ -70,6 +70,52 @@ class FineTuneTest {
     assertEquals("features.18", Stages.of(Zoo.create("mobilenet_v2", 10)).get(18));
   }
 
+  /** A small ViT: 32² input, patch 16, 2 blocks, hidden 8, 3 classes. */
+  static Module smallVit() {
+    return new io.graft.zoo.models.VisionTransformer(32, 16, 2, 2, 8, 16, 0, 0, 3);
+  }
+
+  /**
+   * ViT's stages own the bare parameters class_token and encoder.pos_embedding with conv_proj: last-K over every
+   * stage, gradual unfreezing and layer-wise decay all reach them (before stages could join patterns with '+', they
+   * stayed frozen or fell outside every stage's group).
+   */
+  @Test
+  void vitStagesOwnTheClassTokenAndPositionalEmbedding() {
+    Module m = smallVit();
+    List<String> stages = Stages.of(m);
+    assertEquals(List.of("conv_proj+class_token+encoder.pos_embedding", "encoder.layers.encoder_layer_0",
+        "encoder.layers.encoder_layer_1", "encoder.ln"), stages);
+    new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.lastK(4))).prepare(m, 5);
+    assertEquals(m.namedParameters().keySet(), trainable(m), "last-4 of 4 stages trains everything");
+
+    Module last1 = smallVit();
+    new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.lastK(1))).prepare(last1, 5);
+    assertEquals(Set.of("encoder.ln.weight", "encoder.ln.bias", "heads.head.weight", "heads.head.bias"),
+        trainable(last1));
+
+    Module g = smallVit();
+    FineTune ft = new FineTune(FineTune.Options.lr(0.01).withStrategy(Strategy.parse("gradual")));
+    ft.prepare(g, 5);
+    var l = ft.listener(g);
+    for (int e = 0; e <= 4; e++) {
+      l.onEpochStart(e);
+    }
+    assertTrue(trainable(g).containsAll(Set.of("class_token", "encoder.pos_embedding", "conv_proj.weight")),
+        trainable(g).toString());
+
+    Module d = smallVit();
+    FineTune decay = new FineTune(FineTune.Options.lr(0.01).withBackboneLrScale(1).withLayerDecay(0.5));
+    decay.prepare(d, 5);
+    Optimizer o = decay.optimizer(d);
+    var groups = o.paramGroups();
+    assertEquals(1 + stages.size(), groups.size(), "head + one group per stage, nothing left over");
+    var first = groups.get(groups.size() - 1);
+    assertEquals(Set.of("class_token", "conv_proj.weight", "conv_proj.bias", "encoder.pos_embedding"),
+        first.params().keySet());
+    assertEquals(0.01 * Math.pow(0.5, 3), first.lr(), 1e-15);
+  }
+
   @Test
   void gradualUnfreezingFollowsTheSchedule() {
     SmallCNN m = new SmallCNN(5);

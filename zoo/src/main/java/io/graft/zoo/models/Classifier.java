@@ -18,7 +18,8 @@ public interface Classifier {
   /**
    * The backbone's stages in forward order, by module path, head excluded, when the architecture names them itself
    * (e.g. a ViT's encoder blocks); empty to let callers derive them from the module tree (see the finetune module's
-   * {@code Stages}). Every path must name a module that holds parameters.
+   * {@code Stages}). Every stage must select parameters: a module path, or parameter patterns joined by {@code +}
+   * (ViT's {@code conv_proj+class_token+encoder.pos_embedding}, for parameters that belong to no module of their own).
    */
   default Optional<List<String>> stages() {
     return Optional.empty();

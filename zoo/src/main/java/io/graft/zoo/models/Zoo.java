@@ -36,6 +36,9 @@ public final class Zoo {
     MODELS.put("mobilenet_v3_small", MobileNetV3::small);
     MODELS.put("regnet_y_400mf", RegNet::regnetY400mf);
     MODELS.put("regnet_y_800mf", RegNet::regnetY800mf);
+    MODELS.put("convnext_tiny", ConvNeXt::convnextTiny);
+    MODELS.put("convnext_small", ConvNeXt::convnextSmall);
+    MODELS.put("swin_t", SwinTransformer::swinT);
     MODELS.put("smallcnn", SmallCNN::new);
   }
 
@@ -84,6 +87,9 @@ public final class Zoo {
     if (name.startsWith("regnet")) {
       return "fc";
     }
+    if (name.startsWith("convnext_")) {
+      return "classifier.2";
+    }
     return name.equals("mobilenet_v2") ? "classifier.1" : "head";
   }
 
@@ -116,6 +122,13 @@ public final class Zoo {
     }
     if (k.contains("features.18.0.weight") && k.contains("features.1.conv.0.0.weight")) {
       return "mobilenet_v2";
+    }
+    if (k.contains("features.1.0.layer_scale") && k.contains("classifier.2.weight")) {
+      int blocks = 0;
+      while (k.contains("features.5." + blocks + ".layer_scale")) {
+        blocks++;
+      }
+      return blocks == 9 ? "convnext_tiny" : blocks == 27 ? "convnext_small" : null;
     }
     if (k.contains("conv1.weight") && k.contains("layer1.0.conv1.weight")) {
       int[] blocks = new int[4];

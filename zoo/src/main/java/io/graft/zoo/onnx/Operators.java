@@ -25,6 +25,7 @@ public final class Operators {
     MathOperators.register(OPS);
     NnOperators.register(OPS);
     TensorOperators.register(OPS);
+    TransformerOperators.register(OPS);
   }
 
   /** Whether Graft can run the ONNX operator {@code opType} (of the default domain). */

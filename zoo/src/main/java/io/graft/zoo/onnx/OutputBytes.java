@@ -26,6 +26,8 @@ final class OutputBytes {
       case "Pad" -> pad(n, in);
       case "Conv", "ConvTranspose", "MaxPool", "AveragePool" -> window(n, in);
       case "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu" -> broadcast(in);
+      case "Equal" -> broadcast(in);
+      case "Where" -> times(broadcast(in), 4);   // the output and the broadcast condition, X and Y it selects from
       case "MatMul" -> matmul(in);
       case "Gemm" -> gemm(n, in);
       case "Concat" -> concat(in);

@@ -26,7 +26,7 @@ class OnnxGraphFuzzTest {
 
   private static final String[] OPS = {"Unsqueeze", "Reshape", "Expand", "Tile", "ConstantOfShape", "Pad", "Slice",
       "AveragePool", "MaxPool", "Add", "Softmax", "Gather", "Concat", "Transpose", "Squeeze", "Cast", "Flatten",
-      "ReduceSum", "MatMul"};
+      "ReduceSum", "MatMul", "Erf", "LayerNormalization", "Equal", "Where"};
 
   private static final long[] INTERESTING = {0, 1, 2, 3, 4, -1, -2, -3, 1L << 30, 600_000_000L, 1L << 31,
       (1L << 32) + 13, Integer.MAX_VALUE, Integer.MIN_VALUE, Long.MAX_VALUE, Long.MIN_VALUE, 33, 40};
@@ -189,6 +189,22 @@ class OnnxGraphFuzzTest {
           }
         }
         case "Softmax", "Flatten" -> attrs.add(Graphs.i("axis", value()));
+        case "Erf" -> { }
+        case "Equal" -> ins.add(d.consumeBoolean() ? in : "x");
+        case "Where" -> {
+          ins.add(d.consumeBoolean() ? in : "x");
+          ins.add(d.consumeBoolean() ? in : "x");
+        }
+        case "LayerNormalization" -> {
+          ins.add(d.consumeBoolean() ? in : "x");
+          if (d.consumeBoolean()) {
+            ins.add(d.consumeBoolean() ? in : "x");
+          }
+          attrs.add(Graphs.i("axis", value()));
+          if (d.consumeBoolean()) {
+            attrs.add(Graphs.f("epsilon", d.consumeFloat()));
+          }
+        }
         case "Gather" -> {
           ins.add(longs(values(0, 8)));
           attrs.add(Graphs.i("axis", value()));

@@ -110,4 +110,52 @@ class OnnxOperatorsTest {
     assertArrayEquals(new float[] {1, 1, 1, 1, 2, 2, 2}, m.forward(Tensor.fromArray(new float[] {1, 2}, 2))
         .toFloatArray());
   }
+
+  @Test
+  void layerNormalizationNormalisesTheTrailingAxesAndGivesMeanAndInvStdDev() throws Exception {
+    OnnxModel m = model("ln", node("LayerNormalization", List.of("x", "s", "b"), List.of("y", "mean", "inv"),
+        Graphs.i("axis", 1), Graphs.f("epsilon", 0f)), List.of(floats("s", new float[] {1, 2}, 2),
+        floats("b", new float[] {0, 1}, 2)), 2, 2);
+    Tensor y = m.forward(Tensor.fromArray(new float[] {1, 3, 5, 5}, 2, 2));
+    // row 0: mean 2, std 1 -> (-1, 1) * (1, 2) + (0, 1) = (-1, 3); row 1: variance 0, eps 0 -> NaN as in PyTorch
+    assertArrayEquals(new float[] {-1, 3}, java.util.Arrays.copyOf(y.toFloatArray(), 2));
+  }
+
+  @Test
+  void erfMatchesTheErrorFunctionAndTrains() throws Exception {
+    OnnxModel m = model("erf", node("Erf", List.of("x"), List.of("y")), List.of(), 3);
+    Tensor x = Tensor.fromArray(new float[] {-1, 0, 0.5f}, 3).requiresGrad(true);
+    Tensor y = m.forward(x);
+    assertArrayEquals(new float[] {-0.8427008f, 0, 0.5204999f}, y.toFloatArray(), 1e-6f);
+    y.sum().backward();
+    assertEquals(2 / Math.sqrt(Math.PI), x.grad().toFloatArray()[1], 1e-6);
+  }
+
+  @Test
+  void equalAndWhereComputeTheClassTokenExpandShape() throws Exception {
+    // the export of class_token.expand(n, -1, -1): Where(Equal(shape, -1), ones, shape)
+    Onnx.GraphProto.Builder g = Onnx.GraphProto.newBuilder().setName("where").addInput(input("x", F, 2, 3))
+        .addOutput(Onnx.ValueInfoProto.newBuilder().setName("y"))
+        .addNode(node("Equal", List.of("s", "m1"), List.of("eq")))
+        .addNode(node("Where", List.of("eq", "ones", "s"), List.of("shape")))
+        .addNode(node("Expand", List.of("x", "shape"), List.of("y")))
+        .addInitializer(longs("s", 4, -1, -1)).addInitializer(longs("m1", -1))
+        .addInitializer(longs("ones", 1, 1, 1));
+    OnnxModel m = OnnxModel.load(Graphs.save(tmp.resolve("where.onnx"), g, 17));
+    assertArrayEquals(new long[] {4, 2, 3}, m.forward(Tensor.zeros(2, 3)).shape());
+  }
+
+  @Test
+  void whereOnFloatsSendsTheGradientToTheSelectedInput() throws Exception {
+    OnnxModel m = model("wheref", node("Where", List.of("c", "x", "z"), List.of("y")),
+        List.of(floats("z", new float[] {Float.POSITIVE_INFINITY, 7}, 2),
+            Onnx.TensorProto.newBuilder().setName("c").setDataType(Onnx.TensorProto.DataType.BOOL_VALUE).addDims(2)
+                .addInt32Data(1).addInt32Data(0).build()), 2);
+    Tensor x = Tensor.fromArray(new float[] {1, 2}, 2).requiresGrad(true);
+    Tensor y = m.forward(x);
+    assertArrayEquals(new float[] {1, 7}, y.toFloatArray());
+    y.sum().backward();
+    assertArrayEquals(new float[] {1, 0}, x.grad().toFloatArray());
+    assertThrows(GraftException.class, () -> m.forward(Tensor.zeros(3)));
+  }
 }
