@@ -72,7 +72,104 @@ public enum Pretrained {
    * torchvision's {@code MobileNet_V2_Weights.IMAGENET1K_V2} for {@code mobilenet_v2}: resize 232, crop 224, top-1
    * 72.154%.
    */
-  MOBILENET_V2_IMAGENET1K_V2("mobilenet_v2", "mobilenet_v2-7ebf99e0.pth", 232, 72.154);
+  MOBILENET_V2_IMAGENET1K_V2("mobilenet_v2", "mobilenet_v2-7ebf99e0.pth", 232, 72.154),
+  /**
+   * torchvision's {@code EfficientNet_B0_Weights.IMAGENET1K_V1} for {@code efficientnet_b0}:
+   * resize 256 (bicubic), crop 224, top-1 77.692%.
+   */
+  EFFICIENTNET_B0_IMAGENET1K_V1("efficientnet_b0",
+      "efficientnet_b0_rwightman-3dd342df.pth", 256, 224, "bicubic", 77.692),
+  /**
+   * torchvision's {@code EfficientNet_B1_Weights.IMAGENET1K_V1} for {@code efficientnet_b1}:
+   * resize 256 (bicubic), crop 240, top-1 78.642%.
+   */
+  EFFICIENTNET_B1_IMAGENET1K_V1("efficientnet_b1",
+      "efficientnet_b1_rwightman-533bc792.pth", 256, 240, "bicubic", 78.642),
+  /**
+   * torchvision's {@code EfficientNet_B1_Weights.IMAGENET1K_V2} for {@code efficientnet_b1}:
+   * resize 255 (bilinear), crop 240, top-1 79.838%.
+   */
+  EFFICIENTNET_B1_IMAGENET1K_V2("efficientnet_b1", "efficientnet_b1-c27df63c.pth", 255, 240, "bilinear", 79.838),
+  /**
+   * torchvision's {@code EfficientNet_B2_Weights.IMAGENET1K_V1} for {@code efficientnet_b2}:
+   * resize 288 (bicubic), crop 288, top-1 80.608%.
+   */
+  EFFICIENTNET_B2_IMAGENET1K_V1("efficientnet_b2",
+      "efficientnet_b2_rwightman-bcdf34b7.pth", 288, 288, "bicubic", 80.608),
+  /**
+   * torchvision's {@code EfficientNet_B3_Weights.IMAGENET1K_V1} for {@code efficientnet_b3}:
+   * resize 320 (bicubic), crop 300, top-1 82.008%.
+   */
+  EFFICIENTNET_B3_IMAGENET1K_V1("efficientnet_b3",
+      "efficientnet_b3_rwightman-cf984f9c.pth", 320, 300, "bicubic", 82.008),
+  /**
+   * torchvision's {@code MobileNet_V3_Large_Weights.IMAGENET1K_V1} for {@code mobilenet_v3_large}:
+   * resize 256 (bilinear), crop 224, top-1 74.042%.
+   */
+  MOBILENET_V3_LARGE_IMAGENET1K_V1("mobilenet_v3_large",
+      "mobilenet_v3_large-8738ca79.pth", 256, 224, "bilinear", 74.042),
+  /**
+   * torchvision's {@code MobileNet_V3_Large_Weights.IMAGENET1K_V2} for {@code mobilenet_v3_large}:
+   * resize 232 (bilinear), crop 224, top-1 75.274%.
+   */
+  MOBILENET_V3_LARGE_IMAGENET1K_V2("mobilenet_v3_large",
+      "mobilenet_v3_large-5c1a4163.pth", 232, 224, "bilinear", 75.274),
+  /**
+   * torchvision's {@code MobileNet_V3_Small_Weights.IMAGENET1K_V1} for {@code mobilenet_v3_small}:
+   * resize 256 (bilinear), crop 224, top-1 67.668%.
+   */
+  MOBILENET_V3_SMALL_IMAGENET1K_V1("mobilenet_v3_small",
+      "mobilenet_v3_small-047dcff4.pth", 256, 224, "bilinear", 67.668),
+  /**
+   * torchvision's {@code ConvNeXt_Tiny_Weights.IMAGENET1K_V1} for {@code convnext_tiny}:
+   * resize 236 (bilinear), crop 224, top-1 82.520%.
+   */
+  CONVNEXT_TINY_IMAGENET1K_V1("convnext_tiny", "convnext_tiny-983f1562.pth", 236, 224, "bilinear", 82.520),
+  /**
+   * torchvision's {@code ConvNeXt_Small_Weights.IMAGENET1K_V1} for {@code convnext_small}:
+   * resize 230 (bilinear), crop 224, top-1 83.616%.
+   */
+  CONVNEXT_SMALL_IMAGENET1K_V1("convnext_small", "convnext_small-0c510722.pth", 230, 224, "bilinear", 83.616),
+  /**
+   * torchvision's {@code ViT_B_16_Weights.IMAGENET1K_V1} for {@code vit_b_16}:
+   * resize 256 (bilinear), crop 224, top-1 81.072%.
+   */
+  VIT_B_16_IMAGENET1K_V1("vit_b_16", "vit_b_16-c867db91.pth", 256, 224, "bilinear", 81.072),
+  /**
+   * torchvision's {@code ViT_B_16_Weights.IMAGENET1K_SWAG_LINEAR_V1} for {@code vit_b_16}:
+   * resize 224 (bicubic), crop 224, top-1 81.886%.
+   */
+  VIT_B_16_IMAGENET1K_SWAG_LINEAR_V1("vit_b_16", "vit_b_16_lc_swag-4e70ced5.pth", 224, 224, "bicubic", 81.886),
+  /**
+   * torchvision's {@code ViT_B_32_Weights.IMAGENET1K_V1} for {@code vit_b_32}:
+   * resize 256 (bilinear), crop 224, top-1 75.912%.
+   */
+  VIT_B_32_IMAGENET1K_V1("vit_b_32", "vit_b_32-d86f8d99.pth", 256, 224, "bilinear", 75.912),
+  /**
+   * torchvision's {@code RegNet_Y_400MF_Weights.IMAGENET1K_V1} for {@code regnet_y_400mf}:
+   * resize 256 (bilinear), crop 224, top-1 74.046%.
+   */
+  REGNET_Y_400MF_IMAGENET1K_V1("regnet_y_400mf", "regnet_y_400mf-c65dace8.pth", 256, 224, "bilinear", 74.046),
+  /**
+   * torchvision's {@code RegNet_Y_400MF_Weights.IMAGENET1K_V2} for {@code regnet_y_400mf}:
+   * resize 232 (bilinear), crop 224, top-1 75.804%.
+   */
+  REGNET_Y_400MF_IMAGENET1K_V2("regnet_y_400mf", "regnet_y_400mf-e6988f5f.pth", 232, 224, "bilinear", 75.804),
+  /**
+   * torchvision's {@code RegNet_Y_800MF_Weights.IMAGENET1K_V1} for {@code regnet_y_800mf}:
+   * resize 256 (bilinear), crop 224, top-1 76.420%.
+   */
+  REGNET_Y_800MF_IMAGENET1K_V1("regnet_y_800mf", "regnet_y_800mf-1b27b58c.pth", 256, 224, "bilinear", 76.420),
+  /**
+   * torchvision's {@code RegNet_Y_800MF_Weights.IMAGENET1K_V2} for {@code regnet_y_800mf}:
+   * resize 232 (bilinear), crop 224, top-1 78.828%.
+   */
+  REGNET_Y_800MF_IMAGENET1K_V2("regnet_y_800mf", "regnet_y_800mf-58fc7688.pth", 232, 224, "bilinear", 78.828),
+  /**
+   * torchvision's {@code Swin_T_Weights.IMAGENET1K_V1} for {@code swin_t}:
+   * resize 232 (bicubic), crop 224, top-1 81.474%.
+   */
+  SWIN_T_IMAGENET1K_V1("swin_t", "swin_t-704ceda3.pth", 232, 224, "bicubic", 81.474);
 
   /** ImageNet normalisation (torchvision's constants). */
   public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
@@ -84,12 +181,20 @@ public enum Pretrained {
   private final String model;
   private final String fileName;
   private final int resizeSize;
+  private final int cropSize;
+  private final String interpolation;
   private final double top1;
 
   Pretrained(String model, String fileName, int resizeSize, double top1) {
+    this(model, fileName, resizeSize, 224, "bilinear", top1);
+  }
+
+  Pretrained(String model, String fileName, int resizeSize, int cropSize, String interpolation, double top1) {
     this.model = model;
     this.fileName = fileName;
     this.resizeSize = resizeSize;
+    this.cropSize = cropSize;
+    this.interpolation = interpolation;
     this.top1 = top1;
   }
 
@@ -118,14 +223,25 @@ public enum Pretrained {
     return 1000;
   }
 
-  /** Evaluation preprocessing: resize the short side to this (bilinear), then center-crop {@link #cropSize()}. */
+  /**
+   * Evaluation preprocessing: resize the short side to this (with {@link #interpolation()}), then center-crop {@link
+   * #cropSize()}.
+   */
   public int resizeSize() {
     return resizeSize;
   }
 
-  /** Evaluation preprocessing: the center crop's side, 224 pixels for every entry. */
+  /** Evaluation preprocessing: the center crop's side (224 for most; 240, 288 and 300 for EfficientNet-B1..B3). */
   public int cropSize() {
-    return 224;
+    return cropSize;
+  }
+
+  /**
+   * Evaluation preprocessing: how the resize samples, by torchvision's name: {@code "bilinear"}, or {@code "bicubic"}
+   * (EfficientNet's V1 weights, Swin, ViT's SWAG weights).
+   */
+  public String interpolation() {
+    return interpolation;
   }
 
   /** torchvision's reported ImageNet top-1 accuracy, for reference. */

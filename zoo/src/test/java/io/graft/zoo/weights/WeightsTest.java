@@ -115,4 +115,40 @@ class WeightsTest {
       assertTrue(x.sha256Prefix().matches("[0-9a-f]{8}"), x.name());
     }
   }
+
+  /**
+   * Every descriptor equals torchvision's own ({@code tools/fixtures/pretrained.py}): file (so sha256 prefix), resize,
+   * crop, interpolation and accuracy; and every torchvision descriptor of a zoo architecture is offered, except those
+   * for another input size (ViT-B/16's SWAG end-to-end weights need a 384² model).
+   */
+  @Test
+  void pretrainedDescriptorsMatchTorchvision() throws Exception {
+    com.fasterxml.jackson.databind.JsonNode all;
+    try (java.io.InputStream in = WeightsTest.class.getResourceAsStream("/fixtures/zoo/pretrained.json")) {
+      all = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in).get("weights");
+    }
+    java.util.Set<String> offered = new java.util.TreeSet<>();
+    for (Pretrained x : Pretrained.values()) {
+      com.fasterxml.jackson.databind.JsonNode t = all.get(x.name());
+      assertTrue(t != null, x.name() + " is not a torchvision descriptor");
+      assertEquals(t.get("model").asText(), x.model(), x.name());
+      assertEquals(t.get("file").asText(), x.fileName(), x.name());
+      assertEquals(t.get("resize").asInt(), x.resizeSize(), x.name());
+      assertEquals(t.get("crop").asInt(), x.cropSize(), x.name());
+      assertEquals(t.get("interpolation").asText(), x.interpolation(), x.name());
+      assertEquals(t.get("top1").asDouble(), x.top1(), 1e-9, x.name());
+      offered.add(x.name());
+    }
+    java.util.Set<String> missing = new java.util.TreeSet<>();
+    all.fields().forEachRemaining(e -> {
+      if (Zoo.names().contains(e.getValue().get("model").asText()) && !offered.contains(e.getKey())
+          && !e.getKey().contains("SWAG_E2E")) {
+        missing.add(e.getKey());
+      }
+    });
+    assertEquals(java.util.Set.of(), missing, "torchvision descriptors of zoo architectures that Graft lacks");
+    assertEquals("bicubic", Pretrained.of("efficientnet_b3").interpolation());
+    assertEquals(300, Pretrained.of("efficientnet_b3").cropSize());
+    assertEquals(Pretrained.VIT_B_16_IMAGENET1K_V1, Pretrained.of("vit_b_16"), "the V1 weights are the default");
+  }
 }
