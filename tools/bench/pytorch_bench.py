@@ -31,7 +31,7 @@ WORKLOADS = ["op_conv2d_stem", "op_conv2d_mid", "op_conv2d_mid_frozen_weight", "
              "step_mlp", "step_smallcnn", "step_resnet18_224", "step_resnet18_64", "step_resnet18_frozen_224",
              "forward_resnet18_224", "optim_frozen", "optim_full", "fe_uncached", "fe_cached",
              "fe_epoch", "fe_epoch_cached",
-             "optim_adamw_frozen", "optim_adamw_full"]
+             "optim_adamw_frozen", "optim_adamw_full", "step_vit_b_16_224", "step_efficientnet_b0_224"]
 
 
 def smallcnn(c):
@@ -102,6 +102,8 @@ def run(name):
             m, x = mlp(), torch.randn(256, 784, generator=g)
         elif w == "smallcnn":
             m, x = smallcnn(10), torch.randn(64, 1, 28, 28, generator=g)
+        elif w in ("vit_b_16_224", "efficientnet_b0_224"):
+            m, x = getattr(tvm, w[:-4])(num_classes=10), torch.randn(8, 3, 224, 224, generator=g)
         else:
             m = tvm.resnet18(num_classes=10)
             size, batch = (64, 32) if w.endswith("_64") else (224, 8)
@@ -118,7 +120,7 @@ def run(name):
             opt.zero_grad(set_to_none=True)
             ce(m(x), y).backward()
             opt.step()
-        return timeit(step, 3, 15 if "resnet18" in w else 50)
+        return timeit(step, 3, 15 if "resnet18" in w or w.endswith("_224") else 50)
     if name == "forward_resnet18_224":
         m = tvm.resnet18().eval()
         m, x = cl(m, torch.randn(8, 3, 224, 224, generator=g))

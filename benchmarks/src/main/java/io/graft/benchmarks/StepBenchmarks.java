@@ -21,7 +21,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Whole training steps (forward, cross-entropy, backward, SGD-momentum step). {@code workload} picks model, input
  * size and batch: {@code mlp} (784-512-512-10, b256), {@code smallcnn} (1×28², b64), {@code resnet18_224}
- * (b8), {@code resnet18_64} (b32), {@code resnet18_frozen_224} (all but fc frozen, b8); and
+ * (b8), {@code resnet18_64} (b32), {@code resnet18_frozen_224} (all but fc frozen, b8), {@code vit_b_16_224} and
+ * {@code efficientnet_b0_224} (b8, 10 classes, dropout and stochastic depth at torchvision's defaults); and
  * {@link #forwardOnly} (ResNet-18 eval, no grad, 224², b8).
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -31,7 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgs = {"-Xmx4g"})
 @State(Scope.Thread)
 public class StepBenchmarks {
-  @Param({"mlp", "smallcnn", "resnet18_224", "resnet18_64", "resnet18_frozen_224"})
+  @Param({"mlp", "smallcnn", "resnet18_224", "resnet18_64", "resnet18_frozen_224", "vit_b_16_224",
+      "efficientnet_b0_224"})
   String workload;
 
   @Param({"2"})
@@ -45,7 +47,7 @@ public class StepBenchmarks {
   @Setup(Level.Trial)
   public void setup() {
     Workloads.threads(threads);
-    String name = workload.startsWith("resnet18") ? "resnet18" : workload;
+    String name = workload.startsWith("resnet18") ? "resnet18" : workload.replaceFirst("_224$", "");
     int batch = switch (workload) {
       case "mlp" -> 256;
       case "smallcnn" -> 64;
