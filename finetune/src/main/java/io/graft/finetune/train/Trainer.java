@@ -169,6 +169,7 @@ public final class Trainer {
   private long skipped;
   /** The epoch of the last checkpoint written or resumed from (-1: none), named when training stops on NaN/Inf. */
   private int checkpointEpoch = -1;
+  private EpochRunner runner;
 
   /**
    * A trainer of {@code model} with {@code optimizer}, an optional {@code scheduler} (null: constant learning rate) and
@@ -190,6 +191,15 @@ public final class Trainer {
   /** Steps skipped because their loss or gradients were not finite (with {@code skipNonFinite}). */
   public long skippedSteps() {
     return skipped;
+  }
+
+  /**
+   * Trains every uncached epoch with {@code r} instead of this trainer's own loop (null: the own loop); everything
+   * else ({@link EpochRunner} lists it) stays here. Returns {@code this}.
+   */
+  public Trainer trainEpochsWith(EpochRunner r) {
+    this.runner = r;
+    return this;
   }
 
   /** Adds a listener called during {@code fit}, after those added before; returns {@code this}. */
@@ -269,7 +279,9 @@ public final class Trainer {
         caches.val = FeatureCache.build(model, val, o.caching().memoryBytes());
       }
     }
-    Evaluation tr = cached ? cachedTraining(caches.train, train, epoch, classes) : training(train, epoch, classes);
+    Evaluation tr = cached ? cachedTraining(caches.train, train, epoch, classes) : runner != null
+        ? runner.trainEpoch(new EpochRunner.Context(model, optimizer, loss, train, epoch, o.epochs(), classes, o.steps()))
+        : training(train, epoch, classes);
     double seconds = (System.nanoTime() - t0) / 1e9;
     Evaluation va = val == null ? null : validation(val, cached ? caches.val : null, classes);
     if (scheduler != null) {
