@@ -166,10 +166,13 @@ public final class DataParallelTrainer implements DataParallelBackend.Runner {
       List<ChunkResult> results;
       try {
         results = run(c.epoch(), step, to, states, trainable, c.steps().clipGradNorm());
-      } catch (RuntimeException e) {
-        if (e instanceof GraftException || !isSparkFailure(e) || ++attempts >= o.maxAttempts()) {
-          throw e instanceof GraftException g ? g : new GraftException("data-parallel: epoch " + (c.epoch() + 1)
-              + ", steps " + (step + 1) + ".." + to + " failed " + attempts + " time(s) in a row; last: " + e, e);
+      } catch (Exception e) { // Spark's SparkException is checked in Java but thrown undeclared
+        if (e instanceof RuntimeException r && !isSparkFailure(e)) {
+          throw r;
+        }
+        if (++attempts >= o.maxAttempts()) {
+          throw new GraftException("data-parallel: epoch " + (c.epoch() + 1) + ", steps " + (step + 1) + ".." + to
+              + " failed " + attempts + " time(s) in a row; last: " + firstLine(e), e);
         }
         restarts++;
         log.accept("data-parallel: the job for epoch " + (c.epoch() + 1) + ", steps " + (step + 1) + ".." + to

@@ -40,7 +40,11 @@ class DataParallelTrainerTest {
 
   /** Trains {@code epochs} epochs with the runner (null: single-process) and returns the model's state. */
   static StateDict train(Replica.Factory f, DataParallelTrainer runner, int epochs) {
-    Replica r = f.build();
+    return train(f.build(), runner, epochs);
+  }
+
+  /** Trains {@code epochs} epochs of the driver's replica {@code r} with the runner (null: single-process). */
+  static StateDict train(Replica r, DataParallelTrainer runner, int epochs) {
     Trainer t = new Trainer(r.model(), r.optimizer(), null, r.loss(),
         Trainer.Options.epochs(epochs).withKeepBest(false).withFeatureCache(false));
     if (runner != null) {

@@ -19,7 +19,9 @@ import io.graft.layers.loss.CrossEntropyLoss;
 import io.graft.layers.pool.MaxPool2d;
 import io.graft.optim.SGD;
 import io.graft.zoo.models.SmallCNN;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.stream.IntStream;
 
@@ -29,7 +31,13 @@ import java.util.stream.IntStream;
  * Graft's SmallCNN with the fixture's initial weights (BatchNorm) or a small network without BatchNorm seeded by
  * {@code Init.manualSeed(7)}.
  */
-record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuffle) implements Replica.Factory {
+record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuffle, String gateAfter, String gateMarker)
+    implements Replica.Factory {
+  /** No gate. */
+  FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuffle) {
+    this(fixture, batchNorm, batch, shuffle, null, null);
+  }
+
   @Override
   public Replica build() {
     Safetensors.File f = Safetensors.open(Path.of(fixture));
@@ -43,21 +51,52 @@ record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuf
           new Flatten(), new Linear(8 * 14 * 14, 10));
     }
     SGD opt = new SGD(SGD.Options.lr(0.05).withMomentum(0.9).withWeightDecay(1e-4), m.namedParameters());
-    DataLoader loader = new DataLoader(new Images(f.tensor("x"), f.tensor("y")), null,
+    DataLoader loader = new DataLoader(new Images(f.tensor("x"), f.tensor("y"), gateAfter, gateMarker), null,
         DataLoader.Options.batch(batch).withShuffle(shuffle).withSeed(11).withWorkers(0));
     return new Replica(m, opt, new CrossEntropyLoss(), loader);
   }
 
-  /** The fixture's images as a dataset. */
+  /**
+   * The fixture's images as a dataset. With a gate: the first image read (in any JVM) once the file {@code gateAfter}
+   * exists writes this JVM's process id to {@code gateMarker} and blocks (at most 2 minutes), so that a test can kill
+   * this JVM while it is inside a training step.
+   */
   static final class Images implements Dataset {
     private final float[] x;
     private final long[] y;
     private final int per;
+    private final String gateAfter;
+    private final String gateMarker;
 
-    Images(Tensor x, Tensor y) {
+    Images(Tensor x, Tensor y, String gateAfter, String gateMarker) {
       this.x = x.toFloatArray();
       this.y = y.toLongArray();
       this.per = this.x.length / this.y.length;
+      this.gateAfter = gateAfter;
+      this.gateMarker = gateMarker;
+    }
+
+    private void gate() {
+      if (gateAfter == null || !Files.exists(Path.of(gateAfter))) {
+        return;
+      }
+      try {
+        Files.writeString(Path.of(gateMarker), String.valueOf(ProcessHandle.current().pid()),
+            StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      } catch (java.nio.file.FileAlreadyExistsException e) {
+        return; // the gate closes once
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      long end = System.nanoTime() + 120_000_000_000L;
+      while (System.nanoTime() < end) {
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
     }
 
     @Override
@@ -67,6 +106,7 @@ record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuf
 
     @Override
     public Example get(int i) {
+      gate();
       float[] d = java.util.Arrays.copyOfRange(x, i * per, (i + 1) * per);
       return new Example(new Image(1, 28, 28, d), (int) y[i]);
     }
