@@ -98,7 +98,8 @@ class FinetuneOnSparkTest {
     assertEquals(0, r.code(), r.err() + r.out());
     JsonNode m = new ObjectMapper().readTree(out.resolve("metrics.json").toFile());
     assertEquals(2, m.get("history").size());
-    assertEquals("local[2]", m.get("config").get("spark-master").asText(), m.get("config").toString());
+    assertEquals("local[2]", m.get("config").get("options").get("spark-master").asText(),
+        m.get("config").toString());
     assertTrue(Double.isFinite(m.get("history").get(1).get("train_loss").asDouble()), m.toString());
     StateDict trained = Safetensors.read(out.resolve("model.safetensors"));
     StateDict initial = Safetensors.read(weights(tmp));
