@@ -60,7 +60,8 @@ final class SparkOptions {
     }
     DataParallelBackend backend = DataParallelBackend.find("--spark-master");
     Path ck = cmd.out.resolve(STEP_CHECKPOINT).toAbsolutePath();
-    return backend.open(new DataParallelBackend.Settings(master, n, checkpointEvery, ck, localSgd, exchange),
+    return backend.open(new DataParallelBackend.Settings(master, n, checkpointEvery, ck, localSgd, exchange,
+        cmd.resume),
         FinetuneReplica.of(cmd, s, aug, numClasses));
   }
 

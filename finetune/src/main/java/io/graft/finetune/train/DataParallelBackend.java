@@ -13,10 +13,11 @@ public interface DataParallelBackend {
    * Where and how to train: the cluster's {@code master} URL, the number of {@code workers} (replicas), a driver
    * checkpoint every {@code checkpointEvery} steps to {@code checkpoint} (0 or null: none), parameter averaging every
    * {@code localSgdEvery} steps instead of a gradient average every step (0: gradient averaging, as DDP), and the
-   * gradient {@code exchange} by name (null: the backend's default).
+   * gradient {@code exchange} by name (null: the backend's default), and whether to {@code resume} an epoch from the
+   * checkpoint when it was cut inside that epoch.
    */
   record Settings(String master, int workers, int checkpointEvery, Path checkpoint, int localSgdEvery,
-      String exchange) {}
+      String exchange, boolean resume) {}
 
   /** An {@link EpochRunner} holding cluster resources until closed. */
   interface Runner extends EpochRunner, AutoCloseable {

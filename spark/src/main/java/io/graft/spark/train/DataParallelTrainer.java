@@ -54,25 +54,34 @@ public final class DataParallelTrainer implements DataParallelBackend.Runner {
    * one run of steps.
    */
   public record Options(int workers, int checkpointEvery, Path checkpoint, int localSgdEvery, Exchange.Kind exchange,
-      int maxAttempts) {
-    /** {@code workers} replicas, DDP, no step checkpoint, the all-gather exchange, 4 attempts. */
+      int maxAttempts, boolean resume) {
+    /** {@code workers} replicas, DDP, no step checkpoint, the all-gather exchange, 4 attempts, no resume. */
     public static Options workers(int workers) {
-      return new Options(workers, 0, null, 0, Exchange.Kind.ALL_GATHER, 4);
+      return new Options(workers, 0, null, 0, Exchange.Kind.ALL_GATHER, 4, false);
     }
 
     /** A driver checkpoint to {@code file} every {@code steps} steps. */
     public Options withCheckpoint(Path file, int steps) {
-      return new Options(workers, steps, file, localSgdEvery, exchange, maxAttempts);
+      return new Options(workers, steps, file, localSgdEvery, exchange, maxAttempts, resume);
     }
 
     /** Local SGD: parameter averaging every {@code k} steps (0: DDP). */
     public Options withLocalSgd(int k) {
-      return new Options(workers, checkpointEvery, checkpoint, k, exchange, maxAttempts);
+      return new Options(workers, checkpointEvery, checkpoint, k, exchange, maxAttempts, resume);
     }
 
     /** These options with exchange {@code e}. */
     public Options withExchange(Exchange.Kind e) {
-      return new Options(workers, checkpointEvery, checkpoint, localSgdEvery, e, maxAttempts);
+      return new Options(workers, checkpointEvery, checkpoint, localSgdEvery, e, maxAttempts, resume);
+    }
+
+    /**
+     * With {@code r}, an epoch whose step checkpoint exists (same epoch, same number of replicas; the driver was
+     * stopped inside it and the {@link Trainer} resumed from the end of the epoch before) continues from its last
+     * step; that epoch's training metrics then cover only the steps after it.
+     */
+    public Options withResume(boolean r) {
+      return new Options(workers, checkpointEvery, checkpoint, localSgdEvery, exchange, maxAttempts, r);
     }
   }
 
@@ -159,6 +168,15 @@ public final class DataParallelTrainer implements DataParallelBackend.Runner {
     byte[] start = ReplicaState.encode(c.model(), c.optimizer());
     List<byte[]> states = new ArrayList<>(Collections.nCopies(world, start));
     int step = 0;
+    if (o.resume() && o.checkpoint() != null && Files.isRegularFile(o.checkpoint())) {
+      StepCheckpoint.Saved saved = StepCheckpoint.read(o.checkpoint());
+      if (saved.epoch() == c.epoch() && saved.step() < steps && saved.states().size() == world) {
+        states = new ArrayList<>(saved.states());
+        step = saved.step();
+        log.accept("data-parallel: resuming epoch " + (c.epoch() + 1) + " after step " + step + " from "
+            + o.checkpoint());
+      }
+    }
     Stats stats = new Stats(c.classes());
     int attempts = 0;
     while (step < steps) {
@@ -292,8 +310,4 @@ public final class DataParallelTrainer implements DataParallelBackend.Runner {
     }
   }
 
-  /** Whether {@code path} holds a step checkpoint (for callers that resume). */
-  static boolean exists(Path path) {
-    return path != null && Files.isRegularFile(path);
-  }
 }

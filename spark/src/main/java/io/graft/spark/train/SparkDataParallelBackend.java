@@ -16,11 +16,13 @@ public final class SparkDataParallelBackend implements DataParallelBackend {
   public Runner open(Settings s, Replica.Factory factory) {
     DataParallelTrainer.Options o = DataParallelTrainer.Options.workers(s.workers())
         .withLocalSgd(s.localSgdEvery())
-        .withExchange(s.exchange() == null ? Exchange.Kind.ALL_GATHER : Exchange.Kind.parse(s.exchange()));
+        .withExchange(s.exchange() == null ? Exchange.Kind.ALL_GATHER : Exchange.Kind.parse(s.exchange()))
+        .withResume(s.resume());
     if (s.checkpointEvery() > 0) {
       o = o.withCheckpoint(s.checkpoint(), s.checkpointEvery());
     }
-    return new DataParallelTrainer(SparkSessions.start(s.master(), "graft finetune"), true, factory, o,
-        m -> System.err.println("graft: " + m));
+    org.apache.spark.sql.SparkSession spark = SparkSessions.start(s.master(), "graft finetune");
+    spark.sparkContext().setLogLevel("WARN"); // Spark's INFO lines are not the user's business
+    return new DataParallelTrainer(spark, true, factory, o, m -> System.err.println("graft: " + m));
   }
 }

@@ -110,11 +110,11 @@ public final class DataParallelBench {
           String.valueOf(StandaloneClusterTest.freePort())));
       for (int w = 0; w < 2; w++) {
         cluster.add(StandaloneClusterTest.start(home, dir.resolve("worker" + w + ".log"),
-            "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1", "--memory", "4g",
+            "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1", "--memory", "3g",
             "--webui-port", String.valueOf(StandaloneClusterTest.freePort()), "--work-dir",
             Files.createDirectories(dir.resolve("work" + w)).toString()));
       }
-      spark = StandaloneClusterTest.session(url, "3g");
+      spark = StandaloneClusterTest.session(url, "2g", "1");
     }
     try {
       while (spark.sparkContext().statusTracker().getExecutorInfos().length < 3 && !mode.equals("local")) {

@@ -1,8 +1,10 @@
 package io.graft.spark.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.graft.core.GraftException;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
 import io.graft.core.io.Safetensors;
@@ -136,5 +138,29 @@ class DataParallelTrainerTest {
     assertTrue(keys.contains("replica0/model/features.0.weight"), keys.toString());
     assertTrue(keys.stream().noneMatch(k -> k.startsWith("replica1/model/features.0.weight")
         || k.startsWith("replica1/optim/")), keys.toString());
+  }
+
+  @Test
+  void aDriverStoppedInsideAnEpochResumesFromItsStepCheckpoint(@TempDir Path dir) {
+    Path fix = Fixtures.path(FIXTURE);
+    FixtureReplica f = new FixtureReplica(fix.toString(), true, 32, true);
+    StateDict whole = train(f, new DataParallelTrainer(spark, false, f, DataParallelTrainer.Options.workers(2), null),
+        2);
+    Path ck = dir.resolve("steps.ckpt");
+    // every image read fails once the first step checkpoint exists: the run stops inside epoch 1 with the file named
+    FixtureReplica failing = new FixtureReplica(fix.toString(), true, 32, true, ck.toString(), null);
+    GraftException e = assertThrows(GraftException.class, () -> train(f, new DataParallelTrainer(spark, false,
+        failing, DataParallelTrainer.Options.workers(2).withCheckpoint(ck, 1), null), 2));
+    assertTrue(e.getMessage().contains("cannot read example ") && e.getMessage().contains("epoch 1"),
+        e.getMessage());
+    StepCheckpoint.Saved cut = StepCheckpoint.read(ck);
+    assertEquals(0, cut.epoch());
+    assertEquals(1, cut.step());
+    DataParallelTrainer resumed = new DataParallelTrainer(spark, false, f, DataParallelTrainer.Options.workers(2)
+        .withCheckpoint(ck, 1).withResume(true), null);
+    StateDict again = train(f, resumed, 2);
+    for (Map.Entry<String, Tensor> x : whole) {
+      assertEquals(0.0, maxDiff(again.get(x.getKey()), x.getValue()), x.getKey());
+    }
   }
 }

@@ -59,7 +59,7 @@ record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuf
   /**
    * The fixture's images as a dataset. With a gate: the first image read (in any JVM) once the file {@code gateAfter}
    * exists writes this JVM's process id to {@code gateMarker} and blocks (at most 2 minutes), so that a test can kill
-   * this JVM while it is inside a training step.
+   * this JVM while it is inside a training step; without a marker, every read once {@code gateAfter} exists fails.
    */
   static final class Images implements Dataset {
     private final float[] x;
@@ -76,9 +76,12 @@ record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuf
       this.gateMarker = gateMarker;
     }
 
-    private void gate() {
+    private void gate(int i) {
       if (gateAfter == null || !Files.exists(Path.of(gateAfter))) {
         return;
+      }
+      if (gateMarker == null) {
+        throw new io.graft.core.GraftException("cannot read " + source(i) + " (the test's gate)");
       }
       try {
         Files.writeString(Path.of(gateMarker), String.valueOf(ProcessHandle.current().pid()),
@@ -106,7 +109,7 @@ record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuf
 
     @Override
     public Example get(int i) {
-      gate();
+      gate(i);
       float[] d = java.util.Arrays.copyOfRange(x, i * per, (i + 1) * per);
       return new Example(new Image(1, 28, 28, d), (int) y[i]);
     }
