@@ -8,3 +8,4 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 tools/fixtures/zoo.py
 /usr/bin/python3 tools/fixtures/onnx_weights.py
 /usr/bin/python3 tools/fixtures/transforms.py
+/usr/bin/python3 tools/ddp_reference.py

@@ -34,8 +34,9 @@ final class SparkOptions {
       + "steps on its own gradients and the weights are averaged every K steps (0: average gradients every step)")
   int localSgd;
 
-  @Option(names = "--spark-exchange", defaultValue = "all-gather", paramLabel = "NAME", description = "how gradients "
-      + "travel: all-gather (through the driver's barrier coordinator) | block-manager (executor to executor)")
+  @Option(names = "--spark-exchange", defaultValue = "blocks", paramLabel = "NAME", description = "how gradients "
+      + "travel: blocks (executor to executor through Spark's block manager, polled) | block-manager (the same, with "
+      + "a barrier round per step) | all-gather (through the driver's barrier coordinator)")
   String exchange;
 
   /**

@@ -280,7 +280,8 @@ public final class Trainer {
       }
     }
     Evaluation tr = cached ? cachedTraining(caches.train, train, epoch, classes) : runner != null
-        ? runner.trainEpoch(new EpochRunner.Context(model, optimizer, loss, train, epoch, o.epochs(), classes, o.steps()))
+        ? runner.trainEpoch(new EpochRunner.Context(model, optimizer, loss, train, epoch, o.epochs(), classes,
+            o.steps()))
         : training(train, epoch, classes);
     double seconds = (System.nanoTime() - t0) / 1e9;
     Evaluation va = val == null ? null : validation(val, cached ? caches.val : null, classes);

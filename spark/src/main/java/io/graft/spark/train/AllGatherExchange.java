@@ -51,7 +51,8 @@ final class AllGatherExchange implements Exchange {
       status0[k] = f[0];
       maxRounds = Math.max(maxRounds, Integer.parseInt(f[1]));
       got[k] = f[2];
-      all[k] = OK.equals(status0[k]) && OK.equals(status) ? ByteBuffer.allocate((int) total).order(ByteOrder.LITTLE_ENDIAN) : null;
+      all[k] = OK.equals(status0[k]) && OK.equals(status)
+          ? ByteBuffer.allocate((int) total).order(ByteOrder.LITTLE_ENDIAN) : null;
     }
     for (int r = 0; r < maxRounds; r++) {
       if (r > 0) {

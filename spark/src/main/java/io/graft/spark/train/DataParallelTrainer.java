@@ -55,9 +55,9 @@ public final class DataParallelTrainer implements DataParallelBackend.Runner {
    */
   public record Options(int workers, int checkpointEvery, Path checkpoint, int localSgdEvery, Exchange.Kind exchange,
       int maxAttempts, boolean resume) {
-    /** {@code workers} replicas, DDP, no step checkpoint, the all-gather exchange, 4 attempts, no resume. */
+    /** {@code workers} replicas, DDP, no step checkpoint, the polled-blocks exchange, 4 attempts, no resume. */
     public static Options workers(int workers) {
-      return new Options(workers, 0, null, 0, Exchange.Kind.ALL_GATHER, 4, false);
+      return new Options(workers, 0, null, 0, Exchange.Kind.BLOCKS, 4, false);
     }
 
     /** A driver checkpoint to {@code file} every {@code steps} steps. */
@@ -115,7 +115,8 @@ public final class DataParallelTrainer implements DataParallelBackend.Runner {
     int slots = localSlots(spark.sparkContext().master());
     if (slots > 0 && options.workers() > slots) {
       throw new GraftException("data-parallel: " + options.workers() + " workers need as many task slots, but master "
-          + spark.sparkContext().master() + " has " + slots + "; use local[" + options.workers() + "] or fewer workers");
+          + spark.sparkContext().master() + " has " + slots + "; use local[" + options.workers()
+          + "] or fewer workers");
     }
     this.spark = spark;
     this.ownsSession = owns;
@@ -224,8 +225,8 @@ public final class DataParallelTrainer implements DataParallelBackend.Runner {
     ClassTag<ChunkResult> tag = ClassTag$.MODULE$.apply(ChunkResult.class);
     Broadcast<byte[][]> b = jsc.broadcast(states.toArray(byte[][]::new));
     try {
-      ReplicaTask.Job job = new ReplicaTask.Job(runId, epoch, from, to, o.workers(), trainable, clip,
-          o.localSgdEvery(), o.exchange());
+      ReplicaTask.Job job = new ReplicaTask.Job(runId, UUID.randomUUID().toString(), epoch, from, to, o.workers(),
+          trainable, clip, o.localSgdEvery(), o.exchange());
       RDD<Integer> ranks = jsc.parallelize(IntStream.range(0, o.workers()).boxed().toList(), o.workers()).rdd();
       RDD<ChunkResult> out = ranks.barrier().mapPartitions(new ReplicaTask(factory, b, job), false, tag);
       List<ChunkResult> rs = new ArrayList<>(new JavaRDD<>(out, tag).collect());

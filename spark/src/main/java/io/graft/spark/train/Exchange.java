@@ -32,24 +32,35 @@ public interface Exchange {
    */
   Gathered gather(String status, float[] vector, int length);
 
+  /** Called once by every rank after its last exchange of the job. */
+  default void finish() {}
+
   /** The exchanges Graft has, by the name {@code --spark-exchange} takes. */
   enum Kind {
     /** {@link AllGatherExchange}: the vectors themselves through {@code BarrierTaskContext.allGather}. */
     ALL_GATHER,
     /** {@link BlockManagerExchange}: the vectors as blocks in Spark's block manager; only their ids gathered. */
-    BLOCK_MANAGER;
+    BLOCK_MANAGER,
+    /** {@link PolledBlockExchange}: blocks with names every rank can compute, polled for; no barrier per step. */
+    BLOCKS;
 
-    /** The exchange of this kind for the current barrier task. */
-    Exchange open(BarrierTaskContext ctx) {
-      return this == ALL_GATHER ? new AllGatherExchange(ctx) : new BlockManagerExchange(ctx);
+    /** The exchange of this kind for the current barrier task of job {@code nonce} with {@code world} ranks. */
+    Exchange open(BarrierTaskContext ctx, String nonce, int world) {
+      return switch (this) {
+        case ALL_GATHER -> new AllGatherExchange(ctx);
+        case BLOCK_MANAGER -> new BlockManagerExchange(ctx);
+        case BLOCKS -> new PolledBlockExchange(ctx, nonce, world);
+      };
     }
 
-    /** The kind named {@code s} ({@code all-gather} or {@code block-manager}). */
+    /** The kind named {@code s} ({@code all-gather}, {@code block-manager} or {@code blocks}). */
     public static Kind parse(String s) {
       return switch (s) {
         case "all-gather" -> ALL_GATHER;
         case "block-manager" -> BLOCK_MANAGER;
-        default -> throw new GraftException("unknown exchange '" + s + "'; expected all-gather or block-manager");
+        case "blocks" -> BLOCKS;
+        default -> throw new GraftException("unknown exchange '" + s + "'; expected blocks, all-gather or "
+            + "block-manager");
       };
     }
   }

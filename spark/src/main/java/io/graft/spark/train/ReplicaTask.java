@@ -37,8 +37,8 @@ final class ReplicaTask extends AbstractFunction1<Iterator<Integer>, Iterator<Ch
   private static final Map<String, Replica> BUILT = new ConcurrentHashMap<>();
 
   /** What the driver tells every replica for one run of steps. */
-  record Job(String runId, int epoch, int from, int to, int world, Set<String> trainable, double clipGradNorm,
-      int localSgdEvery, Exchange.Kind exchange) implements Serializable {}
+  record Job(String runId, String nonce, int epoch, int from, int to, int world, Set<String> trainable,
+      double clipGradNorm, int localSgdEvery, Exchange.Kind exchange) implements Serializable {}
 
   private final Replica.Factory factory;
   private final Broadcast<byte[][]> states;
@@ -54,7 +54,7 @@ final class ReplicaTask extends AbstractFunction1<Iterator<Integer>, Iterator<Ch
   public Iterator<ChunkResult> apply(Iterator<Integer> ignored) {
     BarrierTaskContext ctx = BarrierTaskContext.get();
     int rank = ctx.partitionId();
-    Exchange ex = job.exchange().open(ctx);
+    Exchange ex = job.exchange().open(ctx, job.nonce(), job.world());
     ChunkResult r;
     try {
       r = run(rank, ex);
@@ -63,6 +63,7 @@ final class ReplicaTask extends AbstractFunction1<Iterator<Integer>, Iterator<Ch
       String msg = "replica " + rank + ": " + e;
       r = failedAfter(msg, rank, ex);
     }
+    ex.finish();
     return CollectionConverters.asScala(List.of(r).iterator());
   }
 

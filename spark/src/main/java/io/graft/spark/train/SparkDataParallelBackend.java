@@ -16,7 +16,7 @@ public final class SparkDataParallelBackend implements DataParallelBackend {
   public Runner open(Settings s, Replica.Factory factory) {
     DataParallelTrainer.Options o = DataParallelTrainer.Options.workers(s.workers())
         .withLocalSgd(s.localSgdEvery())
-        .withExchange(s.exchange() == null ? Exchange.Kind.ALL_GATHER : Exchange.Kind.parse(s.exchange()))
+        .withExchange(s.exchange() == null ? Exchange.Kind.BLOCKS : Exchange.Kind.parse(s.exchange()))
         .withResume(s.resume());
     if (s.checkpointEvery() > 0) {
       o = o.withCheckpoint(s.checkpoint(), s.checkpointEvery());

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Data-parallel training on {@code local[2]}: against PyTorch DDP (tools/ddp_reference.py: smallcnn with BatchNorm,
  * 3 SGD-momentum steps, global batch 32 split 16/16), and without BatchNorm against a single-process run with the
- * global batch (Graft against Graft), for DDP, local SGD every step, both exchanges and a run cut into checkpointed
+ * global batch (Graft against Graft), for DDP, local SGD every step, the three exchanges and a run cut into checkpointed
  * pieces.
  */
 class DataParallelTrainerTest {
@@ -97,6 +97,8 @@ class DataParallelTrainerTest {
     StateDict ddp = train(f, new DataParallelTrainer(spark, false, f, DataParallelTrainer.Options.workers(2), null), 2);
     StateDict blocks = train(f, new DataParallelTrainer(spark, false, f, DataParallelTrainer.Options.workers(2)
         .withExchange(Exchange.Kind.BLOCK_MANAGER), null), 2);
+    StateDict allGather = train(f, new DataParallelTrainer(spark, false, f, DataParallelTrainer.Options.workers(2)
+        .withExchange(Exchange.Kind.ALL_GATHER), null), 2);
     StateDict localSgd = train(f, new DataParallelTrainer(spark, false, f, DataParallelTrainer.Options.workers(2)
         .withLocalSgd(1), null), 2);
     double d = 0;
@@ -105,8 +107,9 @@ class DataParallelTrainerTest {
     for (Map.Entry<String, Tensor> e : single) {
       d = Math.max(d, maxDiff(ddp.get(e.getKey()), e.getValue()));
       d = Math.max(d, maxDiff(localSgd.get(e.getKey()), e.getValue()));
-      // the two exchanges carry the same floats: the same result bit for bit
+      // the three exchanges carry the same floats: the same result bit for bit
       assertEquals(0.0, maxDiff(blocks.get(e.getKey()), ddp.get(e.getKey())), e.getKey());
+      assertEquals(0.0, maxDiff(allGather.get(e.getKey()), ddp.get(e.getKey())), e.getKey());
       moved = Math.max(moved, maxDiff(init.get(e.getKey()), e.getValue()));
     }
     System.out.println("2 x 16 against 1 x 32: max |param diff| = " + d + " (weights moved by " + moved + ")");

@@ -31,8 +31,8 @@ import java.util.stream.IntStream;
  * Graft's SmallCNN with the fixture's initial weights (BatchNorm) or a small network without BatchNorm seeded by
  * {@code Init.manualSeed(7)}.
  */
-record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuffle, String gateAfter, String gateMarker)
-    implements Replica.Factory {
+record FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuffle, String gateAfter,
+    String gateMarker) implements Replica.Factory {
   /** No gate. */
   FixtureReplica(String fixture, boolean batchNorm, int batch, boolean shuffle) {
     this(fixture, batchNorm, batch, shuffle, null, null);

@@ -28,10 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Data-parallel training on a Spark standalone cluster of separate JVMs on 127.0.0.1 (a Master and two Workers of
  * one core each, started from the test class path as ../shared/SPARK.md describes; the Workers start one executor
- * JVM each): the result equals the {@code local[2]} run's (within 1e-5, the parity bound: the kernels split their threads differently
- * in one JVM), and a run in which one executor JVM is killed with SIGKILL inside a training step (the driver
- * resubmits from its last step checkpoint; the Worker starts a new executor) equals the uninterrupted cluster run bit
- * for bit. Every JVM the test starts is killed at the end, pass or fail.
+ * JVM each): the result equals the {@code local[2]} run's (within 1e-5, the parity bound: the kernels split their
+ * threads differently in one JVM), and a run in which one executor JVM is killed with SIGKILL inside a training
+ * step (the driver resubmits from its last step checkpoint; the Worker starts a new executor) equals the
+ * uninterrupted cluster run bit for bit. Every JVM the test starts is killed at the end, pass or fail.
  */
 class StandaloneClusterTest {
   static final List<Process> STARTED = new ArrayList<>();
