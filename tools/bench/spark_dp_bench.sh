@@ -1,7 +1,7 @@
 #!/bin/sh
 # Per-step time of data-parallel training on Spark against one process (docs/distributed-training.md):
 #   ResNet-18 at 64x64, batch 32 per worker: 2 one-core executors (a standalone cluster of separate JVMs, one kernel
-#   thread each) with each gradient exchange, against 1 process with 2 kernel threads on the global batch of 64;
+#   thread each; OMP_NUM_THREADS=1 there) with each gradient exchange, against 1 process with 2 kernel threads on the global batch of 64;
 #   smallcnn at 28x28 the same way. Prints one line per epoch; the second epoch of each run is the measurement.
 # Usage (repository root, after `mvn -B -q -o -pl spark -am test-compile -Dgraft.fuzz.skip=true`):
 #   tools/bench/spark_dp_bench.sh [STEPS]        (STEPS per epoch, default 6)
@@ -17,11 +17,13 @@ flags=$(sed -n 's:.*<spark.jvm.flags>\(.*\)</spark.jvm.flags>.*:\1:p' spark/pom.
 run() {
   # shellcheck disable=SC2086
   SPARK_LOCAL_IP=127.0.0.1 java -Xmx2g -Dorg.bytedeco.javacpp.maxbytes=4G $flags -cp "$cp" \
-    io.graft.spark.train.DataParallelBench "$@" 2>/dev/null | grep -E '^(single|local|cluster) '
+    io.graft.spark.train.DataParallelBench "$@" 2>/dev/null | grep -E '^(single|local|cluster) ' || true
 }
-OMP_NUM_THREADS=2 run single resnet18 64 64 "$steps"
-OMP_NUM_THREADS=1 run cluster resnet18 64 32 "$steps" all-gather
-OMP_NUM_THREADS=1 run cluster resnet18 64 32 "$steps" block-manager
-OMP_NUM_THREADS=2 run single smallcnn 28 64 "$steps"
-OMP_NUM_THREADS=1 run cluster smallcnn 28 32 "$steps" all-gather
-OMP_NUM_THREADS=1 run cluster smallcnn 28 32 "$steps" block-manager
+for m in "resnet18 64" "smallcnn 28"; do
+  # shellcheck disable=SC2086
+  OMP_NUM_THREADS=2 run single $m 64 "$steps"
+  for ex in blocks block-manager all-gather; do
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=1 run cluster $m 32 "$steps" $ex
+  done
+done
