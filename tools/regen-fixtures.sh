@@ -13,3 +13,9 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 tools/fixtures/train_conv.py
 /usr/bin/python3 tools/fixtures/onnx_conv.py
 /usr/bin/python3 tools/lora_reference.py all
+/usr/bin/python3 tools/ddp_reference.py
+/usr/bin/python3 tools/fixtures/transformer_ops.py
+/usr/bin/python3 tools/fixtures/zoo_vit.py
+/usr/bin/python3 tools/fixtures/onnx_vit.py
+/usr/bin/python3 tools/fixtures/train_vit.py
+/usr/bin/python3 tools/fixtures/pretrained.py

@@ -142,6 +142,9 @@ final class FinetuneCommand implements Callable<Integer> {
   @Mixin
   Schedules schedule;
 
+  @Mixin
+  SparkOptions spark;
+
   @Option(names = "--resume", description = "continue from --out/last.ckpt when present")
   boolean resume;
 
@@ -271,7 +274,9 @@ final class FinetuneCommand implements Callable<Integer> {
           .withMetricsLog(out.resolve("metrics.jsonl")).withPlot(out.resolve("learning_curve.png")));
       t.addListener(ft.listener(m));
       t.addListener(new RunEvents(net, log, epochs));
-      h = t.fit(tr, va);
+      try (var dp = spark.open(this, s, aug, numClasses)) { // null without --spark-master
+        h = t.trainEpochsWith(dp).fit(tr, va);
+      }
       test = Evaluation.of(m, te, loss, numClasses);
     }
     if (h.stoppedEarly() && h.last() != null) {

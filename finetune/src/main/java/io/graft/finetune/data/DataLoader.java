@@ -188,9 +188,32 @@ public final class DataLoader implements AutoCloseable {
     };
   }
 
+  /**
+   * The examples at {@code indices} (dataset indices, in that order) as one batch, transformed as epoch {@code epoch}
+   * transforms them: the same tensors {@link #epoch} gives for those examples whatever batch holds them. A
+   * data-parallel trainer loads each replica's shard of a global batch with it.
+   */
+  public Batch batch(int[] indices, int epoch) {
+    for (int i : indices) {
+      if (i < 0 || i >= dataset.size()) {
+        throw new GraftException("DataLoader.batch: index " + i + " is outside the dataset's " + dataset.size()
+            + " examples");
+      }
+    }
+    if (indices.length == 0) {
+      throw new GraftException("DataLoader.batch: no indices");
+    }
+    Raw r = load(indices, 0, indices.length, epoch);
+    int n = r.indices().length;
+    return new Batch(Tensor.fromArray(r.x(), n, r.c(), r.h(), r.w()), Tensor.fromArray(r.y(), n), r.indices());
+  }
+
   private Raw load(int[] order, int b, int epoch) {
-    int start = b * o.batchSize();
-    int n = Math.min(o.batchSize(), order.length - start);
+    return load(order, b * o.batchSize(), o.batchSize(), epoch);
+  }
+
+  private Raw load(int[] order, int start, int size, int epoch) {
+    int n = Math.min(size, order.length - start);
     int[] idx = new int[n];
     long[] y = new long[n];
     float[] x = null;

@@ -30,6 +30,14 @@ public interface Dataset {
     return get(index).label();
   }
 
+  /**
+   * Where example {@code index} comes from, for error messages: its file where the dataset reads files
+   * ({@link ImageFolder}), else {@code "example <index>"}.
+   */
+  default String source(int index) {
+    return "example " + index;
+  }
+
   /** The examples at {@code indices}, in that order. */
   default Dataset subset(int[] indices) {
     return Subset.of(this, indices);

@@ -158,6 +158,11 @@ public final class ImageFolder implements Dataset {
   }
 
   @Override
+  public String source(int index) {
+    return files.get(index).toString();
+  }
+
+  @Override
   public int label(int index) {
     return labels.get(index);
   }

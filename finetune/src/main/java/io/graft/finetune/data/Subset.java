@@ -101,6 +101,11 @@ final class Subset implements Dataset {
   }
 
   @Override
+  public String source(int index) {
+    return base.source(indices[index]);
+  }
+
+  @Override
   public int label(int index) {
     int l = base.label(indices[index]);
     return relabel == null ? l : relabel[l];

@@ -172,6 +172,8 @@ public final class Trainer {
   /** Features computed elsewhere ({@link #withFeatures}), used instead of building the caches; null: none. */
   private FeatureCache givenTrain;
   private FeatureCache givenVal;
+  /** Runs the training epochs elsewhere ({@link #trainEpochsWith}); null: this trainer's own loop. */
+  private EpochRunner runner;
 
   /**
    * A trainer of {@code model} with {@code optimizer}, an optional {@code scheduler} (null: constant learning rate) and
@@ -193,6 +195,15 @@ public final class Trainer {
   /** Steps skipped because their loss or gradients were not finite (with {@code skipNonFinite}). */
   public long skippedSteps() {
     return skipped;
+  }
+
+  /**
+   * Trains every uncached epoch with {@code r} instead of this trainer's own loop (null: the own loop); everything
+   * else ({@link EpochRunner} lists it) stays here. Returns {@code this}.
+   */
+  public Trainer trainEpochsWith(EpochRunner r) {
+    this.runner = r;
+    return this;
   }
 
   /** Adds a listener called during {@code fit}, after those added before; returns {@code this}. */
@@ -299,7 +310,10 @@ public final class Trainer {
         caches.val = FeatureCache.build(model, val, o.caching().memoryBytes());
       }
     }
-    Evaluation tr = cached ? cachedTraining(caches.train, train, epoch, classes) : training(train, epoch, classes);
+    Evaluation tr = cached ? cachedTraining(caches.train, train, epoch, classes) : runner != null
+        ? runner.trainEpoch(new EpochRunner.Context(model, optimizer, loss, train, epoch, o.epochs(), classes,
+            o.steps()))
+        : training(train, epoch, classes);
     double seconds = (System.nanoTime() - t0) / 1e9;
     Evaluation va = val == null ? null : validation(val, cached ? caches.val : null, classes);
     if (scheduler != null) {
