@@ -1,5 +1,5 @@
 #!/bin/sh
-# Per-step time of data-parallel training on Spark against one process (docs/distributed-training.md):
+# Per-step time of data-parallel training on Spark against one process (docs/distributed.md):
 #   ResNet-18 at 64x64, batch 32 per worker: 2 one-core executors (a standalone cluster of separate JVMs, one kernel
 #   thread each; OMP_NUM_THREADS=1 there) with each gradient exchange, against 1 process with 2 kernel threads on the global batch of 64;
 #   smallcnn at 28x28 the same way. Prints one line per epoch; the second epoch of each run is the measurement.

@@ -20,7 +20,7 @@ import java.util.stream.IntStream;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * The per-step measurement of docs/distributed-training.md (not a test; run by tools/bench/spark_dp_bench.sh):
+ * The per-step measurement of docs/distributed.md (not a test; run by tools/bench/spark_dp_bench.sh):
  * {@code single MODEL SIZE BATCH STEPS} trains one process on global batches of {@code BATCH} (the kernels' threads
  * come from OMP_NUM_THREADS); {@code local MODEL SIZE BATCH STEPS EXCHANGE} trains 2 replicas on {@code local[2]}
  * with {@code BATCH} images each; {@code cluster ...} the same on a standalone cluster of a Master and two one-core

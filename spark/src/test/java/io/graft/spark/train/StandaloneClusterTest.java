@@ -161,7 +161,7 @@ class StandaloneClusterTest {
           DataParallelTrainer.Options.workers(2).withCheckpoint(dir.resolve("a.ckpt"), 2), null), epochs);
       // the same floats up to the kernels' thread split: local[2] runs both replicas in one JVM, each executor JVM
       // has its own threads (bit-identical needs OMP_NUM_THREADS=1 everywhere, which today hits a single-thread
-      // kernel difference in core: see docs/distributed-training.md)
+      // kernel difference in core: see docs/distributed.md)
       assertClose(want, cluster, 1e-5, "cluster against local[2]");
       System.out.printf("cluster run done: %.1f s%n", (System.nanoTime() - t0) / 1e9);
 
