@@ -184,6 +184,10 @@ final class FinetuneCommand implements Callable<Integer> {
         throw new GraftException("--strategy lora with --layer-decay " + layerDecay + ": the adapters of every layer "
             + "train at --lr; leave out --layer-decay");
       }
+      if (spark.master != null) {
+        throw new GraftException("--strategy lora with --spark-master " + spark.master + ": data-parallel training on "
+            + "Spark rebuilds each replica without adapters; train LoRA in one process (leave out --spark-master)");
+      }
     }
     Module m;
     if (onnx != null) {

@@ -132,6 +132,9 @@ class LoraCliTest {
     Result r = run(finetune(data, weights, out, lora, "--layer-decay", "0.8").toArray(String[]::new));
     assertEquals(Graft.BAD_INPUT, r.code(), r.err());
     assertTrue(r.err().contains("--layer-decay"), r.err());
+    r = run(finetune(data, weights, out, lora, "--spark-master", "local[2]").toArray(String[]::new));
+    assertEquals(Graft.BAD_INPUT, r.code(), r.err());
+    assertTrue(r.err().contains("--spark-master local[2]") && r.err().contains("leave out --spark-master"), r.err());
     r = run(finetune(data, weights, out, lora, "--backbone-lr-scale", "0.1").toArray(String[]::new));
     assertEquals(Graft.BAD_INPUT, r.code(), r.err());
     assertTrue(r.err().contains("leave out --backbone-lr-scale"), r.err());
