@@ -12,15 +12,18 @@ import org.nd4j.linalg.factory.Nd4j;
  * its heap barely grows, so the collector may not run for many steps, while the resident set climbs and steps slow
  * down from page faults.
  *
- * <p>Graft frees most of its arrays itself ({@link #release}: spent gradients, a graph's saved activations after
- * backward, a frozen forward pass's intermediates, cleared parameter gradients). Only what it does not free needs the
- * collector, so that is what it counts: the bytes {@link #uninitialized} allocated and {@link #release} has not freed
- * since the last collection request, plus the results ND4J allocates for recorded ops ({@link #allocated}). It
- * requests a full collection when that count exceeds {@link #budgetBytes()} (default 256 MiB; system property
- * {@code graft.gcEveryBytes}, 0 disables) plus an allowance for memory in use: the most that was counted before a
- * collection and freed explicitly after it (a training step's activations, live until its backward). ND4J's own
- * small native allocations (shape descriptors, op contexts) are freed only by the collector and not counted, so a
- * collection is also requested after every four budgets of counted allocations, freed or not.
+ * <p>Graft frees its arrays itself ({@link #release}: spent gradients, a graph's saved activations after backward, a
+ * frozen forward pass's intermediates, op temporaries), and a leaf keeps its gradient's memory for the next step
+ * ({@code Tensor.clearGrad}), so a steady training step leaves nothing to the collector and never requests a
+ * collection. Only what is not freed explicitly needs the collector, so that is what it counts: the bytes
+ * {@link #uninitialized} allocated and {@link #release} has not freed since the last collection request, plus the
+ * results ND4J allocates for recorded ops ({@link #allocated}; uncounted again when released). It requests a full
+ * collection ({@code System.gc()}, this class's only call of it; {@link #collections} counts them) when that count
+ * exceeds {@link #budgetBytes()} (default 256 MiB; system property {@code graft.gcEveryBytes}, 0 disables) plus an
+ * allowance for memory in use: the most that was counted before a collection and freed explicitly after it (a
+ * training step's activations, live until its backward). Memory freed explicitly never calls for a collection,
+ * however much of it passes through. ND4J's own small native allocations (shape descriptors) are left to the
+ * collector's ordinary young collections, which the heap's own churn brings about.
  * (Its measured effect: docs/benchmarks.md, "History moved from code comments".)
  */
 public final class NativeMemory {
@@ -117,6 +120,8 @@ public final class NativeMemory {
         long epoch = owned.epoch();
         owned.free();
         BUDGET.freed(epoch, bytes);
+      } else if (BUDGET.budget() > 0) {
+        BUDGET.freed(BUDGET.epoch(), a.length() * a.dataType().width());   // ND4J's result of a recorded op
       }
     }
   }
@@ -238,7 +243,15 @@ public final class NativeMemory {
     return BUDGET.budget();
   }
 
-  /** Collections requested so far. */
+  /**
+   * Bytes counted towards the next collection request: allocated (or, for ND4J's results of recorded ops, observed)
+   * since the last request and not freed explicitly since. A steady training loop keeps it flat.
+   */
+  public static long unfreedBytes() {
+    return BUDGET.unfreed();
+  }
+
+  /** Collections requested so far: the number of times Graft has called {@code System.gc()}. */
   public static long collections() {
     return BUDGET.epoch();
   }

@@ -1,5 +1,6 @@
 package io.graft.core.backend;
 
+import io.graft.core.GradientSink;
 import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
 import java.lang.ref.Reference;
@@ -124,8 +125,9 @@ final class OneDnnConv {
    * {@code needW} and a bias: it comes out of the weight-gradient primitive). {@code x} is read only for the
    * weight gradient, {@code w} only for the input gradient; {@code dx} is stored like the forward's output.
    */
-  static INDArray[] backward(INDArray x, INDArray w, INDArray g, long[] xShape, Conv2dGeometry geo, boolean bias,
+  static INDArray[] backward(INDArray x, INDArray w, INDArray b, INDArray g, long[] xShape, Conv2dGeometry geo,
       boolean needX, boolean needW) {
+    boolean bias = b != null;
     INDArray gp = OneDnn.dense(g);
     INDArray xp = needW ? OneDnn.dense(x) : null;
     INDArray wp = null;
@@ -161,8 +163,11 @@ final class OneDnnConv {
       if (bw != null) {
         Pointer src = bw.a.read(arena, xp);
         Pointer diffDst = shareG ? gData : bw.b.read(arena, gp);
-        INDArray dw = NativeMemory.uninitialized(DataType.FLOAT, plan.wShape);
-        INDArray db = bias ? NativeMemory.uninitialized(DataType.FLOAT, plan.bDims) : null;
+        // a parameter's gradient goes straight into the buffer it kept from the last step, when backward offers it
+        INDArray dw = GradientSink.take(w, plan.wShape);
+        dw = dw != null ? dw : NativeMemory.uninitialized(DataType.FLOAT, plan.wShape);
+        INDArray db = bias ? GradientSink.take(b, plan.bDims) : null;
+        db = !bias || db != null ? db : NativeMemory.uninitialized(DataType.FLOAT, plan.bDims);
         Pointer diffWei = bw.out(arena, dw);
         Pointer scratch = bw.scratch == null ? null : arena.take(OneDnn.bytes(bw.scratch));
         OneDnn.execute(bw.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
