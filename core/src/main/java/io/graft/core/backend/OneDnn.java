@@ -557,6 +557,11 @@ final class OneDnn {
       }
     }
 
+    /** Whether oneDNN refused {@code key} (see {@link #supports}). */
+    synchronized boolean refused(K key) {
+      return refused.contains(key);
+    }
+
     Lease<P> acquire(K key) {
       synchronized (this) {
         Lease<P> l = map.get(key);

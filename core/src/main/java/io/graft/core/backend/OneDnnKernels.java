@@ -43,7 +43,7 @@ final class OneDnnKernels implements Kernels {
 
   @Override
   public INDArray conv2d(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, boolean backward) {
-    return OneDnnConv.forward(x, w, b, geo);
+    return OneDnnConv.forward(x, w, b, geo, backward);
   }
 
   @Override
