@@ -29,9 +29,15 @@ public final class PeakMemory {
     Tensor x = Workloads.input("resnet18", batch, size);
     Tensor y = Workloads.labels(batch, 10);
     long t0 = System.nanoTime();
+    StepCounters counters = new StepCounters();
     for (int i = 0; i < steps; i++) {
+      if (i == Math.min(5, steps - 1)) {
+        counters.start();   // the steady state: after the first steps' plans, arenas and gradient buffers
+      }
       Workloads.step(m, opt, Workloads.CE, x, y);
+      counters.step();
     }
     System.out.printf("%s: %d steps, %.1f ms/step%n", workload, steps, (System.nanoTime() - t0) / 1e6 / steps);
+    System.out.println(counters.report(workload));
   }
 }

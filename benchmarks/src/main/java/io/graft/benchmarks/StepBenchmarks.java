@@ -16,6 +16,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -23,7 +24,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * size and batch: {@code mlp} (784-512-512-10, b256), {@code smallcnn} (1×28², b64), {@code resnet18_224}
  * (b8), {@code resnet18_64} (b32), {@code resnet18_frozen_224} (all but fc frozen, b8), {@code vit_b_16_224} and
  * {@code efficientnet_b0_224} (b8, 10 classes, dropout and stochastic depth at torchvision's defaults); and
- * {@link #forwardOnly} (ResNet-18 eval, no grad, 224², b8).
+ * {@link #forwardOnly} (ResNet-18 eval, no grad, 224², b8). After each iteration it prints a line of counts
+ * ({@link StepCounters}): Graft's {@code System.gc()} calls, minor page faults, read system calls and heap bytes
+ * allocated per step.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -43,6 +46,7 @@ public class StepBenchmarks {
   Optimizer opt;
   Tensor x;
   Tensor y;
+  final StepCounters counters = new StepCounters();
 
   @Setup(Level.Trial)
   public void setup() {
@@ -66,8 +70,21 @@ public class StepBenchmarks {
     y = Workloads.labels(batch, 10);
   }
 
+  /** Starts the iteration's counts. */
+  @Setup(Level.Iteration)
+  public void startCounting() {
+    counters.start();
+  }
+
+  /** Prints the iteration's counts (see {@link StepCounters}). */
+  @TearDown(Level.Iteration)
+  public void printCounts() {
+    System.out.println(counters.report(workload));
+  }
+
   @Benchmark
   public double trainStep() {
+    counters.step();
     return Workloads.step(model, opt, Workloads.CE, x, y);
   }
 }

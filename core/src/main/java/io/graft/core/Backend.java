@@ -55,6 +55,7 @@ public final class Backend {
           System.setProperty(EXTENSION_PROPERTY, chosen);
         }
       }
+      HostMemory.init(); // javacpp's settings, before javacpp loads
       if (isOnClasspath(CUDA_BACKEND_CLASS)) {
         String refusal = cudaRefusal(queryGpus());
         if (refusal != null) {

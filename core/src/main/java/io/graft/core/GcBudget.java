@@ -2,14 +2,13 @@ package io.graft.core;
 
 /**
  * When {@link NativeMemory} requests a garbage collection: it counts the native bytes Graft allocates and frees, and
- * says when what is left to the collector calls for one (the policy is described on {@link NativeMemory}). Epochs
+ * says when what is left to the collector calls for one (the policy is described on {@link NativeMemory}). Memory
+ * freed explicitly never calls for one, however much of it passes through: only what is still unfreed counts. Epochs
  * number the collection requests, so that memory counted before a request and freed after it is not uncounted
  * twice: it was in use when the collector ran, and sets the allowance for memory in use.
  */
 final class GcBudget {
   private final long budget;
-  /** Bytes counted since the last request, freed or not. */
-  private long allocated;
   /** Bytes counted since the last request and not freed since. */
   private long unfreed;
   /** Bytes counted before the last request and freed after it. */
@@ -28,16 +27,19 @@ final class GcBudget {
     if (budget <= 0) {
       return false;
     }
-    allocated += bytes;
     unfreed += bytes;
-    if (unfreed - allowance < budget && allocated / 4 < budget) {   // (no overflow for a budget near Long.MAX_VALUE)
+    if (unfreed - allowance < budget) {
       return false;
     }
-    allocated = 0;
     unfreed = 0;
     freedAfter = 0;
     epoch++;
     return true;
+  }
+
+  /** The bytes counted in the current epoch and not freed since (for tests). */
+  synchronized long unfreed() {
+    return unfreed;
   }
 
   /** Uncounts {@code bytes} allocated in epoch {@code at} and freed now. */

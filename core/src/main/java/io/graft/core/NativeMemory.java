@@ -1,6 +1,7 @@
 package io.graft.core;
 
 import io.graft.core.backend.HostMemory;
+import java.util.concurrent.atomic.AtomicLong;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -12,19 +13,35 @@ import org.nd4j.linalg.factory.Nd4j;
  * its heap barely grows, so the collector may not run for many steps, while the resident set climbs and steps slow
  * down from page faults.
  *
- * <p>Graft frees most of its arrays itself ({@link #release}: spent gradients, a graph's saved activations after
- * backward, a frozen forward pass's intermediates, cleared parameter gradients). Only what it does not free needs the
- * collector, so that is what it counts: the bytes {@link #uninitialized} allocated and {@link #release} has not freed
- * since the last collection request, plus the results ND4J allocates for recorded ops ({@link #allocated}). It
- * requests a full collection when that count exceeds {@link #budgetBytes()} (default 256 MiB; system property
- * {@code graft.gcEveryBytes}, 0 disables) plus an allowance for memory in use: the most that was counted before a
- * collection and freed explicitly after it (a training step's activations, live until its backward). ND4J's own
- * small native allocations (shape descriptors, op contexts) are freed only by the collector and not counted, so a
- * collection is also requested after every four budgets of counted allocations, freed or not.
+ * <p>Graft frees its arrays itself ({@link #release}: spent gradients, a graph's saved activations after backward, a
+ * frozen forward pass's intermediates, op temporaries), and a leaf keeps its gradient's memory for the next step
+ * ({@code Tensor.clearGrad}), so a steady training step leaves nothing to the collector and never requests a
+ * collection. Only what is not freed explicitly needs the collector, so that is what it counts: the bytes
+ * {@link #uninitialized} allocated and {@link #release} has not freed since the last collection request, plus the
+ * results ND4J allocates for recorded ops ({@link #allocated}; uncounted again when released). It requests a full
+ * collection ({@code System.gc()}, this class's only call of it; {@link #collections} counts them) when that count
+ * exceeds {@link #budgetBytes()} (default 256 MiB; system property {@code graft.gcEveryBytes}, 0 disables) plus an
+ * allowance for memory in use: the most that was counted before a collection and freed explicitly after it (a
+ * training step's activations, live until its backward). Memory freed explicitly never calls for a collection,
+ * however much of it passes through. ND4J's own small native allocations (shape descriptors) are left to the
+ * collector's ordinary young collections, which the heap's own churn brings about.
  * (Its measured effect: docs/benchmarks.md, "History moved from code comments".)
+ *
+ * <p><b>Cap on the resident set.</b> javacpp can check the process's resident set against its
+ * {@code maxPhysicalBytes} on every native allocation, reading {@code /proc/self/statm} each time (about 1,400 reads
+ * per ResNet-18 step); Graft turns that off ({@link HostMemory#physicalCap()}) and checks the same cap here instead,
+ * once per {@link #PHYSICAL_CHECK_BYTES} (64 MiB) that {@link #uninitialized} allocates: over the cap it requests one
+ * collection, waits 100 ms for the deallocators, and if the resident set is still over, refuses the allocation with
+ * a {@link GraftException} naming the cap ({@code -Dgraft.maxPhysicalBytes}; by default javacpp's own default, the
+ * maximum heap size times four).
  */
 public final class NativeMemory {
   private static final GcBudget BUDGET = new GcBudget(Long.getLong("graft.gcEveryBytes", 1L << 28));
+  /** Bytes {@link #uninitialized} allocates between two checks of the resident set against the cap. */
+  public static final long PHYSICAL_CHECK_BYTES = 64L << 20;
+  private static final AtomicLong SINCE_CHECK = new AtomicLong();
+  private static final AtomicLong GC_CALLS = new AtomicLong();
+  private static final AtomicLong CAP_CHECKS = new AtomicLong();
   private static final ThreadLocal<Scope> SCOPE = new ThreadLocal<>();
 
   private NativeMemory() {}
@@ -42,7 +59,37 @@ public final class NativeMemory {
 
   private static void charge(long bytes) {
     if (BUDGET.allocated(bytes)) {
-      System.gc();
+      collect();
+    }
+  }
+
+  /** Graft's only call of {@code System.gc()}, counted by {@link #collections()}. */
+  private static void collect() {
+    GC_CALLS.incrementAndGet();
+    System.gc();
+  }
+
+  /** Checks the resident set against {@link HostMemory#physicalCap()} once per {@link #PHYSICAL_CHECK_BYTES}. */
+  private static void checkPhysical(long bytes) {
+    long cap = HostMemory.physicalCap();
+    if (cap <= 0 || SINCE_CHECK.addAndGet(bytes) < PHYSICAL_CHECK_BYTES) {
+      return;
+    }
+    SINCE_CHECK.set(0);
+    CAP_CHECKS.incrementAndGet();
+    if (HostMemory.physicalBytes() + bytes <= cap) {
+      return;
+    }
+    collect();
+    try {
+      Thread.sleep(100);   // ND4J's and javacpp's deallocator threads free what the collection found
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    long rss = HostMemory.physicalBytes();
+    if (rss + bytes > cap) {
+      throw new GraftException("native memory: allocating " + bytes + " bytes would take the process's resident set ("
+          + rss + " bytes) over its cap of " + cap + " bytes (-D" + HostMemory.MAX_PHYSICAL_PROPERTY + ")");
     }
   }
 
@@ -58,6 +105,7 @@ public final class NativeMemory {
     if (n == 0 || shape.length == 0 || (dtype != DataType.FLOAT && dtype != DataType.DOUBLE)) {
       return Nd4j.createUninitialized(dtype, shape);
     }
+    checkPhysical(n * dtype.width());
     DataBuffer b = HostMemory.allocate(dtype, n, BUDGET.epoch());
     INDArray a = Nd4j.create(b, shape.clone(), Nd4j.getStrides(shape, 'c'), 0, 'c');
     charge(n * dtype.width());
@@ -117,6 +165,8 @@ public final class NativeMemory {
         long epoch = owned.epoch();
         owned.free();
         BUDGET.freed(epoch, bytes);
+      } else if (BUDGET.budget() > 0) {
+        BUDGET.freed(BUDGET.epoch(), a.length() * a.dataType().width());   // ND4J's result of a recorded op
       }
     }
   }
@@ -238,8 +288,21 @@ public final class NativeMemory {
     return BUDGET.budget();
   }
 
-  /** Collections requested so far. */
+  /**
+   * Bytes counted towards the next collection request: allocated (or, for ND4J's results of recorded ops, observed)
+   * since the last request and not freed explicitly since. A steady training loop keeps it flat.
+   */
+  public static long unfreedBytes() {
+    return BUDGET.unfreed();
+  }
+
+  /** Collections requested so far: the number of times Graft has called {@code System.gc()}. */
   public static long collections() {
-    return BUDGET.epoch();
+    return GC_CALLS.get();
+  }
+
+  /** Checks of the resident set against the cap so far: each one read of {@code /proc/self/statm}. */
+  public static long physicalChecks() {
+    return CAP_CHECKS.get();
   }
 }

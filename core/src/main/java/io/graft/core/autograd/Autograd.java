@@ -1,5 +1,6 @@
 package io.graft.core.autograd;
 
+import io.graft.core.GradientSink;
 import io.graft.core.GraftException;
 import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
@@ -74,6 +75,8 @@ public final class Autograd {
     }
     List<Tensor> order = topologicalOrder(root);
     List<INDArray> afterwards = new ArrayList<>();
+    // leaves' gradient buffers offered to kernels: never freed as spent gradients (they are the leaves' own)
+    Map<INDArray, Boolean> buffers = new IdentityHashMap<>();
     Map<Tensor, INDArray> grads = new IdentityHashMap<>();
     grads.put(root, seed);
     for (int k = order.size() - 1; k >= 0; k--) {
@@ -84,16 +87,30 @@ public final class Autograd {
       }
       Node node = t.gradFn();
       if (node == null) {
-        if (t.requiresGrad() && t.gradData() == null && adoptable(g, seed, grads)) {
-          t.adoptGrad(g);   // a first gradient nothing else holds becomes the leaf's own: no copy
+        if (t.requiresGrad() && t.gradData() == null && (g == t.gradBuffer()
+            || (t.gradBuffer() == null && adoptable(g, seed, grads)))) {
+          // the kernel wrote into the leaf's buffer, or a first gradient nothing else holds becomes the leaf's own
+          t.adoptGrad(g);
           continue;
         }
-        t.accumulateGrad(g);   // keeps a copy: g itself is spent
-        releaseSpent(g, seed, grads, null);
+        t.accumulateGrad(g);   // into the leaf's buffer (or a new one): g itself is spent
+        if (!buffers.containsKey(g)) {
+          releaseSpent(g, seed, grads, null);
+        }
         continue;
       }
       Tensor[] inputs = node.inputs();
-      INDArray[] gs = node.backward(g);
+      INDArray[] gs;
+      try (GradientSink.Offers offers = GradientSink.open()) {
+        for (Tensor in : inputs) {
+          INDArray b = in == null || !in.isLeaf() ? null : in.gradBuffer();
+          if (b != null) {   // the kernel may write this leaf's gradient straight into the buffer it kept
+            offers.offer(in.data(), b);
+            buffers.put(b, Boolean.TRUE);
+          }
+        }
+        gs = node.backward(g);
+      }
       for (int i = 0; i < inputs.length; i++) {
         Tensor in = inputs[i];
         INDArray gi = gs[i];
@@ -112,8 +129,12 @@ public final class Autograd {
           // a fresh sum: gradients may alias each other (add passes g on to both inputs), so never in place
           grads.put(in, Broadcast.apply("backward", "add", prev, gi));
           INDArray[] unprocessed = Arrays.copyOfRange(gs, i + 1, gs.length);
-          releaseSpent(prev, seed, grads, unprocessed);
-          releaseSpent(gi, seed, grads, unprocessed);
+          if (!buffers.containsKey(prev)) {
+            releaseSpent(prev, seed, grads, unprocessed);
+          }
+          if (!buffers.containsKey(gi)) {
+            releaseSpent(gi, seed, grads, unprocessed);
+          }
         }
       }
       releaseSpent(g, seed, grads, null);

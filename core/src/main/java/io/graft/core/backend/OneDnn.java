@@ -116,6 +116,14 @@ final class OneDnn {
     return s;
   });
   private static final ThreadLocal<Arena> ARENA = ThreadLocal.withInitial(Arena::new);
+  /** The most arguments one primitive takes here (batch normalisation's backward: 11). */
+  private static final int MAX_ARGS = 12;
+  /**
+   * Each thread's argument list for {@link #execute}, allocated once: a fresh one per call was a native allocation
+   * (with javacpp's bookkeeping) for every primitive run.
+   */
+  private static final ThreadLocal<dnnl_exec_arg_t> EXEC_ARGS = ThreadLocal.withInitial(
+      () -> new dnnl_exec_arg_t(MAX_ARGS));
 
   private OneDnn() {}
 
@@ -394,7 +402,10 @@ final class OneDnn {
       n += m == null ? 0 : 1;
     }
     dnnl_memory[] mems = new dnnl_memory[n];
-    dnnl_exec_arg_t a = new dnnl_exec_arg_t(n);
+    if (n > MAX_ARGS) {
+      throw new IllegalStateException("oneDNN call with " + n + " arguments; at most " + MAX_ARGS);
+    }
+    dnnl_exec_arg_t a = EXEC_ARGS.get();
     try {
       int k = 0;
       for (int i = 0; i < args.length; i++) {
@@ -413,7 +424,6 @@ final class OneDnn {
           dnnl_memory_destroy(m);
         }
       }
-      a.deallocate();
     }
   }
 
@@ -545,6 +555,11 @@ final class OneDnn {
         LOG.log(System.Logger.Level.DEBUG, "Graft: " + e.getMessage() + "; libnd4j's kernels run " + key);
         return false;
       }
+    }
+
+    /** Whether oneDNN refused {@code key} (see {@link #supports}). */
+    synchronized boolean refused(K key) {
+      return refused.contains(key);
     }
 
     Lease<P> acquire(K key) {

@@ -1,5 +1,6 @@
 package io.graft.core.backend;
 
+import io.graft.core.GradientSink;
 import io.graft.core.Layout;
 import io.graft.core.NativeMemory;
 import java.lang.ref.Reference;
@@ -23,6 +24,7 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCRATCHPAD;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_winograd;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_data_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_backward_weights_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_dilated_convolution_forward_desc_init;
@@ -53,7 +55,9 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_x;
  * blocked), with a reorder from and to C order around every call. Two shape rules pick a kernel other than oneDNN
  * 2.5's first choice where that is slower ({@code tools/bench/dnnl_spike/ImplSpike}; timings in docs/benchmarks.md):
  * outputs under 4×4 positions run forward in the blocked layout, and input gradients with under 16 input channels
- * take the GEMM-based kernel.
+ * take the GEMM-based kernel. Training calls of 3×3 stride-1 convolutions may run oneDNN's Winograd kernels instead
+ * ({@link ConvAlgorithm}: its measured rule, {@code -Dgraft.conv.algorithm}, or a scope), in oneDNN's blocked layout
+ * with reorders from and to channels_last; where oneDNN has no Winograd primitive for a shape, direct runs.
  */
 final class OneDnnConv {
   /** Distinct shapes whose primitives are kept (each holds generated code); the least recently used go first. */
@@ -64,11 +68,23 @@ final class OneDnnConv {
 
   /** Everything that selects a primitive; {@code channelsLast}: activations stored N, H, W, C (see {@link Layout}). */
   record Key(long n, long cin, long h, long w, long cout, int groups, int kH, int kW, int sH, int sW, int pH, int pW,
-      int dH, int dW, boolean bias, boolean channelsLast) {
+      int dH, int dW, boolean bias, boolean channelsLast, boolean winograd) {
 
-    static Key of(long[] xShape, Conv2dGeometry geo, boolean bias) {
-      return new Key(xShape[0], geo.cin(), xShape[2], xShape[3], geo.cout(), geo.groups(), geo.kH(), geo.kW(),
-          geo.sH(), geo.sW(), geo.pH(), geo.pW(), geo.dH(), geo.dW(), bias, OneDnn.channelsLast());
+    /**
+     * The key of a convolution: Winograd when {@link ConvAlgorithm} says so for a {@code training} call and oneDNN
+     * has not refused Winograd for the shape (then direct).
+     */
+    static Key of(long[] xShape, Conv2dGeometry geo, boolean bias, boolean training) {
+      long hOut = (xShape[2] + 2L * geo.pH() - ((long) geo.dH() * (geo.kH() - 1) + 1)) / geo.sH() + 1;
+      long wOut = (xShape[3] + 2L * geo.pW() - ((long) geo.dW() * (geo.kW() - 1) + 1)) / geo.sW() + 1;
+      Key k = new Key(xShape[0], geo.cin(), xShape[2], xShape[3], geo.cout(), geo.groups(), geo.kH(), geo.kW(),
+          geo.sH(), geo.sW(), geo.pH(), geo.pW(), geo.dH(), geo.dW(), bias, OneDnn.channelsLast(),
+          ConvAlgorithm.winograd(geo, hOut, wOut, training));
+      return k.winograd() && PLANS.refused(k) ? k.direct() : k;
+    }
+
+    Key direct() {
+      return new Key(n, cin, h, w, cout, groups, kH, kW, sH, sW, pH, pW, dH, dW, bias, channelsLast, false);
     }
   }
 
@@ -84,18 +100,29 @@ final class OneDnnConv {
    * built now, so that a shape oneDNN cannot run is found here, never in a forward or backward pass.
    */
   static boolean supports(long[] xShape, Conv2dGeometry geo, boolean bias, boolean backward) {
-    return PLANS.supports(Key.of(xShape, geo, bias), backward ? TRAINING : FORWARD);
+    Key k = Key.of(xShape, geo, bias, backward);
+    if (k.winograd() && PLANS.supports(k, TRAINING)) {
+      return true;
+    }
+    return PLANS.supports(k.winograd() ? k.direct() : k, backward ? TRAINING : FORWARD);   // (Winograd refused: direct)
+  }
+
+  /** The oneDNN implementation that runs this convolution's forward pass (e.g. {@code jit_wino_4x3:avx512_core}). */
+  static String implementation(long[] xShape, Conv2dGeometry geo, boolean bias, boolean training) {
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xShape, geo, bias, training))) {
+      return OneDnn.implementation(lease.plan().forward().pd);
+    }
   }
 
   /**
    * y = conv2d(x, w) + b as a new array, stored channels_last (or C order with {@code -Dgraft.channelsLast=false}).
    * {@code x} may come in any dense layout. For a shape {@link #supports} said yes to.
    */
-  static INDArray forward(INDArray x, INDArray w, INDArray b, Conv2dGeometry geo) {
+  static INDArray forward(INDArray x, INDArray w, INDArray b, Conv2dGeometry geo, boolean training) {
     INDArray xp = OneDnn.dense(x);
     INDArray wp = null;
     INDArray bp = b == null ? null : OneDnn.plain(b);
-    try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xp.shape(), geo, b != null))) {
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xp.shape(), geo, b != null, training))) {
       Plan plan = lease.plan();
       wp = plan.weights(w);
       Step f = plan.forward();
@@ -124,12 +151,17 @@ final class OneDnnConv {
    * {@code needW} and a bias: it comes out of the weight-gradient primitive). {@code x} is read only for the
    * weight gradient, {@code w} only for the input gradient; {@code dx} is stored like the forward's output.
    */
-  static INDArray[] backward(INDArray x, INDArray w, INDArray g, long[] xShape, Conv2dGeometry geo, boolean bias,
+  static INDArray[] backward(INDArray x, INDArray w, INDArray b, INDArray g, long[] xShape, Conv2dGeometry geo,
       boolean needX, boolean needW) {
+    boolean bias = b != null;
     INDArray gp = OneDnn.dense(g);
     INDArray xp = needW ? OneDnn.dense(x) : null;
     INDArray wp = null;
-    try (OneDnn.Lease<Plan> lease = PLANS.acquire(Key.of(xShape, geo, bias))) {
+    Key key = Key.of(xShape, geo, bias, true);
+    if (key.winograd() && !PLANS.supports(key, TRAINING)) {
+      key = key.direct();   // (the setting changed since the forward pass, to Winograd for a shape oneDNN refuses)
+    }
+    try (OneDnn.Lease<Plan> lease = PLANS.acquire(key)) {
       Plan plan = lease.plan();
       wp = needX ? plan.weights(w) : null;
       INDArray[] r = new INDArray[3];
@@ -161,8 +193,11 @@ final class OneDnnConv {
       if (bw != null) {
         Pointer src = bw.a.read(arena, xp);
         Pointer diffDst = shareG ? gData : bw.b.read(arena, gp);
-        INDArray dw = NativeMemory.uninitialized(DataType.FLOAT, plan.wShape);
-        INDArray db = bias ? NativeMemory.uninitialized(DataType.FLOAT, plan.bDims) : null;
+        // a parameter's gradient goes straight into the buffer it kept from the last step, when backward offers it
+        INDArray dw = GradientSink.take(w, plan.wShape);
+        dw = dw != null ? dw : NativeMemory.uninitialized(DataType.FLOAT, plan.wShape);
+        INDArray db = bias ? GradientSink.take(b, plan.bDims) : null;
+        db = !bias || db != null ? db : NativeMemory.uninitialized(DataType.FLOAT, plan.bDims);
         Pointer diffWei = bw.out(arena, dw);
         Pointer scratch = bw.scratch == null ? null : arena.take(OneDnn.bytes(bw.scratch));
         OneDnn.execute(bw.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
@@ -252,6 +287,8 @@ final class OneDnnConv {
     final boolean channelsLast;
     /** The layout the primitives read and write activations in: channels_last, or oneDNN's choice. */
     final int act;
+    /** oneDNN's algorithm kind: direct or Winograd. */
+    final int algorithm;
     private Step forward;
     private Step backwardData;
     private Step backwardWeights;
@@ -270,7 +307,9 @@ final class OneDnnConv {
       padL = new long[] {k.pH(), k.pW()};
       padR = padL; // PyTorch's floor: oneDNN accepts the same right padding when it yields the same output size
       channelsLast = k.channelsLast();
-      act = channelsLast ? dnnl_nhwc : dnnl_format_tag_any;
+      // Winograd kernels read and write oneDNN's blocked layout: let it choose, and reorder from and to nhwc
+      act = channelsLast && !k.winograd() ? dnnl_nhwc : dnnl_format_tag_any;
+      algorithm = k.winograd() ? dnnl_convolution_winograd : dnnl_convolution_direct;
       xResult = OneDnn.md(xDims, channelsLast ? dnnl_nhwc : dnnl_nchw);
       wPlain = OneDnn.md(wDims, k.groups() == 1 ? dnnl_oihw : dnnl_goihw);
       yResult = OneDnn.md(yDims, channelsLast ? dnnl_nhwc : dnnl_nchw);
@@ -305,7 +344,7 @@ final class OneDnnConv {
           // choose its layout, and reorder the small arrays
           int fwdAct = yDims[2] * yDims[3] < 16 ? dnnl_format_tag_any : act;
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
-          OneDnn.check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct,
+          OneDnn.check(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_training, algorithm,
               OneDnn.md(xDims, fwdAct), any(wDims), bias ? bPlain : null, OneDnn.md(yDims, fwdAct), strides, dilates,
               padL, padR), "convolution_forward_desc_init");
           // forward: x and w in, y out
@@ -321,7 +360,7 @@ final class OneDnnConv {
       synchronized (this) {
         if (backwardData == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
-          OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(cd, dnnl_convolution_direct,
+          OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(cd, algorithm,
               activationMd(xDims), any(wDims), activationMd(yDims), strides, dilates, padL, padR),
               "convolution_backward_data_desc_init");
           // backward data: dy and w in, dx out. With under 16 input channels (an image: the stem's input gradient)
@@ -341,7 +380,7 @@ final class OneDnnConv {
       synchronized (this) {
         if (backwardWeights == null) {
           dnnl_convolution_desc_t cd = new dnnl_convolution_desc_t();
-          OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(cd, dnnl_convolution_direct,
+          OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(cd, algorithm,
               activationMd(xDims), any(wDims), bias ? bPlain : null, activationMd(yDims), strides, dilates, padL,
               padR), "convolution_backward_weights_desc_init");
           // backward weights: x and dy in, dw out (and db, plain)

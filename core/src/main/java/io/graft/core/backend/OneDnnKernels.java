@@ -43,14 +43,14 @@ final class OneDnnKernels implements Kernels {
 
   @Override
   public INDArray conv2d(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, boolean backward) {
-    return OneDnnConv.forward(x, w, b, geo);
+    return OneDnnConv.forward(x, w, b, geo, backward);
   }
 
   @Override
   public INDArray[] conv2dBackward(Conv2dGeometry geo, INDArray x, INDArray w, INDArray b, INDArray g,
       boolean needX, boolean needW, boolean needB) {
     INDArray[] r = needX || needW
-        ? OneDnnConv.backward(x, w, g, x.shape(), geo, b != null, needX, needW)
+        ? OneDnnConv.backward(x, w, b, g, x.shape(), geo, needX, needW)
         : new INDArray[3];
     if (!needB) {
       NativeMemory.release(r[2]);

@@ -3,6 +3,7 @@ package io.graft.core.autograd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -179,13 +180,18 @@ class AutogradTest {
   }
 
   @Test
-  void clearGradFreesAGradientNeverHandedOutAndKeepsOneThatWas() {
+  void clearGradKeepsAGradientNeverHandedOutForTheNextBackwardAndLeavesOneThatWas() {
     Tensor w = leaf(1, -2, 3);
     w.mul(w).sum().backward();
     org.nd4j.linalg.api.ndarray.INDArray kept = w.gradData();
-    w.clearGrad();                                  // only backward held it: freed now
+    w.clearGrad();                                  // only backward held it: kept for the next backward
     assertNull(w.grad());
-    assertTrue(kept.wasClosed());
+    assertNull(w.gradData());
+    assertFalse(kept.wasClosed());
+    w.mul(w).mul(2.0).sum().backward();             // overwritten, not added to: it counts as zeroed
+    assertSame(kept, w.gradData());
+    assertArrayEquals(new double[] {4, -8, 12}, w.gradData().dup().data().asDouble());
+    w.clearGrad();
     w.mul(w).sum().backward();
     Tensor handedOut = w.grad();
     w.clearGrad();                                  // the caller holds it: it keeps its values (PyTorch 2.x)
@@ -212,6 +218,9 @@ class AutogradTest {
     c.mul(2.0).sum().backward();                    // accumulated in place into the first (adopted) gradient
     org.nd4j.linalg.api.ndarray.INDArray acc = c.gradData();
     c.clearGrad();
+    assertFalse(acc.wasClosed());                   // kept for the next backward
+    c.requiresGrad(false);
+    c.clearGrad();                                  // a frozen leaf frees it
     assertTrue(acc.wasClosed());
   }
 
