@@ -14,8 +14,10 @@ import java.util.Locale;
 
 /**
  * How a training step's float32 convolutions are computed on oneDNN: {@link #DIRECT}, {@link #WINOGRAD} (oneDNN's
- * F(4x4, 3x3) Winograd kernels, for 3×3 stride-1 convolutions only) or {@link #AUTO} (the default: Winograd where the
- * measured table says it is faster). Chosen by the system property {@code graft.conv.algorithm=auto|direct|winograd}
+ * F(4x4, 3x3) Winograd kernels, for 3×3 stride-1 convolutions only) or {@link #AUTO} (Winograd where the measured
+ * table says it is faster). The default is {@link #DIRECT} until the table and the training step have been measured
+ * on an idle machine beside PyTorch (docs/benchmarks.md); {@code -Dgraft.conv.algorithm=auto} opts in. Chosen by
+ * the system property {@code graft.conv.algorithm=auto|direct|winograd}
  * and, per thread, by {@link #use} (a scope, closed in reverse order as try-with-resources).
  *
  * <p>The rule: a convolution that records no graph (inference: {@code GradMode} disabled, a frozen stretch,
@@ -37,7 +39,8 @@ public enum ConvAlgorithm {
   /** Winograd for every training 3×3 stride-1 convolution oneDNN has a Winograd primitive for. */
   WINOGRAD;
 
-  /** System property choosing the algorithm for the whole process: {@code auto} (default), {@code direct}, {@code winograd}. */
+  /** System property choosing the algorithm for the whole process: {@code auto}, {@code direct} (default), or
+   * {@code winograd}. */
   public static final String PROPERTY = "graft.conv.algorithm";
   /** System property naming a table file to use instead of the one shipped (same columns). */
   public static final String TABLE_PROPERTY = "graft.conv.algorithmTable";
@@ -73,7 +76,7 @@ public enum ConvAlgorithm {
     }
     ConvAlgorithm p = fromProperty;
     if (p == null) {
-      p = parse(System.getProperty(PROPERTY, "auto"), "-D" + PROPERTY);
+      p = parse(System.getProperty(PROPERTY, "direct"), "-D" + PROPERTY);
       fromProperty = p;
     }
     return p;
