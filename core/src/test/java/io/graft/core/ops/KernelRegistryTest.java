@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.graft.core.Backend;
 import io.graft.core.Layout;
 import io.graft.core.Tensor;
 import io.graft.core.backend.Backends;
@@ -40,7 +41,9 @@ import org.nd4j.linalg.api.buffer.DataType;
  * </ul>
  * A backend that declares a kernel with no check here fails {@link #everyKernelOfEveryBackendHasACheck}.
  * (In {@code io.graft.core.ops} rather than {@code backend}: the checks run the kernels through the ops, with the
- * package's fixture cases and samples.)
+ * package's fixture cases and samples.) Surefire runs this class twice: with the default threads, and in the
+ * {@code one-thread} execution of core's pom with {@code OMP_NUM_THREADS=1}, the only way to reach the kernels'
+ * single-thread code paths (the native libraries read it once, when they load).
  */
 class KernelRegistryTest {
   /**
@@ -90,6 +93,21 @@ class KernelRegistryTest {
         assertTrue(OpSamples.all().stream().anyMatch(s -> s.op().equals(c.sampleOp())), k + ": no samples");
         assertTrue(c.fixtures().stream().allMatch(OpsParityTest.CASES::containsKey), k + ": unknown fixture case");
       }
+    }
+  }
+
+  /**
+   * ND4J's natives run on the threads this JVM was started for: one in the {@code one-thread} execution (which sets
+   * {@code OMP_NUM_THREADS=1} and {@code graft.test.threads=1}), so that it checks the single-thread code paths.
+   */
+  @Test
+  void nativeKernelsRunOnTheThreadsThisExecutionAsks() {
+    String asked = System.getProperty("graft.test.threads", System.getenv("OMP_NUM_THREADS"));
+    if (asked != null) {
+      assertEquals(Integer.parseInt(asked.trim()), Backend.threads(), "ND4J's native threads (OMP_NUM_THREADS="
+          + System.getenv("OMP_NUM_THREADS") + ")");
+    } else {
+      assertTrue(Backend.threads() >= 1, "ND4J reports its native threads: " + Backend.threads());
     }
   }
 
