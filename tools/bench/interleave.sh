@@ -10,8 +10,8 @@ mkdir -p "$out"
 for r in $(seq 1 "$rounds"); do
   for w in "$@"; do
     case $w in
-      forward) pt=forward_resnet18_224; jmh='ForwardBenchmarks.resnet18Eval'; param='' ;;
-      *) pt=step_$w; jmh='StepBenchmarks.trainStep'; param="-p workload=$w" ;;
+      forward) pt=forward_resnet18_224; jmh='^io.graft.benchmarks.ForwardBenchmarks.resnet18Eval$'; param='' ;;
+      *) pt=step_$w; jmh='^io.graft.benchmarks.StepBenchmarks.trainStep$'; param="-p workload=$w" ;;
     esac
     /usr/bin/python3 tools/bench/pytorch_bench.py --threads 2 --only "$pt" | tail -1 > "$out/$r-$w-pytorch.json"
     java -jar benchmarks/target/benchmarks.jar "$jmh" $param -wi 2 -i 5 -rf json -rff "$out/$r-$w-graft.json" \
