@@ -19,11 +19,11 @@ import java.util.Map;
  * float16/32/64, int8/16/32/64, uint8 and bool. Fortran-order and big-endian arrays are refused with a clear
  * message; the header's shape is checked against the file size before anything is allocated. The header is parsed
  * as the Python literal it is ({@link NpyHeader}: strict, a repeated key keeps its last value as in NumPy). Data is
- * decoded from a memory map straight into the tensor in chunks; writing is atomic and streams the data in chunks.
+ * decoded from the file's bytes straight into the tensor in chunks; writing is atomic and streams the data in chunks.
  *
- * <p>Memory: reading a file of N bytes costs, beyond the tensor, the header (at most N bytes) and the mapped file
- * pages (N, shared with the page cache) plus one {@link TensorBytes#CHUNK}: within the readers' rule of
- * max(64 MiB, 4·N). The tensor itself is at most 2·N (float16 widens to float32).
+ * <p>Memory: reading a file of N bytes costs, beyond the tensor, the header (at most N bytes) and the file's bytes
+ * (N: mapped and shared with the page cache from 1 MiB, a heap copy below, see {@link FileBytes}) plus one
+ * {@link TensorBytes#CHUNK}: within the readers' rule of max(64 MiB, 4·N). The tensor itself is at most 2·N (float16 widens to float32).
  *
  * @see <a href="https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html">The .npy format</a>
  */
@@ -52,7 +52,7 @@ public final class Npy {
       if (size > Integer.MAX_VALUE) {
         throw new GraftException(src + ": .npy files over 2 GiB are not supported");
       }
-      ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer b = FileBytes.read(ch, 0, size).order(ByteOrder.LITTLE_ENDIAN);
       for (byte m : MAGIC) {
         if (b.get() != m) {
           throw new GraftException(src + ": not a .npy file (bad magic)");

@@ -37,7 +37,8 @@ import java.util.Map;
  * The safetensors format: an 8-byte little-endian header length, a JSON header
  * ({@code name → {dtype, shape, data_offsets}} plus optional string {@code __metadata__}), then the raw
  * little-endian C-order bytes. Reading validates everything against the file size before allocating (the
- * offsets must tile the data section exactly) and maps the file instead of copying it; half and bfloat16
+ * offsets must tile the data section exactly) and maps a data section of 1 MiB or more instead of copying it
+ * ({@link FileBytes}); half and bfloat16
  * tensors are widened to float32. Writing streams each tensor in bounded chunks to a temporary file that is
  * atomically renamed ({@link AtomicFiles}).
  *
@@ -120,7 +121,7 @@ public final class Safetensors {
     }
   }
 
-  /** Opens and validates a file; tensors are read on demand from a memory map. */
+  /** Opens and validates a file; tensors are read on demand from the data section ({@link FileBytes}). */
   public static File open(Path path) {
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
       long size = ch.size();
@@ -137,7 +138,7 @@ public final class Safetensors {
       if (dataLen > Integer.MAX_VALUE) {
         throw new GraftException(path + ": data section of " + dataLen + " bytes exceeds the 2 GiB per-file limit");
       }
-      ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, 8 + n, dataLen);
+      ByteBuffer data = FileBytes.read(ch, 8 + n, dataLen);
       return parse(path.toString(), header.array(), data);
     } catch (IOException e) {
       throw new GraftException(path + ": cannot read safetensors file: " + e.getMessage(), e);

@@ -5,6 +5,7 @@ import io.graft.core.GraftException;
 import io.graft.core.Shapes;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
+import io.graft.core.io.FileBytes;
 import io.graft.core.io.TensorBytes;
 import io.graft.zoo.onnx.proto.Onnx;
 import java.io.IOException;
@@ -41,7 +42,7 @@ public final class OnnxWeights {
         throw new GraftException(src + ": ONNX protobufs are limited to 2 GiB; larger models keep their weights in "
             + "external data files");
       }
-      ByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+      ByteBuffer buf = FileBytes.read(ch, 0, ch.size());
       CodedInputStream in = CodedInputStream.newInstance(buf);
       in.setSizeLimit(Integer.MAX_VALUE);
       in.setRecursionLimit(200);

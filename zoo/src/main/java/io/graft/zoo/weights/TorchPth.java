@@ -5,6 +5,7 @@ import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.StateDict;
 import io.graft.core.Tensor;
+import io.graft.core.io.FileBytes;
 import io.graft.core.io.TensorBytes;
 import io.graft.zoo.weights.Unpickler.Global;
 import io.graft.zoo.weights.Unpickler.Tuple;
@@ -327,7 +328,7 @@ public final class TorchPth {
       if (ch.size() > Integer.MAX_VALUE) {
         throw new GraftException(src + ": legacy-format files over 2 GiB are not supported; re-save in zip format");
       }
-      buf = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size()).order(ByteOrder.LITTLE_ENDIAN);
+      buf = FileBytes.read(ch, 0, ch.size()).order(ByteOrder.LITTLE_ENDIAN);
     } catch (IOException e) {
       throw new GraftException(src + ": cannot read: " + e.getMessage(), e);
     }
