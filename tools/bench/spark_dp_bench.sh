@@ -3,12 +3,15 @@
 #   ResNet-18 at 64x64, batch 32 per worker: 2 one-core executors (a standalone cluster of separate JVMs, one kernel
 #   thread each; OMP_NUM_THREADS=1 there) with each gradient exchange, against 1 process with 2 kernel threads on the global batch of 64;
 #   smallcnn at 28x28 the same way. Prints one line per epoch; the second epoch of each run is the measurement.
-# Usage (repository root, after `mvn -B -q -o -pl spark -am test-compile -Dgraft.fuzz.skip=true`):
+# Usage (repository root):
 #   tools/bench/spark_dp_bench.sh [STEPS]        (STEPS per epoch, default 6)
 set -e
 steps=${1:-6}
 cp_file=spark/target/bench.cp
-mvn -B -q -o -pl spark dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test > /dev/null
+# in the reactor (test-compile first), so that Graft's own modules resolve to their target folders on a machine
+# whose ~/.m2 has no Graft snapshot
+mvn -B -q -o -pl spark -am test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.cp \
+  -Dmdep.includeScope=test -Dgraft.fuzz.skip=true > /dev/null
 # the reactor's freshly compiled classes first, so they shadow any stale Graft snapshot in ~/.m2
 cp="spark/target/test-classes:spark/target/classes:finetune/target/classes:zoo/target/classes"
 cp="$cp:optim/target/classes:layers/target/classes:core/target/classes:core/target/test-classes:$(cat $cp_file)"
