@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch DistributedDataParallel reference for graft-spark's data-parallel training.
 
-Run from the repository root:  /usr/bin/python3 tools/ddp_reference.py
+Run from the repository root:  /usr/bin/python3 tools/ddp_reference.py   (--search: how SEED below was chosen)
 Writes spark/src/test/resources/fixtures/ddp/smallcnn_bn_ddp.safetensors.
 
 Two processes (gloo backend, 127.0.0.1) train a smallcnn WITH BatchNorm, Graft's SmallCNN layer for layer (keys
@@ -74,8 +74,66 @@ def worker(rank, init, x, y, port, out):
     dist.destroy_process_group()
 
 
+def margin(seed):
+    """The smallest distance from a gradient discontinuity along the float64 trajectory of this seed's 3 steps.
+
+    A max pool whose two largest inputs are nearly equal, or a ReLU input near 0, is a kink: float32 rounding that
+    depends on the thread count or the memory layout can put it on either side, and the gradient jumps (the seed
+    2024 used before had a max-pool gap of 7.5e-7, so its fixture held with 2 threads but not with 1). For every
+    max-pool window over a BatchNorm -> ReLU output z: top1 - max(top2, 0) if top1 > 0, else -top1; for fc1's ReLU:
+    |input|. Both shards of every step, float64.
+    """
+    torch.manual_seed(seed)
+    init = {k: v.detach().clone() for k, v in SmallCNN().state_dict().items()}
+    x = torch.randn(GLOBAL * STEPS, 1, 28, 28, dtype=torch.float32).double()
+    y = torch.randint(0, 10, (GLOBAL * STEPS,))
+    m = SmallCNN()
+    m.load_state_dict(init)
+    m = m.double().train()
+    opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    worst = [float("inf")]
+
+    def pooled(_, __, z):
+        n, c, hh, ww = z.shape
+        win = z.detach().reshape(n, c, hh // 2, 2, ww // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(-1, 4)
+        top = win.topk(2, dim=-1).values
+        gap = torch.where(top[:, 0] > 0, top[:, 0] - top[:, 1].clamp(min=0), -top[:, 0])
+        worst[0] = min(worst[0], float(gap.min()))
+
+    def hidden(_, __, z):
+        worst[0] = min(worst[0], float(z.detach().abs().min()))
+
+    m.features[1].register_forward_hook(pooled)
+    m.features[5].register_forward_hook(pooled)
+    m.fc1.register_forward_hook(hidden)
+    shard = GLOBAL // WORLD
+    for s in range(STEPS):
+        opt.zero_grad()
+        for r in range(WORLD):
+            lo = GLOBAL * s + shard * r
+            (F.cross_entropy(m(x[lo:lo + shard]), y[lo:lo + shard]) / WORLD).backward()
+        opt.step()
+    return worst[0]
+
+
+def search(seeds=range(300)):
+    """The seed of largest margin() among `seeds` (prints each)."""
+    best = max(seeds, key=lambda s: (margin(s), -s))
+    print("seed", best, "margin %.3g" % margin(best), "(seed 2024: %.3g)" % margin(2024))
+    return best
+
+
+# search() over seeds 0..299 picks this one: its smallest kink distance is 1.3e-5 (the median seed's is 1.2e-6, the
+# old seed 2024's 7.5e-7), above the float32 rounding of the O(1) activations that depends on thread count and
+# layout (about 1e-6 after the convolutions and batch statistics).
+SEED = 63
+
+
 def main():
-    torch.manual_seed(2024)
+    if len(sys.argv) > 1 and sys.argv[1] == "--search":
+        search()
+        return
+    torch.manual_seed(SEED)
     init = {k: v.detach().clone() for k, v in SmallCNN().state_dict().items()}
     x = torch.randn(GLOBAL * STEPS, 1, 28, 28)
     y = torch.randint(0, 10, (GLOBAL * STEPS,))

@@ -15,7 +15,8 @@ mvn -B -q -o -pl spark -am test-compile dependency:build-classpath -Dmdep.output
 # the reactor's freshly compiled classes first, so they shadow any stale Graft snapshot in ~/.m2
 cp="spark/target/test-classes:spark/target/classes:finetune/target/classes:zoo/target/classes"
 cp="$cp:optim/target/classes:layers/target/classes:core/target/classes:core/target/test-classes:$(cat $cp_file)"
-cp=$(echo "$cp" | sed "s|\(^\|:\)\([a-z]*/target/\)|\1$(pwd)/\2|g")
+# absolute paths: the executors start in their own work folders ('|' cannot be both the delimiter and alternation)
+cp=$(echo "$cp" | sed -E "s#(^|:)([a-z]+/target/)#\1$(pwd)/\2#g")
 flags=$(sed -n 's:.*<spark.jvm.flags>\(.*\)</spark.jvm.flags>.*:\1:p' spark/pom.xml)
 run() {
   # shellcheck disable=SC2086
