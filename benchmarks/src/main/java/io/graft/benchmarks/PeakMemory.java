@@ -3,12 +3,14 @@ package io.graft.benchmarks;
 import io.graft.core.Tensor;
 import io.graft.layers.Module;
 import io.graft.optim.Optimizer;
-import io.graft.zoo.models.Classifier;
 
 /**
  * Runs training steps of a workload for peak-memory measurement of the whole process:
- * {@code /usr/bin/time -v java -cp benchmarks/target/benchmarks.jar io.graft.benchmarks.PeakMemory resnet18_224 20}
- * (compare "Maximum resident set size" with {@code tools/bench/pytorch_bench.py}'s peak RSS).
+ * {@code /usr/bin/time -v java -cp benchmarks/target/benchmarks.jar io.graft.benchmarks.PeakMemory WORKLOAD 20}
+ * (compare "Maximum resident set size" with the peak RSS that {@code tools/bench/pytorch_bench.py} and
+ * {@code tools/bench/pytorch_lora_bench.py} print). WORKLOAD is any of {@link StepBenchmarks}' workloads
+ * ({@code resnet18_224}, {@code vit_b_16_224}, {@code efficientnet_b0_224}, ...) or of {@link LoraStepBenchmarks}'
+ * ({@code vit_b_16_lora_224}, {@code vit_b_16_full_224}), set up exactly as the benchmark sets it up.
  */
 public final class PeakMemory {
   private PeakMemory() {}
@@ -16,18 +18,29 @@ public final class PeakMemory {
   public static void main(String[] args) {
     String workload = args.length > 0 ? args[0] : "resnet18_224";
     int steps = args.length > 1 ? Integer.parseInt(args[1]) : 20;
-    Workloads.threads(2);
-    boolean frozen = workload.contains("frozen");
-    int size = workload.endsWith("_64") ? 64 : 224;
-    int batch = workload.endsWith("_64") ? 32 : 8;
-    Module m = Workloads.model("resnet18", 10);
-    if (frozen) {
-      m.requiresGrad(false);
-      ((Classifier) m).head().requiresGrad(true);
+    Module m;
+    Optimizer opt;
+    Tensor x;
+    Tensor y;
+    if (workload.startsWith("vit_b_16_lora") || workload.startsWith("vit_b_16_full")) {
+      LoraStepBenchmarks b = new LoraStepBenchmarks();
+      b.workload = workload;
+      b.threads = 2;
+      b.setup();
+      m = b.model;
+      opt = b.opt;
+      x = b.x;
+      y = b.y;
+    } else {
+      StepBenchmarks b = new StepBenchmarks();
+      b.workload = workload;
+      b.threads = 2;
+      b.setup();
+      m = b.model;
+      opt = b.opt;
+      x = b.x;
+      y = b.y;
     }
-    Optimizer opt = Workloads.sgd(m);
-    Tensor x = Workloads.input("resnet18", batch, size);
-    Tensor y = Workloads.labels(batch, 10);
     long t0 = System.nanoTime();
     StepCounters counters = new StepCounters();
     for (int i = 0; i < steps; i++) {
