@@ -1,13 +1,10 @@
 package io.graft.benchmarks;
 
 import io.graft.core.Parameter;
-import io.graft.core.Tensor;
-import io.graft.layers.Module;
 import io.graft.layers.lora.Lora;
 import io.graft.layers.lora.LoraConfig;
 import io.graft.optim.Adam;
 import io.graft.optim.AdamW;
-import io.graft.optim.Optimizer;
 import io.graft.optim.ParamGroup;
 import io.graft.zoo.models.Zoo;
 import java.util.LinkedHashMap;
@@ -39,17 +36,20 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 5)
 @Fork(value = 1, jvmArgs = {"-Xmx6g"})
 @State(Scope.Thread)
-public class LoraStepBenchmarks {
+public class LoraStepBenchmarks extends StepState {
   @Param({"vit_b_16_lora_224", "vit_b_16_full_224"})
   String workload;
 
   @Param({"2"})
   int threads;
 
-  Module model;
-  Optimizer opt;
-  Tensor x;
-  Tensor y;
+
+  @Override
+  void prepare(String workload, int threads) {
+    this.workload = workload;
+    this.threads = threads;
+    setup();
+  }
 
   @Setup(Level.Trial)
   public void setup() {
@@ -74,6 +74,6 @@ public class LoraStepBenchmarks {
 
   @Benchmark
   public double trainStep() {
-    return Workloads.step(model, opt, Workloads.CE, x, y);
+    return step();
   }
 }

@@ -1,9 +1,5 @@
 package io.graft.benchmarks;
 
-import io.graft.core.Tensor;
-import io.graft.layers.Module;
-import io.graft.optim.Optimizer;
-
 /**
  * Runs training steps of a workload for peak-memory measurement of the whole process:
  * {@code /usr/bin/time -v java -cp benchmarks/target/benchmarks.jar io.graft.benchmarks.PeakMemory WORKLOAD 20}
@@ -18,36 +14,16 @@ public final class PeakMemory {
   public static void main(String[] args) {
     String workload = args.length > 0 ? args[0] : "resnet18_224";
     int steps = args.length > 1 ? Integer.parseInt(args[1]) : 20;
-    Module m;
-    Optimizer opt;
-    Tensor x;
-    Tensor y;
-    if (workload.startsWith("vit_b_16_lora") || workload.startsWith("vit_b_16_full")) {
-      LoraStepBenchmarks b = new LoraStepBenchmarks();
-      b.workload = workload;
-      b.threads = 2;
-      b.setup();
-      m = b.model;
-      opt = b.opt;
-      x = b.x;
-      y = b.y;
-    } else {
-      StepBenchmarks b = new StepBenchmarks();
-      b.workload = workload;
-      b.threads = 2;
-      b.setup();
-      m = b.model;
-      opt = b.opt;
-      x = b.x;
-      y = b.y;
-    }
+    boolean lora = workload.startsWith("vit_b_16_lora") || workload.startsWith("vit_b_16_full");
+    StepState b = lora ? new LoraStepBenchmarks() : new StepBenchmarks();
+    b.prepare(workload, 2);
     long t0 = System.nanoTime();
     StepCounters counters = new StepCounters();
     for (int i = 0; i < steps; i++) {
       if (i == Math.min(5, steps - 1)) {
         counters.start();   // the steady state: after the first steps' plans, arenas and gradient buffers
       }
-      Workloads.step(m, opt, Workloads.CE, x, y);
+      b.step();
       counters.step();
     }
     System.out.printf("%s: %d steps, %.1f ms/step%n", workload, steps, (System.nanoTime() - t0) / 1e6 / steps);

@@ -1,8 +1,5 @@
 package io.graft.benchmarks;
 
-import io.graft.core.Tensor;
-import io.graft.layers.Module;
-import io.graft.optim.Optimizer;
 import io.graft.zoo.models.Classifier;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -34,7 +31,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 3)
 @Fork(value = 1, jvmArgs = {"-Xmx4g"})
 @State(Scope.Thread)
-public class StepBenchmarks {
+public class StepBenchmarks extends StepState {
   @Param({"mlp", "smallcnn", "resnet18_224", "resnet18_64", "resnet18_frozen_224", "vit_b_16_224",
       "efficientnet_b0_224"})
   String workload;
@@ -42,11 +39,14 @@ public class StepBenchmarks {
   @Param({"2"})
   int threads;
 
-  Module model;
-  Optimizer opt;
-  Tensor x;
-  Tensor y;
   final StepCounters counters = new StepCounters();
+
+  @Override
+  void prepare(String workload, int threads) {
+    this.workload = workload;
+    this.threads = threads;
+    setup();
+  }
 
   @Setup(Level.Trial)
   public void setup() {
@@ -85,6 +85,6 @@ public class StepBenchmarks {
   @Benchmark
   public double trainStep() {
     counters.step();
-    return Workloads.step(model, opt, Workloads.CE, x, y);
+    return step();
   }
 }
