@@ -91,6 +91,9 @@ final class IndexOperators {
           + " by " + delta.data().getDouble(0));
     }
     long[] shape = {count};
+    if (count > Integer.MAX_VALUE - 8) {
+      throw n.error("Range of " + count + " elements is larger than a Java array");
+    }
     if (ints) {
       Ints.checkSize("Range", shape);
       long s = Ints.values(start)[0];
@@ -107,8 +110,11 @@ final class IndexOperators {
     }
     double s = start.data().getDouble(0);
     double d = delta.data().getDouble(0);
-    INDArray idx = Nd4j.linspace(DataType.DOUBLE, 0, count - 1, count);   // 0, 1, ..., count - 1: exact integers
-    return one(Tensor.of(idx.muli(d).addi(s).castTo(start.dtype())));
+    double[] v = new double[Math.toIntExact(count)];   // within the intermediate budget (OutputBytes)
+    for (int i = 0; i < v.length; i++) {
+      v[i] = s + i * d;
+    }
+    return one(Tensor.of(Nd4j.createFromArray(v).castTo(start.dtype())));
   }
 
   /**
@@ -154,6 +160,9 @@ final class IndexOperators {
     long count = Shapes.numel(Arrays.copyOf(is, is.length - 1));
     long rows = Shapes.numel(Arrays.copyOf(ds, k));
     long slice = Shapes.numel(Arrays.copyOfRange(ds, k, ds.length));
+    if (count > Integer.MAX_VALUE - 8) {
+      throw n.error("indices hold " + count + " positions, more than a Java array");
+    }
     long[] iv = Ints.values(indices);
     long[] row = new long[Math.toIntExact(count)];
     Set<Long> seen = new HashSet<>();
