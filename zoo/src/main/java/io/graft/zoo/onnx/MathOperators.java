@@ -28,6 +28,8 @@ final class MathOperators {
     ops.put("Mul", binary(ElementwiseOps::mul, Math::multiplyExact));
     ops.put("Div", binary(ElementwiseOps::div, MathOperators::intDiv));
     ops.put("Pow", MathOperators::pow);
+    ops.put("Mod", MathOperators::mod);
+    ops.put("Not", MathOperators::not);
     ops.put("Neg", unary(ElementwiseOps::neg));
     ops.put("Abs", unary(ElementwiseOps::abs));
     ops.put("Sqrt", unary(ElementwiseOps::sqrt));
@@ -161,6 +163,77 @@ final class MathOperators {
     }
     Tensor bf = b.dtype() == a.dtype() ? b : TensorOperators.cast(b, a.dtype());
     return one(ElementwiseOps.exp(ElementwiseOps.mul(bf, ElementwiseOps.log(a))));   // a^b for a > 0
+  }
+
+  /**
+   * Mod (opset 13): the remainder of A / B, broadcast. Integers are computed exactly in Java: with {@code fmod=0}
+   * (the default) the remainder takes the divisor's sign (Python's {@code %}, {@code Math.floorMod}), with
+   * {@code fmod=1} the dividend's (C's {@code fmod}); a zero divisor is refused. Floating point requires {@code
+   * fmod=1} (as ONNX does) and is C's fmod, exact (Java's {@code %}); its gradient is g to A and -g·trunc(A / B) to
+   * B (both summed back to their shapes).
+   */
+  private static Tensor[] mod(OnnxNode n, Tensor[] in, boolean training) {
+    Tensor a = in(n, in, 0);
+    Tensor b = in(n, in, 1);
+    if (a.dtype() != b.dtype()) {
+      throw n.error("A and B must have one type, got " + a.dtype() + " and " + b.dtype());
+    }
+    if (a.dtype() == org.nd4j.linalg.api.buffer.DataType.BOOL) {
+      throw n.error("A and B must be numbers, got BOOL");
+    }
+    long fmod = n.i("fmod", 0);
+    if (fmod != 0 && fmod != 1) {
+      throw n.error("fmod must be 0 or 1, got " + fmod);
+    }
+    if (Ints.isInt(a)) {
+      for (long v : Ints.values(b)) {
+        if (v == 0) {
+          throw n.error("integer Mod by zero");
+        }
+      }
+      return one(Ints.binary("Mod", a, b, a.dtype(), fmod == 1 ? (x, y) -> x % y : Math::floorMod));
+    }
+    if (fmod != 1) {
+      throw n.error("floating-point Mod needs fmod=1 (ONNX leaves fmod=0 undefined for floats), got " + a.dtype());
+    }
+    long[] shape = io.graft.core.autograd.Broadcast.shape("Mod", a.shape(), b.shape());
+    io.graft.core.Shapes.checkNew("Mod", shape);
+    if (io.graft.core.Shapes.numel(shape) == 0) {
+      return one(Tensor.of(org.nd4j.linalg.factory.Nd4j.create(a.dtype(), shape)));
+    }
+    org.nd4j.linalg.api.ndarray.INDArray ab = io.graft.core.autograd.Broadcast.to(a.data(), shape).dup('c');
+    org.nd4j.linalg.api.ndarray.INDArray bb = io.graft.core.autograd.Broadcast.to(b.data(), shape).dup('c');
+    long count = io.graft.core.Shapes.numel(shape);
+    double[] av = ab.reshape(count).toDoubleVector();
+    double[] bv = bb.reshape(count).toDoubleVector();
+    double[] r = new double[av.length];
+    double[] q = new double[av.length];   // trunc(a / b), for B's gradient
+    boolean single = a.dtype() != org.nd4j.linalg.api.buffer.DataType.DOUBLE;
+    for (int k = 0; k < r.length; k++) {
+      r[k] = single ? (float) av[k] % (float) bv[k] : av[k] % bv[k];
+      q[k] = Math.rint((av[k] - r[k]) / bv[k]);
+    }
+    org.nd4j.linalg.api.ndarray.INDArray out = org.nd4j.linalg.factory.Nd4j.createFromArray(r).reshape('c', shape)
+        .castTo(a.dtype());
+    org.nd4j.linalg.api.ndarray.INDArray quot = org.nd4j.linalg.factory.Nd4j.createFromArray(q).reshape('c', shape)
+        .castTo(a.dtype());
+    long[] as = a.shape();
+    long[] bs = b.shape();
+    return one(io.graft.core.autograd.Autograd.record("mod", out,
+        io.graft.core.autograd.Input.of(a, g -> io.graft.core.autograd.Broadcast.sumTo(g, as)),
+        io.graft.core.autograd.Input.of(b, g -> io.graft.core.autograd.Broadcast.sumTo(g.mul(quot).negi(), bs))));
+  }
+
+  /** Not (opset 1): logical negation of a bool tensor (no gradient). */
+  private static Tensor[] not(OnnxNode n, Tensor[] in, boolean training) {
+    Tensor x = in(n, in, 0);
+    if (x.dtype() != org.nd4j.linalg.api.buffer.DataType.BOOL) {
+      throw n.error("X must be a bool tensor, got " + x.dtype());
+    }
+    if (x.numel() == 0) {
+      return one(x);
+    }
+    return one(Tensor.of(x.data().castTo(org.nd4j.linalg.api.buffer.DataType.INT).eq(0)));
   }
 
   private static Tensor[] prelu(OnnxNode n, Tensor[] in, boolean training) {

@@ -26,6 +26,7 @@ public final class Operators {
     NnOperators.register(OPS);
     TensorOperators.register(OPS);
     TransformerOperators.register(OPS);
+    IndexOperators.register(OPS);
   }
 
   /** Whether Graft can run the ONNX operator {@code opType} (of the default domain). */

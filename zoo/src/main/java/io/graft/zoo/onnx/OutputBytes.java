@@ -27,6 +27,9 @@ final class OutputBytes {
       case "Conv", "ConvTranspose", "MaxPool", "AveragePool" -> window(n, in);
       case "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu" -> broadcast(in);
       case "Equal" -> broadcast(in);
+      case "Mod" -> times(broadcast(in), 4);   // the output, the quotient (B's gradient), A and B broadcast
+      case "Range" -> range(in);
+      case "ScatterND" -> times(largest(in), 3);   // the output, data's copy for the gradient, a mask
       case "Where" -> times(broadcast(in), 4);   // the output and the broadcast condition, X and Y it selects from
       case "MatMul" -> matmul(in);
       case "Gemm" -> gemm(n, in);
@@ -127,6 +130,11 @@ final class OutputBytes {
       w = Math.max(w, width(in[k]));
     }
     return times(numel(broadcastShape(shapes)), w);
+  }
+
+  private static long range(Tensor[] in) {
+    Long count = IndexOperators.rangeCount(at(in, 0), at(in, 1), at(in, 2));
+    return count == null ? 0 : times(count, Math.max(width(at(in, 0)), 8));   // float: a double index vector
   }
 
   private static long expand(OnnxNode n, Tensor[] in) {

@@ -72,6 +72,19 @@ public final class Graphs {
     return t.build();
   }
 
+  /** An int64 tensor of the given shape ({@code new long[0]}: a scalar). */
+  public static Onnx.TensorProto longs(String name, long[] dims, long... v) {
+    Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name)
+        .setDataType(Onnx.TensorProto.DataType.INT64_VALUE);
+    for (long d : dims) {
+      t.addDims(d);
+    }
+    for (long x : v) {
+      t.addInt64Data(x);
+    }
+    return t.build();
+  }
+
   public static Path save(Path p, Onnx.GraphProto.Builder g, int opset) throws IOException {
     Onnx.ModelProto m = Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
         .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset)).build();

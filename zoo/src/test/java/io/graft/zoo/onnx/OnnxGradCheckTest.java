@@ -85,6 +85,13 @@ class OnnxGradCheckTest {
       return this;
     }
 
+    /** An int64 initializer of the given shape. */
+    Case longs(String name, long[] dims, long... v) {
+      inits.add(Graphs.longs(name, dims, v));
+      node.addInput(name);
+      return this;
+    }
+
     Case skip() {
       node.addInput("");
       return this;
@@ -179,7 +186,15 @@ class OnnxGradCheckTest {
         new Case("ReduceMax_axes", "ReduceMax", ints("axes", 0, 2)).x("x", 2, 3, 4),
         new Case("ReduceSum_input_axes", "ReduceSum", i("keepdims", 0)).x("x", 2, 3, 4).longs("axes", 1),
         new Case("Pow_tensor", "Pow").positive("a", 2, 3).x("b", 3),
-        new Case("Transpose", "Transpose", ints("perm", 2, 0, 1)).x("x", 2, 3, 4));
+        new Case("Transpose", "Transpose", ints("perm", 2, 0, 1)).x("x", 2, 3, 4),
+        new Case("Mod_fmod_broadcast", "Mod", i("fmod", 1)).value("a", Tensor.randn(DataType.DOUBLE, rng, 2, 3)
+            .mul(4)).positive("b", 3),
+        new Case("ScatterND_rows", "ScatterND").x("data", 4, 3).longs("indices", new long[] {2, 1}, 3, -4)
+            .x("updates", 2, 3),
+        new Case("ScatterND_cells_add_repeated", "ScatterND", s("reduction", "add")).x("data", 2, 3)
+            .longs("indices", new long[] {3, 2}, 0, 1, 1, 2, 0, 1).x("updates", 3),
+        new Case("ScatterND_mul", "ScatterND", s("reduction", "mul")).x("data", 3, 2, 2)
+            .longs("indices", new long[] {2, 2}, 0, 1, 2, 0).x("updates", 2, 2));
     return cases.stream().map(Case::test);
   }
 }

@@ -22,8 +22,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The default {@code torch.onnx.export} of torchvision's ViT-B/16 (opset 17 with LayerNormalization, and torch 1.13's
- * default opset 14) and ConvNeXt-Tiny (opset 17), as skeletons filled with {@code tools/fixtures/onnx_vit.py}'s formula
- * weights, against PyTorch's logits within 1e-4 · max(1, max|logit|).
+ * default opset 14), ConvNeXt-Tiny (opset 17), Swin-T (opsets 14 and 17: shifted windows, padding by computed
+ * amounts, the attention mask built with Range, Mod, ScatterND and Not), ViT-B/32 (opset 14) and ConvNeXt-Small
+ * (opset 14, LayerNorm spelled out), as skeletons filled with {@code tools/fixtures/onnx_vit.py}'s formula weights,
+ * against PyTorch's logits within 1e-4 · max(1, max|logit|).
  */
 class OnnxTransformerTest {
   static final String DIR = "fixtures/zoo/onnx_graph/";
@@ -56,7 +58,8 @@ class OnnxTransformerTest {
 
   @TestFactory
   Stream<DynamicTest> defaultExportsMatchPyTorchLogits() {
-    return Stream.of("vit_b_16_opset17", "vit_b_16_opset14", "convnext_tiny_opset17").map(prefix ->
+    return Stream.of("vit_b_16_opset17", "vit_b_16_opset14", "convnext_tiny_opset17", "swin_t_opset14",
+        "swin_t_opset17", "vit_b_32_opset14", "convnext_small_opset14").map(prefix ->
         DynamicTest.dynamicTest(prefix, () -> {
           Safetensors.File expected = Fixtures.load(DIR + prefix + ".expected.safetensors");
           long[] shape = Arrays.stream(expected.metadata().get("input_shape").split(",")).mapToLong(Long::parseLong)
