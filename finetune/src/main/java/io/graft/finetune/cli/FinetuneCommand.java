@@ -10,6 +10,7 @@ import io.graft.finetune.data.DataLoader;
 import io.graft.finetune.recipe.FineTune;
 import io.graft.finetune.recipe.Strategy;
 import io.graft.finetune.train.Evaluation;
+import io.graft.finetune.train.FeatureCache;
 import io.graft.finetune.train.History;
 import io.graft.finetune.train.MetricsLog;
 import io.graft.finetune.train.Trainer;
@@ -22,6 +23,7 @@ import io.graft.layers.lora.LoraConfig;
 import io.graft.layers.loss.CrossEntropyLoss;
 import io.graft.layers.loss.Loss;
 import io.graft.optim.Optimizer;
+import io.graft.zoo.models.VisionTransformer;
 import io.graft.zoo.models.Zoo;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -242,6 +244,12 @@ final class FinetuneCommand implements Callable<Integer> {
       m = weights == null ? Zoo.create(model, numClasses) : ModelLoading.load(model,
           ModelLoading.resolve(model, weights), null);
     }
+    if (m instanceof VisionTransformer v && v.imageSize() != imageSize) {
+      // otherwise the first training step fails on the input shape, naming no option
+      throw new GraftException("--image-size " + imageSize + ": " + model + " takes " + v.imageSize() + "x"
+          + v.imageSize() + " images only (its positional embedding encoder.pos_embedding has one row per patch "
+          + "of that size, plus one); pass --image-size " + v.imageSize());
+    }
     FineTune.Options fo = FineTune.Options.lr(lr).withStrategy(s);
     fo = backboneLr != null ? fo.withBackboneLr(backboneLr)
         : fo.withBackboneLrScale(backboneLrScale == null ? 0.1 : backboneLrScale);
@@ -261,8 +269,6 @@ final class FinetuneCommand implements Callable<Integer> {
     err.flush();
     log.printf("%s: %d training, %d validation, %d test images, %d classes %s; strategy %s%n", model,
         ds.train().size(), ds.val().size(), ds.test().size(), numClasses, classNames, s.label());
-    log.println(augmentationLine(s, aug));
-    log.flush();
     History h;
     Evaluation test;
     Module net = m;
@@ -271,6 +277,8 @@ final class FinetuneCommand implements Callable<Integer> {
         .withShuffle(true).withSeed(seed).withWorkers(workers));
          DataLoader va = new DataLoader(ds.val(), ds.evalTransform(), evalBatches);
          DataLoader te = new DataLoader(ds.test(), ds.evalTransform(), evalBatches)) {
+      log.println(augmentationLine(s, aug, noFeatureCache ? null : FeatureCache.ineligibility(m, tr)));
+      log.flush();
       Optimizer opt = ft.optimizer(m);
       Trainer t = new Trainer(m, opt, schedule.build(opt, epochs), loss,
           Trainer.Options.epochs(epochs).withPatience(patience).withClipGradNorm(gradClip)
@@ -387,13 +395,17 @@ final class FinetuneCommand implements Callable<Integer> {
     return o;
   }
 
-  private String augmentationLine(Strategy s, Augment aug) {
+  /** What the run does about augmentation and the feature cache; {@code ineligible}: why the cache cannot be used. */
+  private String augmentationLine(Strategy s, Augment aug, String ineligible) {
     boolean headOnly = s instanceof Strategy.FeatureExtract;
     if (!headOnly) {
       return "augmentation: " + aug.label();
     }
     if (noFeatureCache) {
       return "augmentation: " + aug.label() + "; feature cache off (--no-feature-cache): the backbone runs every epoch";
+    }
+    if (aug == Augment.NONE && ineligible != null) {
+      return "augmentation: none; the feature cache is off (" + ineligible + "), so the backbone runs every epoch";
     }
     if (aug == Augment.NONE) {
       return "augmentation: none; feature-extract trains the head on backbone features computed once (feature cache); "

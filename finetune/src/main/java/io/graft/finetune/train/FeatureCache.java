@@ -7,6 +7,7 @@ import io.graft.core.autograd.GradMode;
 import io.graft.finetune.data.DataLoader;
 import io.graft.layers.Dropout;
 import io.graft.layers.Module;
+import io.graft.layers.StochasticDepth;
 import io.graft.layers.norm.BatchNorm;
 import io.graft.layers.norm.BatchNormPolicy;
 import io.graft.zoo.models.Classifier;
@@ -21,9 +22,9 @@ import java.util.Map;
 
 /**
  * The inputs of a classifier's head for every example of a loader, computed once. When everything before the head
- * is frozen, runs like inference (frozen BatchNorm keeps its statistics, no active dropout) and the training
- * transforms are deterministic, training the head on these features is exactly training the whole model, at a
- * fraction of the cost: the backbone runs once instead of once per epoch.
+ * is frozen, runs like inference (frozen BatchNorm keeps its statistics, no active dropout or stochastic depth) and
+ * the training transforms are deterministic, training the head on these features is exactly training the whole
+ * model, at a fraction of the cost: the backbone runs once instead of once per epoch.
  *
  * <p>Features live in memory up to {@code memoryLimitBytes}, beyond that in a memory-mapped temporary file
  * (deleted on {@link #close}).
@@ -81,6 +82,9 @@ public final class FeatureCache implements AutoCloseable {
       Module m = e.getValue();
       if (m instanceof Dropout d && d.p() > 0) {
         return "dropout '" + e.getKey() + "' before the head is random in training mode";
+      }
+      if (m instanceof StochasticDepth sd && sd.p() > 0) {
+        return "stochastic depth '" + e.getKey() + "' before the head is random in training mode";
       }
       if (m instanceof BatchNorm bn && (bn.weight() == null || bn.policy() != BatchNormPolicy.FREEZE_STATS)) {
         return "BatchNorm '" + e.getKey() + "' would update its statistics in training mode";

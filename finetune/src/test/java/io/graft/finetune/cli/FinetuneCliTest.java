@@ -257,6 +257,37 @@ class FinetuneCliTest {
   }
 
   /**
+   * What the per-family runs (docs/finetune.md) showed: a frozen backbone with stochastic depth or dropout before the
+   * head cannot use the feature cache, and the run says so instead of announcing the cache; a ViT at another
+   * --image-size than it was built for is refused before training, naming the option.
+   */
+  @Test
+  void featureCacheLineAndVitImageSizeTellTheTruth() throws Exception {
+    Path data = threeClasses("data", "bag", "dress", "shirt");
+    io.graft.core.init.Init.manualSeed(1);
+    Path w = tmp.resolve("efficientnet_b0.safetensors");
+    Safetensors.write(w, Zoo.create("efficientnet_b0", 5).stateDict(), Map.of());
+    Path out = tmp.resolve("fe");
+    Result r = run("finetune", "--model", "efficientnet_b0", "--weights", w.toString(), "--data", data.toString(),
+        "--strategy", "feature-extract", "--image-size", "32", "--batch-size", "6", "--epochs", "1", "--no-progress",
+        "--out", out.toString());
+    assertEquals(0, r.code(), r.err());
+    // the first random module in the model's order: block 0's stochastic depth has p = 0, block 1's the first p > 0
+    assertTrue(r.out().contains("augmentation: none; the feature cache is off (stochastic depth "
+        + "'features.2.0.stochastic_depth' before the head is random in training mode), so the backbone runs every "
+        + "epoch"), r.out());
+    assertFalse(r.out().contains("features computed once"), r.out());
+    assertFalse(metrics(out).get("history").get(0).get("feature_cache").asBoolean());
+
+    Result vit = run("finetune", "--model", "vit_b_32", "--strategy", "scratch", "--data", data.toString(),
+        "--image-size", "64", "--epochs", "1", "--no-progress", "--out", tmp.resolve("vit").toString());
+    assertEquals(Graft.BAD_INPUT, vit.code(), vit.out());
+    assertTrue(vit.err().contains("--image-size 64: vit_b_32 takes 224x224 images only")
+        && vit.err().contains("pass --image-size 224"), vit.err());
+    assertFalse(Files.exists(tmp.resolve("vit").resolve("metrics.json")));
+  }
+
+  /**
    * Item 7: gradient clipping, class weights, a warm-up and cosine schedule, early stopping and gradual unfreezing
    * from the command line, each event on one line, epochs numbered from 1 on screen and in every file.
    */

@@ -3,6 +3,7 @@ package io.graft.finetune.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,6 +22,7 @@ import io.graft.layers.loss.CrossEntropyLoss;
 import io.graft.optim.Optimizer;
 import io.graft.optim.scheduler.CosineAnnealingLR;
 import io.graft.optim.scheduler.Scheduler;
+import io.graft.zoo.models.ConvNeXt;
 import io.graft.zoo.models.SmallCNN;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,6 +120,27 @@ class TrainerTest {
     Setup full = setup(Strategy.FULL);
     try (DataLoader tr = loader(train, true)) {
       assertTrue(FeatureCache.ineligibility(full.model, tr).contains("trainable"));
+    }
+  }
+
+  @Test
+  void stochasticDepthBeforeTheHeadMakesTheCacheIneligible() {
+    // a frozen ConvNeXt still drops residual branches in training mode, so features computed once in eval mode would
+    // train another model than the uncached run (and PyTorch's); without stochastic depth the cache is exact again
+    for (double p : new double[] {0.1, 0.0}) {
+      Init.manualSeed(5);
+      ConvNeXt m = new ConvNeXt(new int[] {1, 1, 1, 1}, p, 1e-6, 10);
+      new FineTune(FineTune.Options.lr(0.05).withStrategy(Strategy.FEATURE_EXTRACT)).prepare(m, 5);
+      try (DataLoader tr = loader(train, true)) {
+        String why = FeatureCache.ineligibility(m, tr);
+        if (p > 0) {
+          // block k of 4 drops with p * k / 3: the first block's is 0, the second's the first random one
+          assertEquals("stochastic depth 'features.3.0.stochastic_depth' before the head is random in training mode",
+              why);
+        } else {
+          assertNull(why);
+        }
+      }
     }
   }
 
