@@ -26,5 +26,9 @@ public enum Kernel {
   /** Average pooling's output (either divisor). */
   AVG_POOL2D,
   /** Average pooling's input gradient. */
-  AVG_POOL2D_BACKWARD
+  AVG_POOL2D_BACKWARD,
+  /** A batched matrix product {@code (*, m, k) · (*, k, n)} (attention's scores and weighted values). */
+  BATCHED_MATMUL,
+  /** The operand gradients of {@link #BATCHED_MATMUL} (two more batched products). */
+  BATCHED_MATMUL_BACKWARD
 }

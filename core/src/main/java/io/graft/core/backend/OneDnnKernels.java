@@ -127,4 +127,14 @@ final class OneDnnKernels implements Kernels {
   public INDArray pool2dBackward(Pool2dWindow window, Pool2dMode mode, INDArray x, INDArray g, Pooled forward) {
     return OneDnnPool.backward(x, g, forward.workspace(), window, OneDnnPool.algorithm(mode));
   }
+
+  @Override
+  public boolean supportsBatchedMatmul(INDArray a, INDArray b, boolean backward) {
+    return OneDnnMatmul.supports(a, b, backward);
+  }
+
+  @Override
+  public INDArray batchedMatmul(INDArray a, INDArray b) {
+    return OneDnnMatmul.multiply(a, b);
+  }
 }

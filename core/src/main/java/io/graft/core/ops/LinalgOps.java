@@ -7,6 +7,8 @@ import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Autograd;
+import io.graft.core.backend.Backends;
+import io.graft.core.backend.Kernels;
 import io.graft.core.autograd.Broadcast;
 import io.graft.core.autograd.Input;
 import java.util.Arrays;
@@ -58,6 +60,17 @@ public final class LinalgOps {
       return record("matmul", mm(av, bv, false, false),
           Input.of(a, g -> mm(g, bv, false, true)),    // dA = G Bᵀ
           Input.of(b, g -> mm(av, g, true, false)));   // dB = Aᵀ G
+    }
+    if (as.length == bs.length && Arrays.equals(as, 0, as.length - 2, bs, 0, bs.length - 2)) {
+      INDArray av = a.data();
+      INDArray bv = b.data();
+      Kernels kernels = Backends.batchedMatmul(av, bv, Autograd.willRecord(a, b));
+      if (kernels != null) {   // one batched call reading the operands in place (transposed views included)
+        int r = as.length;
+        return record("matmul", kernels.batchedMatmul(av, bv),
+            Input.of(a, g -> kernels.batchedMatmul(g, bv.swapAxes(r - 2, r - 1))),    // dA = G Bᵀ
+            Input.of(b, g -> kernels.batchedMatmul(av.swapAxes(r - 2, r - 1), g)));   // dB = Aᵀ G
+      }
     }
     long[] batch = Broadcast.shape("matmul", Arrays.copyOf(as, as.length - 2), Arrays.copyOf(bs, bs.length - 2));
     long nb = Shapes.numel(batch);

@@ -79,6 +79,9 @@ class KernelRegistryTest {
     List<String> avg = List.of("pool/avg_pool_k3s2p1", "pool/avg_pool_exclude_pad", "pool/avg_pool_k2s2");
     CHECKS.put(Kernel.AVG_POOL2D, new Check(avg, "avgPool2d", null, true));
     CHECKS.put(Kernel.AVG_POOL2D_BACKWARD, new Check(avg, "avgPool2d", INPUT, true));
+    List<String> batched = List.of("linalg/matmul_batched");
+    CHECKS.put(Kernel.BATCHED_MATMUL, new Check(batched, "matmul", null, false));
+    CHECKS.put(Kernel.BATCHED_MATMUL_BACKWARD, new Check(batched, "matmul", ALL, false));
   }
 
   private static final Map<String, Safetensors.File> FILES = new HashMap<>();
