@@ -30,5 +30,9 @@ public enum Kernel {
   /** A batched matrix product {@code (*, m, k) · (*, k, n)} (attention's scores and weighted values). */
   BATCHED_MATMUL,
   /** The operand gradients of {@link #BATCHED_MATMUL} (two more batched products). */
-  BATCHED_MATMUL_BACKWARD
+  BATCHED_MATMUL_BACKWARD,
+  /** Layer normalisation's output and row statistics. */
+  LAYER_NORM,
+  /** Layer normalisation's input, weight and bias gradients. */
+  LAYER_NORM_BACKWARD
 }

@@ -80,6 +80,29 @@ public interface Kernels {
     throw new UnsupportedOperationException(name() + " has no batched matmul kernel");
   }
 
+  /**
+   * Whether this backend normalises the rows of an {@code (m, d)} array (layer norm; {@code scale}, {@code shift}:
+   * with a weight, a bias), and with {@code backward} has its backward too. No by default: the op then composes it
+   * from libnd4j's transforms.
+   */
+  default boolean supportsLayerNorm(long m, long d, boolean scale, boolean shift, double eps, boolean backward) {
+    return false;
+  }
+
+  /**
+   * {@code {y, mean, var}}: each row of {@code x (m, d)} normalised by its own mean and biased variance, times
+   * {@code weight (d)} plus {@code bias (d)} (each may be null), for a call {@link #supportsLayerNorm} said yes to.
+   */
+  default INDArray[] layerNorm(INDArray x, INDArray weight, INDArray bias, double eps) {
+    throw new UnsupportedOperationException(name() + " has no layer norm kernel");
+  }
+
+  /** {@code {dx, dweight, dbias}} of {@link #layerNorm} (the parameter gradients null without the parameter). */
+  default INDArray[] layerNormBackward(INDArray x, INDArray g, INDArray mean, INDArray var, INDArray weight,
+      INDArray bias, double eps) {
+    throw new UnsupportedOperationException(name() + " has no layer norm kernel");
+  }
+
   /** A pooling forward's output and what its backward reads ({@code workspace}: a kernel's own state, or null). */
   record Pooled(INDArray output, INDArray workspace) {}
 }
