@@ -65,6 +65,32 @@ public final class Backends {
     throw none("pool2d", x);
   }
 
+  /**
+   * The backend that runs this batched product (see {@link Kernels#supportsBatchedMatmul}), or null when none does
+   * (the op then runs libnd4j's {@code matmul}).
+   */
+  public static Kernels batchedMatmul(INDArray a, INDArray b, boolean backward) {
+    for (Kernels k : order) {
+      if (k.supportsBatchedMatmul(a, b, backward)) {
+        return k;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The backend that runs this float32 layer norm (see {@link Kernels#supportsLayerNorm}), or null when none does
+   * (the op then composes it from libnd4j's transforms).
+   */
+  public static Kernels layerNorm(long m, long d, boolean scale, boolean shift, double eps, boolean backward) {
+    for (Kernels k : order) {
+      if (k.supportsLayerNorm(m, d, scale, shift, eps, backward)) {
+        return k;
+      }
+    }
+    return null;
+  }
+
   private static GraftException none(String op, INDArray x) {
     return new GraftException(op + ": no kernel backend of " + order.stream().map(Kernels::name).toList()
         + " runs " + x.dataType() + " input of shape " + java.util.Arrays.toString(x.shape()));

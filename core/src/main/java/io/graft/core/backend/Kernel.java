@@ -26,5 +26,13 @@ public enum Kernel {
   /** Average pooling's output (either divisor). */
   AVG_POOL2D,
   /** Average pooling's input gradient. */
-  AVG_POOL2D_BACKWARD
+  AVG_POOL2D_BACKWARD,
+  /** A batched matrix product {@code (*, m, k) · (*, k, n)} (attention's scores and weighted values). */
+  BATCHED_MATMUL,
+  /** The operand gradients of {@link #BATCHED_MATMUL} (two more batched products). */
+  BATCHED_MATMUL_BACKWARD,
+  /** Layer normalisation's output and row statistics. */
+  LAYER_NORM,
+  /** Layer normalisation's input, weight and bias gradients. */
+  LAYER_NORM_BACKWARD
 }

@@ -62,6 +62,47 @@ public interface Kernels {
   /** The input gradient of {@link #pool2d} for the output gradient {@code g}. */
   INDArray pool2dBackward(Pool2dWindow window, Pool2dMode mode, INDArray x, INDArray g, Pooled forward);
 
+  /**
+   * Whether this backend runs the batched product {@code a · b} ({@code (*, m, k) · (*, k, n)}, the same rank of at
+   * least 3 and the same leading dimensions), and with {@code backward} the products of its backward too. No by
+   * default: the op then runs libnd4j's {@code matmul}.
+   */
+  default boolean supportsBatchedMatmul(INDArray a, INDArray b, boolean backward) {
+    return false;
+  }
+
+  /**
+   * {@code a · b} over the last two dimensions, batched over the leading ones, into a new C-ordered array (operands
+   * in any layout, including transposed views), for operands {@link #supportsBatchedMatmul} said yes to, or
+   * (backward) {@code g · bᵀ} and {@code aᵀ · g} of such a call.
+   */
+  default INDArray batchedMatmul(INDArray a, INDArray b) {
+    throw new UnsupportedOperationException(name() + " has no batched matmul kernel");
+  }
+
+  /**
+   * Whether this backend normalises the rows of an {@code (m, d)} array (layer norm; {@code scale}, {@code shift}:
+   * with a weight, a bias), and with {@code backward} has its backward too. No by default: the op then composes it
+   * from libnd4j's transforms.
+   */
+  default boolean supportsLayerNorm(long m, long d, boolean scale, boolean shift, double eps, boolean backward) {
+    return false;
+  }
+
+  /**
+   * {@code {y, mean, var}}: each row of {@code x (m, d)} normalised by its own mean and biased variance, times
+   * {@code weight (d)} plus {@code bias (d)} (each may be null), for a call {@link #supportsLayerNorm} said yes to.
+   */
+  default INDArray[] layerNorm(INDArray x, INDArray weight, INDArray bias, double eps) {
+    throw new UnsupportedOperationException(name() + " has no layer norm kernel");
+  }
+
+  /** {@code {dx, dweight, dbias}} of {@link #layerNorm} (the parameter gradients null without the parameter). */
+  default INDArray[] layerNormBackward(INDArray x, INDArray g, INDArray mean, INDArray var, INDArray weight,
+      INDArray bias, double eps) {
+    throw new UnsupportedOperationException(name() + " has no layer norm kernel");
+  }
+
   /** A pooling forward's output and what its backward reads ({@code workspace}: a kernel's own state, or null). */
   record Pooled(INDArray output, INDArray workspace) {}
 }

@@ -127,4 +127,30 @@ final class OneDnnKernels implements Kernels {
   public INDArray pool2dBackward(Pool2dWindow window, Pool2dMode mode, INDArray x, INDArray g, Pooled forward) {
     return OneDnnPool.backward(x, g, forward.workspace(), window, OneDnnPool.algorithm(mode));
   }
+
+  @Override
+  public boolean supportsBatchedMatmul(INDArray a, INDArray b, boolean backward) {
+    return OneDnnMatmul.supports(a, b, backward);
+  }
+
+  @Override
+  public INDArray batchedMatmul(INDArray a, INDArray b) {
+    return OneDnnMatmul.multiply(a, b);
+  }
+
+  @Override
+  public boolean supportsLayerNorm(long m, long d, boolean scale, boolean shift, double eps, boolean backward) {
+    return OneDnn.usable() && OneDnnLayerNorm.supports(m, d, scale, shift, eps, backward);
+  }
+
+  @Override
+  public INDArray[] layerNorm(INDArray x, INDArray weight, INDArray bias, double eps) {
+    return OneDnnLayerNorm.forward(x, weight, bias, eps);
+  }
+
+  @Override
+  public INDArray[] layerNormBackward(INDArray x, INDArray g, INDArray mean, INDArray var, INDArray weight,
+      INDArray bias, double eps) {
+    return OneDnnLayerNorm.backward(x, g, mean, var, weight, bias, eps);
+  }
 }

@@ -1,10 +1,14 @@
 package io.graft.core.ops;
 
 import io.graft.core.GraftException;
+import io.graft.core.NativeMemory;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Autograd;
+import io.graft.core.backend.Backends;
+import io.graft.core.backend.Kernels;
+import org.nd4j.linalg.api.buffer.DataType;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -64,6 +68,14 @@ public final class LayerNormOps {
     long d = dd;
     long m = x.numel() / d;
     INDArray xv = x.data();
+    if (xv.dataType() == DataType.FLOAT && (weight == null || weight.dtype() == DataType.FLOAT)
+        && (bias == null || bias.dtype() == DataType.FLOAT)) {
+      Kernels kernels = Backends.layerNorm(m, d, weight != null, bias != null, eps,
+          Autograd.willRecord(x, weight, bias));
+      if (kernels != null) {
+        return kernelLayerNorm(kernels, x, m, d, normalizedShape, weight, bias, eps);
+      }
+    }
     INDArray x2 = (xv.isView() || xv.ordering() != 'c' ? xv.dup('c') : xv).reshape('c', m, d);
     INDArray mean = x2.mean(true, 1);                                  // (M, 1)
     INDArray xhat = x2.subColumnVector(mean);                          // x - mean, then normalised in place
@@ -91,6 +103,31 @@ public final class LayerNormOps {
         INDArray meanGhX = gh.mul(xhat).mean(true, 1);
         INDArray dx = gh.subColumnVector(meanGh).subi(xhat.mulColumnVector(meanGhX)).muliColumnVector(rstd);
         out[0] = dx.reshape('c', xs);
+      }
+      return out;
+    });
+  }
+
+  /** {@link #layerNorm} on a backend's kernels: one call forward, one backward. */
+  private static Tensor kernelLayerNorm(Kernels kernels, Tensor x, long m, long d, long[] normalizedShape,
+      Tensor weight, Tensor bias, double eps) {
+    long[] xs = x.shape();
+    INDArray x2 = x.data().reshape('c', m, d);
+    INDArray w = weight == null ? null : weight.data().reshape('c', new long[] {d});
+    INDArray b = bias == null ? null : bias.data().reshape('c', new long[] {d});
+    INDArray[] f = kernels.layerNorm(x2, w, b, eps);
+    INDArray mean = f[1];
+    INDArray var = f[2];
+    return Autograd.recordJoint("layer_norm", f[0].reshape('c', xs), new Tensor[] {x, weight, bias}, (g, needs) -> {
+      INDArray[] r = kernels.layerNormBackward(x2, g.reshape('c', m, d), mean, var, w, b, eps);
+      INDArray[] out = new INDArray[3];
+      long[][] shapes = {xs, normalizedShape, normalizedShape};
+      for (int i = 0; i < 3; i++) {
+        if (needs[i]) {
+          out[i] = r[i].reshape('c', shapes[i]);
+        } else if (r[i] != null) {
+          NativeMemory.release(r[i]);   // computed with the others (oneDNN's backward yields both parameters')
+        }
       }
       return out;
     });

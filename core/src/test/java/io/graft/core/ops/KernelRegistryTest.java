@@ -79,6 +79,13 @@ class KernelRegistryTest {
     List<String> avg = List.of("pool/avg_pool_k3s2p1", "pool/avg_pool_exclude_pad", "pool/avg_pool_k2s2");
     CHECKS.put(Kernel.AVG_POOL2D, new Check(avg, "avgPool2d", null, true));
     CHECKS.put(Kernel.AVG_POOL2D_BACKWARD, new Check(avg, "avgPool2d", INPUT, true));
+    List<String> batched = List.of("linalg/matmul_batched");
+    CHECKS.put(Kernel.BATCHED_MATMUL, new Check(batched, "matmul", null, false));
+    CHECKS.put(Kernel.BATCHED_MATMUL_BACKWARD, new Check(batched, "matmul", ALL, false));
+    List<String> ln = List.of("transformer/layer_norm_last", "transformer/layer_norm_two_dims",
+        "transformer/layer_norm_no_affine");
+    CHECKS.put(Kernel.LAYER_NORM, new Check(ln, "layerNorm", null, false));
+    CHECKS.put(Kernel.LAYER_NORM_BACKWARD, new Check(ln, "layerNorm", ALL, false));
   }
 
   private static final Map<String, Safetensors.File> FILES = new HashMap<>();
@@ -91,7 +98,7 @@ class KernelRegistryTest {
         assertNotNull(c, backend.name() + " declares kernel " + k + ", which has no check in KernelRegistryTest");
         assertFalse(c.fixtures().isEmpty(), k + ": no fixture cases");
         assertTrue(OpSamples.all().stream().anyMatch(s -> s.op().equals(c.sampleOp())), k + ": no samples");
-        assertTrue(c.fixtures().stream().allMatch(OpsParityTest.CASES::containsKey), k + ": unknown fixture case");
+        assertTrue(c.fixtures().stream().allMatch(n -> caseFunction(n) != null), k + ": unknown fixture case");
       }
     }
   }
@@ -129,7 +136,7 @@ class KernelRegistryTest {
     boolean libnd4j = backend == Backends.LIBND4J;
     boolean gradSeen = check.gradOf() == null;
     for (String name : check.fixtures()) {
-      Function<Tensor[], Tensor> f = OpsParityTest.CASES.get(name);
+      Function<Tensor[], Tensor> f = caseFunction(name);
       for (boolean cl : new boolean[] {false, true}) {
         if (!cl && check.channelsLastOnly() && !libnd4j) {
           continue;
@@ -204,6 +211,12 @@ class KernelRegistryTest {
             + " against libnd4j float64");
       }
     }
+  }
+
+  /** A fixture case's function: {@link OpsParityTest}'s, or {@link TransformerOpsParityTest}'s for "transformer/". */
+  private static Function<Tensor[], Tensor> caseFunction(String name) {
+    return name.startsWith("transformer/") ? TransformerOpsParityTest.CASES.get(name.substring("transformer/".length()))
+        : OpsParityTest.CASES.get(name);
   }
 
   private static OpsParityTest.Case load(String name) {
