@@ -65,6 +65,19 @@ public final class Backends {
     throw none("pool2d", x);
   }
 
+  /**
+   * The first backend that runs this activation of {@code x} (and its backward when {@code backward}), or null:
+   * then the op computes it itself.
+   */
+  public static Kernels activation(Activation activation, INDArray x, boolean backward) {
+    for (Kernels k : order) {
+      if (k.supportsActivation(activation, x, backward)) {
+        return k;
+      }
+    }
+    return null;
+  }
+
   private static GraftException none(String op, INDArray x) {
     return new GraftException(op + ": no kernel backend of " + order.stream().map(Kernels::name).toList()
         + " runs " + x.dataType() + " input of shape " + java.util.Arrays.toString(x.shape()));

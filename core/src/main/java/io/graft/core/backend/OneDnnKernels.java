@@ -127,4 +127,19 @@ final class OneDnnKernels implements Kernels {
   public INDArray pool2dBackward(Pool2dWindow window, Pool2dMode mode, INDArray x, INDArray g, Pooled forward) {
     return OneDnnPool.backward(x, g, forward.workspace(), window, OneDnnPool.algorithm(mode));
   }
+
+  @Override
+  public boolean supportsActivation(Activation activation, INDArray x, boolean backward) {
+    return OneDnnEltwise.supports(activation, x, backward);
+  }
+
+  @Override
+  public INDArray activation(Activation activation, INDArray x, boolean backward) {
+    return OneDnnEltwise.forward(activation, x, backward);
+  }
+
+  @Override
+  public INDArray activationBackward(Activation activation, INDArray x, INDArray y, INDArray g) {
+    return OneDnnEltwise.backward(activation, x, y, g);
+  }
 }
