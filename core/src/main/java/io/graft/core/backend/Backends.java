@@ -78,6 +78,16 @@ public final class Backends {
     return null;
   }
 
+  /** The first backend that runs {@code x · s} per channel (see {@link Kernels#supportsChannelScale}), or null. */
+  public static Kernels channelScale(INDArray x, INDArray s, boolean backward) {
+    for (Kernels k : order) {
+      if (k.supportsChannelScale(x, s, backward)) {
+        return k;
+      }
+    }
+    return null;
+  }
+
   private static GraftException none(String op, INDArray x) {
     return new GraftException(op + ": no kernel backend of " + order.stream().map(Kernels::name).toList()
         + " runs " + x.dataType() + " input of shape " + java.util.Arrays.toString(x.shape()));

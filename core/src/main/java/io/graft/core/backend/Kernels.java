@@ -85,4 +85,22 @@ public interface Kernels {
   default INDArray activationBackward(Activation activation, INDArray x, INDArray y, INDArray g) {
     throw new UnsupportedOperationException(name() + " has no " + activation + " kernel");
   }
+
+  /**
+   * Whether this backend runs {@code x · s} of a 4-D {@code x (N, C, H, W)} by {@code s (N, C, 1, 1)} (and its
+   * backward when {@code backward}). None by default: the op then composes it from a broadcast multiply.
+   */
+  default boolean supportsChannelScale(INDArray x, INDArray s, boolean backward) {
+    return false;
+  }
+
+  /** {@code x · s}, laid out like {@code x}; for a call {@link #supportsChannelScale} said yes to. */
+  default INDArray channelScale(INDArray x, INDArray s) {
+    throw new UnsupportedOperationException(name() + " has no channel-scale kernel");
+  }
+
+  /** {@code {dx, ds}} of {@link #channelScale} for the output gradient {@code g}, each null unless asked for. */
+  default INDArray[] channelScaleBackward(INDArray x, INDArray s, INDArray g, boolean needX, boolean needS) {
+    throw new UnsupportedOperationException(name() + " has no channel-scale kernel");
+  }
 }

@@ -142,4 +142,19 @@ final class OneDnnKernels implements Kernels {
   public INDArray activationBackward(Activation activation, INDArray x, INDArray y, INDArray g) {
     return OneDnnEltwise.backward(activation, x, y, g);
   }
+
+  @Override
+  public boolean supportsChannelScale(INDArray x, INDArray s, boolean backward) {
+    return OneDnnChannelScale.supports(x, s, backward);
+  }
+
+  @Override
+  public INDArray channelScale(INDArray x, INDArray s) {
+    return OneDnnChannelScale.forward(x, s);
+  }
+
+  @Override
+  public INDArray[] channelScaleBackward(INDArray x, INDArray s, INDArray g, boolean needX, boolean needS) {
+    return OneDnnChannelScale.backward(x, s, g, needX, needS);
+  }
 }
