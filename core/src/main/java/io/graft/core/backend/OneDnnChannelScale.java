@@ -7,27 +7,22 @@ import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.dnnl.dnnl_binary_desc_t;
 import org.bytedeco.dnnl.dnnl_memory_desc_t;
-import org.bytedeco.dnnl.dnnl_reduction_desc_t;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCRATCHPAD;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_0;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_1;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_abcd;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_binary_desc_init;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_binary_mul;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_reduction_desc_init;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_reduction_sum;
 
 /**
  * Float32 {@code y = x · s} of a 4-D {@code x (N, C, H, W)} by a per-sample, per-channel {@code s (N, C, 1, 1)}
  * (squeeze-and-excitation's gate) on oneDNN's binary primitive, and its backward: {@code dx = g · s} (the same
- * primitive) and {@code ds = Σ_{h,w} g · x} (binary, then oneDNN's sum reduction). {@code x} dense over its own
- * buffer in any order of its dimensions (channels_last, C order); {@code y} and {@code dx} are laid out like it, so
+ * primitive) and {@code ds = Σ_{h,w} g · x} (binary, then libnd4j's sum over the positions). {@code x} dense
+ * over its own buffer, channels_last or C order; {@code y} and {@code dx} are laid out like it, so
  * a channels_last activation stays channels_last (libnd4j's broadcast wrote C order, which the next convolution
  * reordered back).
  */
@@ -52,11 +47,12 @@ final class OneDnnChannelScale {
   }
 
   private static final java.util.function.Consumer<Plan> FORWARD = p -> { };
-  private static final java.util.function.Consumer<Plan> TRAINING = Plan::reduction;
+  private static final java.util.function.Consumer<Plan> TRAINING = Plan::product;
 
   /** Whether oneDNN runs this product (and, with {@code backward}, its gradients): primitives built now. */
   static boolean supports(INDArray x, INDArray s, boolean backward) {
-    if (!OneDnn.usable(x, s) || x.rank() != 4 || x.length() == 0 || !flatOver(x) || !flatOver(s)) {
+    if (!OneDnn.usable(x, s) || x.rank() != 4 || x.length() == 0 || !flatOver(x) || !flatOver(s)
+        || !(Layout.isChannelsLast(x) || Layout.isCOrdered(x))) {
       return false;
     }
     long[] xs = x.shape();
@@ -95,12 +91,14 @@ final class OneDnnChannelScale {
         OneDnn.execute(m.primitive, new int[] {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD},
             new dnnl_memory_desc_t[] {p.x, p.x, p.x, m.scratch},
             new Pointer[] {OneDnn.address(gp), OneDnn.address(x), OneDnn.address(gx), m.scratch(arena)});
-        INDArray ds = NativeMemory.uninitialized(DataType.FLOAT, s.shape());
-        OneDnn.Primitive red = p.reduction();
-        arena = OneDnn.arena().reset(OneDnn.bytes(red.scratch));
-        OneDnn.execute(red.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD},
-            new dnnl_memory_desc_t[] {p.x, p.sPlain, red.scratch},
-            new Pointer[] {OneDnn.address(gx), OneDnn.address(ds), red.scratch(arena)});
+        // the sum over H and W: oneDNN 2.5 has only its reference reduction for it (slow), libnd4j's over the
+        // positions axis of the product's memory, (N, HW, C) channels_last or (N, C, HW) C order
+        long[] xs = x.shape();
+        INDArray flat = Layout.flat(gx);
+        INDArray ds = Layout.isChannelsLast(x)
+            ? flat.reshape('c', xs[0], xs[2] * xs[3], xs[1]).sum(1)
+            : flat.reshape('c', xs[0], xs[1], xs[2] * xs[3]).sum(2);
+        ds = ds.reshape('c', s.shape());
         NativeMemory.release(gx);
         r[1] = ds;
       }
@@ -114,20 +112,30 @@ final class OneDnnChannelScale {
   private static final class Plan implements OneDnn.Destroyable {
     final dnnl_memory_desc_t x;
     final dnnl_memory_desc_t s;
-    final dnnl_memory_desc_t sPlain;
     final OneDnn.Primitive scale;
     private final OneDnn.Later product = new OneDnn.Later(this::buildProduct);
-    private final OneDnn.Later reduction = new OneDnn.Later(this::buildReduction);
 
     Plan(Key k) {
       long[] dims = k.dims().stream().mapToLong(Long::longValue).toArray();
       long[] sDims = {dims[0], dims[1], 1, 1};
       x = strided(dims, k.xStrides());
       s = strided(sDims, k.sStrides());
-      sPlain = OneDnn.md(sDims, dnnl_abcd);
       dnnl_binary_desc_t d = new dnnl_binary_desc_t();
       OneDnn.check(dnnl_binary_desc_init(d, dnnl_binary_mul, x, s, x), "binary_desc_init");
-      scale = new OneDnn.Primitive(d, null, "binary mul (channel scale)");
+      scale = jitted(new OneDnn.Primitive(d, null, "binary mul (channel scale)"));
+    }
+
+    /**
+     * The primitive, unless oneDNN only has its reference implementation for the shape (e.g. 8×32×112² channels_last
+     * on AVX2: about 50 times slower than libnd4j's broadcast): then {@link OneDnn.Unsupported}, and the op composes.
+     */
+    private static OneDnn.Primitive jitted(OneDnn.Primitive p) {
+      String impl = OneDnn.implementation(p.pd);
+      if (impl.startsWith("ref")) {
+        p.destroy();
+        throw new OneDnn.Unsupported("oneDNN has only its reference binary kernel (" + impl + ") for this shape");
+      }
+      return p;
     }
 
     private static dnnl_memory_desc_t strided(long[] dims, List<Long> strides) {
@@ -155,26 +163,14 @@ final class OneDnnChannelScale {
       return product.get();
     }
 
-    OneDnn.Primitive reduction() {
-      return reduction.get();
-    }
-
     private OneDnn.Primitive buildProduct() {
       dnnl_binary_desc_t d = new dnnl_binary_desc_t();
       OneDnn.check(dnnl_binary_desc_init(d, dnnl_binary_mul, x, x, x), "binary_desc_init");
-      return new OneDnn.Primitive(d, null, "binary mul (channel scale gradient)");
-    }
-
-    private OneDnn.Primitive buildReduction() {
-      product.get();
-      dnnl_reduction_desc_t d = new dnnl_reduction_desc_t();
-      OneDnn.check(dnnl_reduction_desc_init(d, dnnl_reduction_sum, x, sPlain, 0f, 0f), "reduction_desc_init");
-      return new OneDnn.Primitive(d, null, "reduction sum (channel scale gradient)");
+      return jitted(new OneDnn.Primitive(d, null, "binary mul (channel scale gradient)"));
     }
 
     @Override
     public void destroy() {
-      reduction.destroy();
       product.destroy();
       scale.destroy();
     }
