@@ -10,7 +10,7 @@ import io.graft.core.Tensor;
 import io.graft.core.autograd.Input;
 import io.graft.core.random.Rng;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.scalar.ScalarMultiplication;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /** Inverted dropout and stochastic depth, with an explicit generator. */
@@ -104,10 +104,10 @@ public final class DropoutOps {
     long per = a.length() / n;
     INDArray src = Layout.flat(a).reshape('c', n, per);
     INDArray dst = Layout.flat(out).reshape('c', n, per);
-    for (int i = 0; i < n; i++) {
-      // x * 0 (not a fill with 0): a dropped sample's infinities and NaNs give NaN, as PyTorch's x * noise
-      Nd4j.exec(new ScalarMultiplication(src.getRow(i), null, dst.getRow(i), m[i]));
-    }
+    // one broadcast multiply of the (N, numel / N) view by the N scales along dimension 0 (one call, not one per
+    // sample); x * 0, not a fill with 0: a dropped sample's infinities and NaNs give NaN, as PyTorch's x * noise
+    INDArray scales = Nd4j.createFromArray(m).castTo(a.dataType());
+    Nd4j.exec(new BroadcastMulOp(src, scales, dst, 0));
     return out;
   }
 }
