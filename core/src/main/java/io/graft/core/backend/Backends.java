@@ -70,12 +70,7 @@ public final class Backends {
    * (the op then runs libnd4j's {@code matmul}).
    */
   public static Kernels batchedMatmul(INDArray a, INDArray b, boolean backward) {
-    for (Kernels k : order) {
-      if (k.supportsBatchedMatmul(a, b, backward)) {
-        return k;
-      }
-    }
-    return null;
+    return first(k -> k.supportsBatchedMatmul(a, b, backward));
   }
 
   /**
@@ -83,8 +78,26 @@ public final class Backends {
    * (the op then composes it from libnd4j's transforms).
    */
   public static Kernels layerNorm(long m, long d, boolean scale, boolean shift, double eps, boolean backward) {
+    return first(k -> k.supportsLayerNorm(m, d, scale, shift, eps, backward));
+  }
+
+  /**
+   * The first backend that runs this activation of {@code x} (and its backward when {@code backward}), or null:
+   * then the op computes it itself.
+   */
+  public static Kernels activation(Activation activation, INDArray x, boolean backward) {
+    return first(k -> k.supportsActivation(activation, x, backward));
+  }
+
+  /** The first backend that runs {@code x · s} per channel (see {@link Kernels#supportsChannelScale}), or null. */
+  public static Kernels channelScale(INDArray x, INDArray s, boolean backward) {
+    return first(k -> k.supportsChannelScale(x, s, backward));
+  }
+
+  /** The first backend in order that {@code runs}, or null. */
+  private static Kernels first(java.util.function.Predicate<Kernels> runs) {
     for (Kernels k : order) {
-      if (k.supportsLayerNorm(m, d, scale, shift, eps, backward)) {
+      if (runs.test(k)) {
         return k;
       }
     }

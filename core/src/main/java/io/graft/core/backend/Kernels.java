@@ -105,4 +105,43 @@ public interface Kernels {
 
   /** A pooling forward's output and what its backward reads ({@code workspace}: a kernel's own state, or null). */
   record Pooled(INDArray output, INDArray workspace) {}
+
+  /**
+   * Whether this backend runs this pointwise activation of {@code x} (and its backward when {@code backward}). None
+   * by default: the op then computes it itself, with ND4J's transforms.
+   */
+  default boolean supportsActivation(Activation activation, INDArray x, boolean backward) {
+    return false;
+  }
+
+  /** The activation of {@code x}, laid out like {@code x}; for a call {@link #supportsActivation} said yes to. */
+  default INDArray activation(Activation activation, INDArray x, boolean backward) {
+    throw new UnsupportedOperationException(name() + " has no " + activation + " kernel");
+  }
+
+  /**
+   * The input gradient of {@link #activation} for the output gradient {@code g}, from {@code x} and the forward's
+   * output {@code y}, laid out like {@code x}.
+   */
+  default INDArray activationBackward(Activation activation, INDArray x, INDArray y, INDArray g) {
+    throw new UnsupportedOperationException(name() + " has no " + activation + " kernel");
+  }
+
+  /**
+   * Whether this backend runs {@code x · s} of a 4-D {@code x (N, C, H, W)} by {@code s (N, C, 1, 1)} (and its
+   * backward when {@code backward}). None by default: the op then composes it from a broadcast multiply.
+   */
+  default boolean supportsChannelScale(INDArray x, INDArray s, boolean backward) {
+    return false;
+  }
+
+  /** {@code x · s}, laid out like {@code x}; for a call {@link #supportsChannelScale} said yes to. */
+  default INDArray channelScale(INDArray x, INDArray s) {
+    throw new UnsupportedOperationException(name() + " has no channel-scale kernel");
+  }
+
+  /** {@code {dx, ds}} of {@link #channelScale} for the output gradient {@code g}, each null unless asked for. */
+  default INDArray[] channelScaleBackward(INDArray x, INDArray s, INDArray g, boolean needX, boolean needS) {
+    throw new UnsupportedOperationException(name() + " has no channel-scale kernel");
+  }
 }

@@ -153,4 +153,34 @@ final class OneDnnKernels implements Kernels {
       INDArray bias, double eps) {
     return OneDnnLayerNorm.backward(x, g, mean, var, weight, bias, eps);
   }
+
+  @Override
+  public boolean supportsActivation(Activation activation, INDArray x, boolean backward) {
+    return OneDnnEltwise.supports(activation, x, backward);
+  }
+
+  @Override
+  public INDArray activation(Activation activation, INDArray x, boolean backward) {
+    return OneDnnEltwise.forward(activation, x, backward);
+  }
+
+  @Override
+  public INDArray activationBackward(Activation activation, INDArray x, INDArray y, INDArray g) {
+    return OneDnnEltwise.backward(activation, x, y, g);
+  }
+
+  @Override
+  public boolean supportsChannelScale(INDArray x, INDArray s, boolean backward) {
+    return OneDnnChannelScale.supports(x, s, backward);
+  }
+
+  @Override
+  public INDArray channelScale(INDArray x, INDArray s) {
+    return OneDnnChannelScale.forward(x, s);
+  }
+
+  @Override
+  public INDArray[] channelScaleBackward(INDArray x, INDArray s, INDArray g, boolean needX, boolean needS) {
+    return OneDnnChannelScale.backward(x, s, g, needX, needS);
+  }
 }

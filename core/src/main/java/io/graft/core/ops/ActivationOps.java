@@ -5,7 +5,11 @@ import static io.graft.core.autograd.Autograd.record;
 import io.graft.core.Layout;
 import io.graft.core.Shapes;
 import io.graft.core.Tensor;
+import io.graft.core.autograd.Autograd;
 import io.graft.core.autograd.Input;
+import io.graft.core.backend.Activation;
+import io.graft.core.backend.Backends;
+import io.graft.core.backend.Kernels;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
@@ -131,6 +135,14 @@ public final class ActivationOps {
       return ElementwiseOps.empty("silu", x);
     }
     INDArray xv = x.data();
+    // float32 dense input: one oneDNN pass each way, the output laid out like x (a channels_last activation between
+    // two convolutions stays channels_last); else ND4J's transforms below
+    boolean grad = Autograd.willRecord(x);
+    Kernels k = Backends.activation(Activation.SILU, xv, grad);
+    if (k != null) {
+      INDArray y = k.activation(Activation.SILU, xv, grad);
+      return record("silu", y, Input.of(x, g -> k.activationBackward(Activation.SILU, xv, y, g)));
+    }
     INDArray s = Transforms.sigmoid(xv, true);
     return record("silu", xv.mul(s), Input.of(x, g -> {
       // d/dx = s (1 + x (1 - s))
@@ -145,7 +157,14 @@ public final class ActivationOps {
     if (x.numel() == 0) {
       return ElementwiseOps.empty("sigmoid", x);
     }
-    INDArray out = Transforms.sigmoid(x.data(), true);
+    INDArray xv = x.data();
+    boolean grad = Autograd.willRecord(x);
+    Kernels k = Backends.activation(Activation.SIGMOID, xv, grad);   // as silu: oneDNN for float32 dense input
+    if (k != null) {
+      INDArray y = k.activation(Activation.SIGMOID, xv, grad);
+      return record("sigmoid", y, Input.of(x, g -> k.activationBackward(Activation.SIGMOID, xv, y, g)));
+    }
+    INDArray out = Transforms.sigmoid(xv, true);
     return record("sigmoid", out, Input.of(x, g -> g.mul(out.rsub(1).muli(out))));  // g * s (1 - s)
   }
 

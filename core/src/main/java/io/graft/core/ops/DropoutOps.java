@@ -5,10 +5,12 @@ import static io.graft.core.autograd.Autograd.record;
 import io.graft.core.GraftException;
 import io.graft.core.ShapeException;
 import io.graft.core.Shapes;
+import io.graft.core.Layout;
 import io.graft.core.Tensor;
 import io.graft.core.autograd.Input;
 import io.graft.core.random.Rng;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /** Inverted dropout and stochastic depth, with an explicit generator. */
@@ -78,8 +80,34 @@ public final class DropoutOps {
     for (int i = 0; i < n; i++) {
       m[i] = rng.nextDouble() >= p ? keep : 0f;
     }
+    if (mode.equals("row") && sampleMajor(x.data())) {
+      // one scalar multiply per sample over its block of memory, the output laid out like x (a channels_last
+      // branch stays channels_last for the residual add); a materialised broadcast mask wrote C order
+      INDArray out = scaleSamples(x.data(), m);
+      return record("stochastic_depth", out, Input.of(x, g -> scaleSamples(sampleMajor(g) ? g : g.dup('c'), m)));
+    }
     INDArray noise = Nd4j.create(m, noiseShape, 'c').castTo(x.dtype());
     INDArray out = x.data().mul(noise.broadcast(x.shape()));
     return record("stochastic_depth", out, Input.of(x, g -> g.mul(noise.broadcast(g.shape()))));  // d/dx = g * noise
+  }
+
+  /** Whether {@code a} is dense (any order of its dimensions) with dimension 0 outermost: each sample a block. */
+  private static boolean sampleMajor(INDArray a) {
+    int[] o = Layout.order(a);
+    return a.rank() >= 2 && o != null && o[0] == 0;
+  }
+
+  /** {@code a} with sample i multiplied by {@code m[i]}, laid out like {@code a} (which {@link #sampleMajor}). */
+  private static INDArray scaleSamples(INDArray a, float[] m) {
+    INDArray out = Layout.uninitializedLike(a, a.dataType());
+    long n = a.shape()[0];
+    long per = a.length() / n;
+    INDArray src = Layout.flat(a).reshape('c', n, per);
+    INDArray dst = Layout.flat(out).reshape('c', n, per);
+    // one broadcast multiply of the (N, numel / N) view by the N scales along dimension 0 (one call, not one per
+    // sample); x * 0, not a fill with 0: a dropped sample's infinities and NaNs give NaN, as PyTorch's x * noise
+    INDArray scales = Nd4j.createFromArray(m).castTo(a.dataType());
+    Nd4j.exec(new BroadcastMulOp(src, scales, dst, 0));
+    return out;
   }
 }

@@ -100,6 +100,8 @@ final class OpSamples {
     s.add(new Sample("leakyRelu", "slope 0.2", in -> ActivationOps.leakyRelu(in[0], 0.2), away(4, 5)));
     s.add(new Sample("gelu", "exact", in -> ActivationOps.gelu(in[0]), randn(4, 5)));
     s.add(new Sample("silu", "2-D", in -> ActivationOps.silu(in[0]), randn(4, 5)));
+    s.add(new Sample("scaleChannels", "4-D by (N, C, 1, 1)", in -> ChannelScaleOps.scaleChannels(in[0], in[1]),
+        randn(2, 3, 4, 5), randn(2, 3, 1, 1)));
     s.add(new Sample("sigmoid", "2-D", in -> ActivationOps.sigmoid(in[0]), randn(4, 5)));
     s.add(new Sample("tanh", "2-D", in -> ActivationOps.tanh(in[0]), randn(4, 5)));
     s.add(new Sample("softmax", "dim 1", in -> ActivationOps.softmax(in[0], 1), randn(3, 5)));

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class OpsGradCheckTest {
   static final List<Class<?>> OP_FAMILIES = List.of(ElementwiseOps.class, ActivationOps.class, ReductionOps.class,
       ShapeOps.class, LinalgOps.class, ConvOps.class, PoolOps.class, NormOps.class, LossOps.class, DropoutOps.class,
-      LayerNormOps.class, AttentionOps.class);
+      LayerNormOps.class, AttentionOps.class, ChannelScaleOps.class);
 
   static List<OpSamples.Sample> samples() {
     return OpSamples.all();

@@ -3,6 +3,7 @@ package io.graft.layers.block;
 import io.graft.core.GraftException;
 import io.graft.core.Tensor;
 import io.graft.core.init.Init;
+import io.graft.core.ops.ChannelScaleOps;
 import io.graft.core.random.Rng;
 import io.graft.layers.HoldsNoIntermediates;
 import io.graft.layers.Module;
@@ -71,6 +72,6 @@ public final class SqueezeExcitation extends Module {
   public Tensor forward(Tensor x) {
     requireRank(x, 4);
     Tensor scale = scaleActivation.call(fc2.call(activation.call(fc1.call(avgpool.call(x)))));
-    return scale.mul(x);
+    return ChannelScaleOps.scaleChannels(x, scale);   // scale · x, on oneDNN where it runs (x's layout kept)
   }
 }
