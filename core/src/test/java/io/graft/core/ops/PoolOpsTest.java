@@ -1,5 +1,6 @@
 package io.graft.core.ops;
 
+import static io.graft.testing.TensorAssert.assertClose;
 import static io.graft.testing.TensorAssert.assertIdentical;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -24,6 +25,7 @@ class PoolOpsTest {
           Tensor x = Tensor.randn(new Rng(3), 2, 5, 9, 8).to(dtype);
           Tensor[] outs = new Tensor[2];
           Tensor[] grads = new Tensor[2];
+          double gMax = 0;
           for (int path = 0; path < 2; path++) {
             Tensor xi = (path == 0 ? channelsLast(x) : x.detach()).requiresGrad(true);
             outs[path] = pool(kind, xi);
@@ -31,13 +33,21 @@ class PoolOpsTest {
               assertIdentical(pool(kind, xi.detach()), outs[path], "the same without a graph");
             }
             Tensor g = Tensor.randn(new Rng(5), outs[path].shape()).to(dtype);
+            gMax = g.data().amaxNumber().doubleValue();
             outs[path].backward(path == 0 && gradChannelsLast ? channelsLast(g) : g);
             grads[path] = xi.grad();
           }
           String what = dtype + " kind " + kind + " gradient channels_last " + gradChannelsLast;
           assertTrue(Layout.isChannelsLast(outs[0].data()), "output layout " + what);
           assertIdentical(outs[0], outs[1], "output " + what);
-          assertIdentical(grads[0], grads[1], "input gradient " + what);
+          if (dtype == DataType.FLOAT && kind != 1) {
+            // overlapping windows (3x3, stride 2): an input's gradient sums up to 4 windows' contributions, and
+            // oneDNN's kernels for the two layouts may add them in another order (seen on AVX2, not on AVX-512).
+            // Equal within the rounding bound of such a sum: (4 - 1) * 2^-24 * (4 terms of at most max|g| each)
+            assertClose(grads[0], grads[1], 12 * 0x1p-24 * gMax, 0, "input gradient " + what);
+          } else {
+            assertIdentical(grads[0], grads[1], "input gradient " + what);
+          }
         }
       }
     }
