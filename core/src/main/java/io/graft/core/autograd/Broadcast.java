@@ -53,8 +53,22 @@ public final class Broadcast {
     if (out.length() == 0) {
       return out;
     }
-    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(a, b).addOutputs(out).build());
+    // libnd4j's broadcasting kernels want operands of the output's rank (dividing [4] by [1, 1] failed inside
+    // libnd4j): leading 1s, as NumPy's rule adds them, as views
+    Nd4j.exec(DynamicCustomOp.builder(kernel).addInputs(toRank(a, shape.length), toRank(b, shape.length))
+        .addOutputs(out).build());
     return out;
+  }
+
+  /** {@code a} viewed with leading 1s up to {@code rank} dimensions. */
+  private static INDArray toRank(INDArray a, int rank) {
+    if (a.rank() == rank) {
+      return a;
+    }
+    long[] s = new long[rank];
+    Arrays.fill(s, 1);
+    System.arraycopy(a.shape(), 0, s, rank - a.rank(), a.rank());
+    return a.reshape(a.ordering(), s);
   }
 
   /**
