@@ -34,5 +34,9 @@ public enum Kernel {
   /** Layer normalisation's output and row statistics. */
   LAYER_NORM,
   /** Layer normalisation's input, weight and bias gradients. */
-  LAYER_NORM_BACKWARD
+  LAYER_NORM_BACKWARD,
+  /** An elementwise activation (SiLU, sigmoid) in one pass, laid out like its input. */
+  ACTIVATION,
+  /** {@link #ACTIVATION}'s input gradient in one pass. */
+  ACTIVATION_BACKWARD
 }

@@ -13,7 +13,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>The one fallback rule: a backend answers {@code supports...} for a call before it is asked to run it, and
  * {@link Backends} takes the first backend in its order that says yes. A backend that says yes must run the call
  * (and, when the call records a graph, its backward); it never falls back by throwing. {@link Libnd4jKernels} says
- * yes to every call the ops accept except a fused batch norm + ReLU, so a call always has a backend.
+ * yes to every convolution, batch norm and pooling call the ops accept (not to a fused batch norm + ReLU), so those
+ * calls always have a backend. The optional kernels (batched matmul, layer norm, activations, channel scale) may
+ * have none: {@link Backends} then answers null and the op computes the call from libnd4j's transforms itself.
  *
  * <p>Arrays come as the ops hold them (any dense or strided layout, any dtype the op accepts); results are new
  * arrays the caller owns (see {@link io.graft.core.NativeMemory}). Gradients not asked for are null.

@@ -14,7 +14,7 @@ final class Libnd4jKernels implements Kernels {
   static final Libnd4jKernels INSTANCE = new Libnd4jKernels();
   private static final Set<Kernel> KERNELS = EnumSet.complementOf(EnumSet.of(Kernel.BATCH_NORM_RELU,
       Kernel.BATCH_NORM_RELU_BACKWARD, Kernel.BATCHED_MATMUL, Kernel.BATCHED_MATMUL_BACKWARD,
-      Kernel.LAYER_NORM, Kernel.LAYER_NORM_BACKWARD));
+      Kernel.LAYER_NORM, Kernel.LAYER_NORM_BACKWARD, Kernel.ACTIVATION, Kernel.ACTIVATION_BACKWARD));
 
   private Libnd4jKernels() {}
 

@@ -86,6 +86,9 @@ class KernelRegistryTest {
         "transformer/layer_norm_no_affine");
     CHECKS.put(Kernel.LAYER_NORM, new Check(ln, "layerNorm", null, false));
     CHECKS.put(Kernel.LAYER_NORM_BACKWARD, new Check(ln, "layerNorm", ALL, false));
+    List<String> act = List.of("activation/silu", "activation/sigmoid");
+    CHECKS.put(Kernel.ACTIVATION, new Check(act, "silu", null, false));
+    CHECKS.put(Kernel.ACTIVATION_BACKWARD, new Check(act, "silu", INPUT, false));
   }
 
   private static final Map<String, Safetensors.File> FILES = new HashMap<>();
