@@ -464,6 +464,16 @@ final class OneDnn {
   }
 
   /**
+   * Frees {@code copy} when {@link #plain} made it for {@code original} (a kernel's temporary: left to the collector,
+   * such copies piled up to gigabytes over many calls, since Graft no longer forces collections).
+   */
+  static void releaseCopy(INDArray copy, INDArray original) {
+    if (copy != null && copy != original) {
+      io.graft.core.NativeMemory.release(copy);
+    }
+  }
+
+  /**
    * One input of a primitive: the layout the primitive reads, and the reorders into it from the layouts arrays
    * arrive in (built on first use, one per source layout; none when they agree).
    */

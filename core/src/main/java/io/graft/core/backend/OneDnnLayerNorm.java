@@ -78,6 +78,9 @@ final class OneDnnLayerNorm {
       Reference.reachabilityFence(xp);
       Reference.reachabilityFence(wp);
       Reference.reachabilityFence(bp);
+      OneDnn.releaseCopy(xp, x);
+      OneDnn.releaseCopy(wp, weight);
+      OneDnn.releaseCopy(bp, bias);
     }
   }
 
@@ -115,6 +118,10 @@ final class OneDnnLayerNorm {
       Reference.reachabilityFence(var);
       Reference.reachabilityFence(wp);
       Reference.reachabilityFence(bp);
+      OneDnn.releaseCopy(xp, x);
+      OneDnn.releaseCopy(gp, g);
+      OneDnn.releaseCopy(wp, weight);
+      OneDnn.releaseCopy(bp, bias);
     }
   }
 

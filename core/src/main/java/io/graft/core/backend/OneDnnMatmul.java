@@ -111,6 +111,8 @@ final class OneDnnMatmul {
     } finally {
       Reference.reachabilityFence(ap);
       Reference.reachabilityFence(bp);
+      OneDnn.releaseCopy(ap, a);
+      OneDnn.releaseCopy(bp, b);
     }
   }
 
